@@ -1,0 +1,34 @@
+# The first two commands on a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip
+STAMP  := $(VENV)/.faultlens-installed
+DEMO   ?= corpora/examples/demo_lr_too_high.py
+
+.PHONY: install demo test lint bench clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+# torch is pinned and installed first: an unpinned torch pulls gigabytes of CUDA wheels.
+$(STAMP): $(PY) pyproject.toml
+	$(PIP) install -q torch==2.13.0
+	$(PIP) install -q -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: install
+	$(VENV)/bin/faultlens run $(DEMO) --max-seconds 60
+
+test: install
+	$(PY) -m pytest -q -p no:cacheprovider tests
+
+bench: install
+	$(PY) benchmarks/lint_speed.py
+	$(PY) benchmarks/overhead.py
+	$(PY) benchmarks/accuracy.py
+
+clean:
+	rm -rf $(VENV) .faultlens build *.egg-info

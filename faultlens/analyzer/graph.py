@@ -1,0 +1,276 @@
+"""The program graph: plain data that every later stage keys its results by.
+
+A :class:`ProgramGraph` is a thin, documented wrapper over a ``networkx.MultiDiGraph``.
+Every node has a stable string id, a ``kind`` (one of :data:`NODE_KINDS`), an exact
+:class:`Span` and the source snippet, plus kind-specific attributes (see ``docs/graph.md``).
+Edges carry a ``kind`` (one of :data:`EDGE_KINDS`).
+
+Node ids are ``"<kind>:<relpath>:<line>:<name>"`` (e.g. ``optimizer:train.py:42:optimizer``,
+``layer:model.py:12:Net.fc1``). They are stable for a given source text: the instrumenter
+writes them into the rewritten program and the trace, diagnosis and report refer to them.
+
+This module imports only the standard library and networkx: it is on the lint path.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any, Iterable, Iterator
+
+import networkx as nx
+
+SCHEMA = "faultlens.graph/1"
+
+#: Node kinds. Attributes per kind are documented in docs/graph.md.
+NODE_KINDS = (
+    "module_class",   # an nn.Module subclass (incl. subclasses of local subclasses)
+    "layer",          # a sub-module built in a module class: self.fc1 = nn.Linear(...)
+    "op",             # a functional op / tensor method in forward: F.relu, softmax, view ...
+    "model",          # a model instance: model = Net(...)
+    "loss",           # a loss object (criterion = nn.CrossEntropyLoss()) or a functional loss call
+    "optimizer",      # optimizer = optim.SGD(model.parameters(), lr=...)
+    "scheduler",      # an LR scheduler
+    "dataloader",     # DataLoader(...), with batch_size / shuffle
+    "loop",           # a for/while loop around training (role: epoch | step | other)
+    "call",           # a training-step or mode call: zero_grad, backward, step, clip_grad_norm_,
+                      # train, eval, forward (model(x)), loss (criterion(out, y)), closure
+    "context",        # with torch.no_grad() / inference_mode() / enable_grad()
+    "init",           # weight initialisation: nn.init.*, self.apply(fn), .data.fill_
+    "transform",      # input transform / normalisation of data
+    "hyperparameter", # a value with a definition site, linked to its uses
+    "function",       # a function of interest (main, train, closure passed to LBFGS step)
+)
+
+#: Edge kinds.
+EDGE_KINDS = (
+    "contains",     # class -> layer, loop -> call/loop/context, function -> loop
+    "flow",         # forward data flow, in order: layer/op -> layer/op (attr order=int)
+    "instance_of",  # model -> module_class
+    "params_of",    # optimizer -> model whose parameters it updates
+    "targets",      # call -> the object it acts on (optimizer, model, loss, tensor-producing call)
+    "defines",      # hyperparameter -> hyperparameter (definition feeds an alias/derived value)
+    "uses",         # hyperparameter -> node that consumes it (attr 'arg': e.g. "lr")
+    "feeds",        # dataloader -> loop that iterates it; forward call -> loss call
+)
+
+
+@dataclass(frozen=True)
+class Span:
+    """An exact source range. Lines and columns are 1-based; end_column is exclusive+1
+    style as libcst reports (end points one past the last character, 1-based)."""
+
+    path: str
+    line: int
+    column: int
+    end_line: int
+    end_column: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "Span":
+        return cls(d["path"], int(d["line"]), int(d["column"]), int(d["end_line"]), int(d["end_column"]))
+
+
+@dataclass
+class Node:
+    """A read-only view of one graph node (built on demand from the networkx data)."""
+
+    id: str
+    kind: str
+    name: str
+    span: Span
+    snippet: str
+    attrs: dict[str, Any] = field(default_factory=dict)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.attrs.get(key, default)
+
+    def __getitem__(self, key: str) -> Any:
+        return self.attrs[key]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "name": self.name,
+            "span": self.span.to_dict(),
+            "snippet": self.snippet,
+            "attrs": self.attrs,
+        }
+
+
+def make_node_id(kind: str, path: str, line: int, name: str) -> str:
+    return f"{kind}:{path}:{line}:{name}"
+
+
+class ProgramGraph:
+    """Graph of one program (an entry file plus the local files it imports).
+
+    ``root`` is the directory that node paths are relative to; ``files`` lists the parsed
+    files (relative paths); ``entry`` is the entry file's relative path.
+    """
+
+    def __init__(self, root: str = ".", entry: str | None = None):
+        self.g = nx.MultiDiGraph()
+        self.root = root
+        self.entry = entry
+        self.files: list[str] = []
+        self.unresolved: list[dict[str, Any]] = []  # things the builder could not resolve
+
+    # ---------------------------------------------------------------- building
+    def add_node(
+        self,
+        kind: str,
+        name: str,
+        span: Span,
+        snippet: str = "",
+        node_id: str | None = None,
+        **attrs: Any,
+    ) -> str:
+        if kind not in NODE_KINDS:
+            raise ValueError(f"unknown node kind {kind!r}")
+        nid = node_id or make_node_id(kind, span.path, span.line, name)
+        base, n = nid, 2
+        while nid in self.g and node_id is None:  # same kind/name on one line: disambiguate
+            nid = f"{base}#{n}"
+            n += 1
+        self.g.add_node(nid, kind=kind, name=name, span=span, snippet=snippet, attrs=dict(attrs))
+        return nid
+
+    def add_edge(self, src: str, dst: str, kind: str, **attrs: Any) -> None:
+        if kind not in EDGE_KINDS:
+            raise ValueError(f"unknown edge kind {kind!r}")
+        if src not in self.g or dst not in self.g:
+            raise KeyError(f"edge {src!r} -> {dst!r}: unknown node")
+        self.g.add_edge(src, dst, key=kind if kind != "flow" else None, kind=kind, **attrs)
+
+    def set_attr(self, node_id: str, **attrs: Any) -> None:
+        self.g.nodes[node_id]["attrs"].update(attrs)
+
+    # ---------------------------------------------------------------- reading
+    def __contains__(self, node_id: str) -> bool:
+        return node_id in self.g
+
+    def __len__(self) -> int:
+        return self.g.number_of_nodes()
+
+    def node(self, node_id: str) -> Node:
+        d = self.g.nodes[node_id]
+        return Node(node_id, d["kind"], d["name"], d["span"], d["snippet"], d["attrs"])
+
+    def nodes(self, kind: str | None = None, **where: Any) -> list[Node]:
+        """Nodes of ``kind`` (all when None) whose attrs match every ``where`` item,
+        in source order (path, line, column)."""
+        out = []
+        for nid, d in self.g.nodes(data=True):
+            if kind is not None and d["kind"] != kind:
+                continue
+            if any(d["attrs"].get(k) != v for k, v in where.items()):
+                continue
+            out.append(Node(nid, d["kind"], d["name"], d["span"], d["snippet"], d["attrs"]))
+        out.sort(key=lambda n: (n.span.path, n.span.line, n.span.column, n.id))
+        return out
+
+    def edges(self, kind: str | None = None) -> Iterator[tuple[str, str, dict[str, Any]]]:
+        for u, v, d in self.g.edges(data=True):
+            if kind is None or d["kind"] == kind:
+                yield u, v, d
+
+    def successors(self, node_id: str, kind: str | None = None) -> list[Node]:
+        seen, out = set(), []
+        for _, v, d in self.g.out_edges(node_id, data=True):
+            if (kind is None or d["kind"] == kind) and v not in seen:
+                seen.add(v)
+                out.append(self.node(v))
+        return out
+
+    def predecessors(self, node_id: str, kind: str | None = None) -> list[Node]:
+        seen, out = set(), []
+        for u, _, d in self.g.in_edges(node_id, data=True):
+            if (kind is None or d["kind"] == kind) and u not in seen:
+                seen.add(u)
+                out.append(self.node(u))
+        return out
+
+    def flow(self, module_class_id: str) -> list[Node]:
+        """The forward data flow of a module class: its layers/ops in call order."""
+        items = [
+            (d.get("order", 0), self.node(v))
+            for u, v, d in self.g.out_edges(module_class_id, data=True)
+            if d["kind"] == "contains" and "order" in d
+        ]
+        return [n for _, n in sorted(items, key=lambda t: t[0])]
+
+    def at_line(self, path: str, line: int) -> list[Node]:
+        return [n for n in self.nodes() if n.span.path == path and n.span.line <= line <= n.span.end_line]
+
+    # ---------------------------------------------------------------- serialising
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema": SCHEMA,
+            "root": self.root,
+            "entry": self.entry,
+            "files": list(self.files),
+            "nodes": [n.to_dict() for n in self.nodes()],
+            "edges": [
+                {"source": u, "target": v, **{k: val for k, val in d.items()}}
+                for u, v, d in sorted(self.g.edges(data=True), key=lambda e: (e[0], e[1], e[2]["kind"]))
+            ],
+            "unresolved": list(self.unresolved),
+        }
+
+    def to_json(self, indent: int | None = 2) -> str:
+        return json.dumps(self.to_dict(), indent=indent, default=_json_default)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "ProgramGraph":
+        schema = data.get("schema")
+        if schema != SCHEMA:
+            raise ValueError(f"unsupported graph schema {schema!r} (expected {SCHEMA!r})")
+        pg = cls(root=data.get("root", "."), entry=data.get("entry"))
+        pg.files = list(data.get("files", []))
+        pg.unresolved = list(data.get("unresolved", []))
+        for n in data["nodes"]:
+            pg.g.add_node(
+                n["id"], kind=n["kind"], name=n["name"], span=Span.from_dict(n["span"]),
+                snippet=n.get("snippet", ""), attrs=dict(n.get("attrs", {})),
+            )
+        for e in data["edges"]:
+            e = dict(e)
+            u, v = e.pop("source"), e.pop("target")
+            pg.g.add_edge(u, v, **e)
+        return pg
+
+    @classmethod
+    def from_json(cls, text: str) -> "ProgramGraph":
+        return cls.from_dict(json.loads(text))
+
+    def to_dot(self) -> str:
+        lines = ["digraph faultlens {", "  rankdir=LR;", "  node [shape=box, fontsize=10];"]
+        for n in self.nodes():
+            label = f"{n.kind}\\n{n.name}\\n{n.span.path}:{n.span.line}"
+            lines.append(f"  {_dot_quote(n.id)} [label={_dot_quote(label)}];")
+        for u, v, d in self.edges():
+            lines.append(f"  {_dot_quote(u)} -> {_dot_quote(v)} [label={_dot_quote(d['kind'])}];")
+        lines.append("}")
+        return "\n".join(lines) + "\n"
+
+
+def _dot_quote(s: str) -> str:
+    return '"' + s.replace("\\", "\\\\").replace('"', '\\"').replace("\\\\n", "\\n") + '"'
+
+
+def _json_default(o: Any) -> Any:
+    if isinstance(o, Span):
+        return o.to_dict()
+    if isinstance(o, (set, frozenset, tuple)):
+        return list(o)
+    return repr(o)
+
+
+def iter_kinds(nodes: Iterable[Node], *kinds: str) -> Iterator[Node]:
+    for n in nodes:
+        if n.kind in kinds:
+            yield n

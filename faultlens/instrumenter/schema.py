@@ -1,0 +1,111 @@
+"""Trace schema (``faultlens.trace/1``): the names every stage after the instrumenter uses.
+
+A run's trace is one SQLite database (``trace.sqlite`` in the run directory). Why SQLite:
+each flush is one transaction, so a killed run leaves every finished step readable (crash
+safety without our own file format); it is one file; any SQLite client or
+``pandas.read_sql`` opens it; and the corpus builder can copy rows straight into its own
+database. ``faultlens.load_trace(path)`` pivots it into columnar numpy arrays.
+
+Tables
+------
+``meta(key TEXT PRIMARY KEY, value TEXT)``
+    JSON values: ``schema``, ``program``, ``argv``, ``graph`` (graph JSON path), ``started``,
+    ``finished``, ``status`` (``running``/``finished``/``crashed``/``cut_short``/``interrupted``),
+    ``steps``, ``seconds``, ``seed``, ``device``, ``probe_errors`` (list), ``crash`` (dict, see
+    :data:`CRASH_KEYS`), ``stop_reason``, ``torch_version``.
+``series_keys(id INTEGER PRIMARY KEY, metric TEXT, node TEXT, UNIQUE(metric, node))``
+``scalars(step INTEGER, key INTEGER, value REAL)``
+    One row per recorded (step, metric, node). Long format on disk, columnar in memory.
+``events(step INTEGER, seq INTEGER, event TEXT, node TEXT, training INTEGER, grad_enabled INTEGER)``
+    The order of training-step events within each iteration (see :data:`EVENTS`), with the
+    module's train/eval mode (``training``) and autograd state at that moment.
+
+Steps
+-----
+``step`` is the 0-based training-iteration index. The iteration counter advances at the first
+training forward (grad enabled) of a watched model after a ``backward`` or optimizer ``step``
+has been seen in the current iteration. Forwards with grad disabled are evaluation forwards:
+they record ``eval_forward`` events and ``val_*`` metrics at the current step and never
+advance it.
+
+Nodes
+-----
+``node`` is a graph node id (``docs/graph.md``), optionally with a ``#suffix``:
+``<layer id>#weight`` for a parameter tensor, ``<optimizer id>#g0`` for a param group,
+``<model id>#output`` for the model's final output. A parameter or layer that the graph does not
+know (e.g. from an external module) uses ``<model id>#<dotted name>``.
+"""
+from __future__ import annotations
+
+SCHEMA = "faultlens.trace/1"
+
+# --- per step (or sampled) scalar metrics -----------------------------------------------
+LOSS_METRICS = (
+    "loss",            # training loss value (node: loss node or loss call node)
+    "accuracy",        # batch accuracy when outputs are class scores and targets class indices
+    "val_loss",        # loss computed with grad disabled (evaluation)
+    "val_accuracy",
+)
+ACTIVATION_METRICS = (  # node: layer id, or <model id>#output for the final output
+    "act_mean", "act_std", "act_min", "act_max",
+    "act_zero_frac",      # fraction of exact zeros (ReLU-like layers)
+    "act_sat_frac",       # fraction saturated (sigmoid: <0.01 or >0.99 of range; tanh: |y|>0.99)
+    "act_nonfinite",      # count of NaN/Inf entries
+)
+PARAM_METRICS = (  # node: <layer id>#<param name>
+    "grad_norm", "weight_norm",
+    "update_ratio",       # ||w_after - w_before|| / ||w_before|| over one optimizer step
+    "grad_zero_frac",     # fraction of exact-zero gradient entries
+    "grad_nonfinite", "weight_nonfinite",
+)
+OPTIMIZER_METRICS = (  # node: <optimizer id>#g<i> for per-group values, <optimizer id> otherwise
+    "lr", "momentum", "beta1", "beta2", "weight_decay",
+    "opt_step",           # optimizer step count
+)
+BATCH_METRICS = (  # node: the model id whose forward received the batch
+    "input_min", "input_max", "input_mean", "input_std", "input_is_float",
+    "target_min", "target_max", "target_mean", "target_std", "target_is_int",
+)
+CURVATURE_METRICS = (  # node: model id (loss curvature on the current batch)
+    "lambda_max",         # largest Hessian eigenvalue (power iteration of HVPs)
+    "hessian_trace",      # Hutchinson estimate
+    "grad_curvature",     # g^T H g / ||g||^2
+    "lambda_max_lr",      # lambda_max * lr (stability limit 2 for plain GD; 2(1+beta) heavy ball)
+    "stability_limit",    # the limit that applies to this optimizer
+)
+GLOBAL_METRICS = (  # node: model id
+    "grad_norm_total", "weight_norm_total", "update_ratio_total",
+)
+
+ALL_METRICS = (
+    LOSS_METRICS + ACTIVATION_METRICS + PARAM_METRICS + OPTIMIZER_METRICS
+    + BATCH_METRICS + CURVATURE_METRICS + GLOBAL_METRICS
+)
+
+# --- events -------------------------------------------------------------------------------
+EVENTS = (
+    "forward",        # training forward of a watched model (grad enabled)
+    "eval_forward",   # forward with grad disabled
+    "loss",           # a watched loss computed
+    "zero_grad",
+    "backward",
+    "clip",           # clip_grad_norm_/clip_grad_value_
+    "step",           # optimizer.step()
+    "sched_step",     # lr scheduler step
+    "train",          # model.train() called
+    "eval",           # model.eval() called
+    "epoch",          # an epoch loop iteration began
+)
+
+# --- run status / crash -------------------------------------------------------------------
+STATUSES = ("running", "finished", "crashed", "cut_short", "interrupted")
+CRASH_KINDS = ("shape_mismatch", "dtype", "device", "nan_check", "out_of_memory", "other")
+CRASH_KEYS = (
+    "kind",        # one of CRASH_KINDS
+    "type",        # exception class name
+    "message",     # first line of the message
+    "path", "line", "column", "end_line", "end_column",  # the user's statement (1-based)
+    "node",        # graph node id of that statement, or None
+    "step",        # training step when it happened
+    "traceback",   # formatted traceback text (user frames)
+)
