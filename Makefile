@@ -23,7 +23,7 @@ demo: install
 	$(VENV)/bin/faultlens run $(DEMO) --max-seconds 60
 
 test: install
-	$(PY) -m pytest -q -p no:cacheprovider tests
+	$(PY) -m pytest -q -p no:cacheprovider -n 2 --timeout 900 tests
 
 bench: install
 	$(PY) benchmarks/lint_speed.py
