@@ -1,0 +1,426 @@
+"""Diagnosis: symptoms + lint findings + graph facts (+ the trained classifier) -> faults.
+
+How the confidence is computed (documented in docs/diagnosis.md):
+
+1. **Is the program faulty?** Every fired *failure* or *defect* symptom ``e`` has a
+   reliability ``q_e`` (its class attribute: the probability that a program showing it is
+   faulty) and a strength ``s_e`` in [0, 1]. A noisy-OR gives
+   ``P(faulty) = 1 - prod_e (1 - q_e * s_e)``. *Context* symptoms (dead ReLUs, saturation,
+   input scale, update ratio) and lint findings never raise ``P(faulty)`` on their own: a
+   program that trains well is healthy whatever its style (false alarms are the anchors'
+   weakness). When the classifier is available and reports a ``healthy`` probability, it is
+   blended in with weight ``CLASSIFIER_WEIGHT`` (< 0.5, so it can never flip a verdict alone).
+2. **Which fault type?** A rule-evidence table (:data:`EVIDENCE`) gives each symptom a score
+   per fault type (a log-likelihood ratio on a natural-log scale: +1 makes the type e times
+   more likely). Scores are scaled by the symptom strength and summed with graph facts
+   (:func:`_graph_scores`: e.g. an Adam learning rate > 0.01 adds to ``learning_rate`` when the
+   loss diverges) and lint findings (each finding adds to its rule's ``fault_type``).
+   ``p_rules = softmax(scores)`` over all twelve types (types without evidence keep score 0:
+   a uniform prior). With the classifier, ``p = (1 - w) * p_rules + w * p_clf``.
+3. A fault's confidence is ``P(faulty) * p(type)``. Faults are listed in that order; types
+   with ``p(type) < 0.08`` are dropped (the top one always stays).
+
+Verdicts: ``crashed`` when the program raised; ``inconclusive`` when fewer than
+``MIN_STEPS`` training steps were recorded (or no loss at all) and nothing fired;
+``faulty`` when ``P(faulty) >= 0.5``; ``healthy`` otherwise.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from faultlens.models.symptoms import REGISTRY, Detection, GraphFacts, TraceView, detect_all
+from faultlens.models.symptoms.base import fmt
+
+FAULT_TYPES = (
+    "learning_rate", "optimizer", "loss_function", "activation", "weight_initialization",
+    "data_preprocessing", "epochs", "batch_size", "regularization", "training_loop",
+    "architecture", "data",
+)
+VERDICTS = ("healthy", "faulty", "crashed", "inconclusive")
+MIN_STEPS = 10
+CLASSIFIER_WEIGHT = 0.3
+MIN_TYPE_P = 0.08
+
+#: symptom -> {fault type: score}. Scores are natural-log likelihood ratios (see module doc).
+EVIDENCE: dict[str, dict[str, float]] = {
+    "nan_or_inf": {"learning_rate": 2.0, "data": 0.6, "loss_function": 0.6, "weight_initialization": 0.4,
+                   "data_preprocessing": 0.6},
+    "diverging_loss": {"learning_rate": 2.5, "optimizer": 0.6, "data_preprocessing": 0.5},
+    "exploding_gradient": {"learning_rate": 1.5, "weight_initialization": 0.8, "data_preprocessing": 0.6,
+                           "architecture": 0.3},
+    "beyond_stability": {"learning_rate": 3.0},
+    "oscillating_loss": {"learning_rate": 1.6, "batch_size": 1.0, "optimizer": 0.4},
+    "loss_not_decreasing": {"learning_rate": 1.0, "data": 0.8, "optimizer": 0.6, "loss_function": 0.6,
+                            "activation": 0.5, "weight_initialization": 0.5, "data_preprocessing": 0.4,
+                            "training_loop": 0.3, "architecture": 0.3, "regularization": 0.3},
+    "slow_convergence": {"learning_rate": 1.2, "epochs": 0.9, "optimizer": 0.6, "batch_size": 0.4,
+                         "activation": 0.3, "weight_initialization": 0.3},
+    "vanishing_gradient": {"activation": 1.5, "weight_initialization": 1.2, "architecture": 0.4,
+                           "learning_rate": 0.3},
+    "dead_relu": {"learning_rate": 0.8, "weight_initialization": 0.8, "activation": 0.6,
+                  "data_preprocessing": 0.3},
+    "saturated_activation": {"activation": 1.2, "data_preprocessing": 0.8, "weight_initialization": 0.8,
+                             "learning_rate": 0.3},
+    "unchanged_weights": {"training_loop": 1.2, "learning_rate": 1.0, "optimizer": 1.0},
+    "abnormal_update_ratio": {"learning_rate": 1.5},
+    "abnormal_activation_scale": {"weight_initialization": 1.5, "data_preprocessing": 0.4},
+    "accumulating_gradients": {"training_loop": 4.5},
+    "missing_update": {"training_loop": 4.5},
+    "eval_mode_missing": {"training_loop": 4.5},
+    "train_mode_missing": {"training_loop": 4.5},
+    "input_out_of_range": {"data_preprocessing": 2.5},
+    "target_out_of_range": {"data_preprocessing": 2.0},
+    "output_range_mismatch": {"activation": 3.0, "loss_function": 2.6},
+    "train_validation_gap": {"regularization": 3.0, "epochs": 0.8, "data": 0.5, "architecture": 0.3},
+}
+
+#: crash kind -> {fault type: score}
+CRASH_EVIDENCE: dict[str, dict[str, float]] = {
+    "shape_mismatch": {"architecture": 3.0, "data": 1.0, "data_preprocessing": 0.6, "loss_function": 0.6},
+    "dtype": {"data_preprocessing": 2.0, "data": 1.0, "loss_function": 1.0},
+    "device": {"training_loop": 1.5, "architecture": 0.5},
+    "out_of_memory": {"batch_size": 3.0, "architecture": 1.0},
+    "nan_check": {"learning_rate": 2.0, "data": 0.6},
+    "other": {"architecture": 0.8, "training_loop": 0.8, "data": 0.6, "loss_function": 0.5},
+}
+
+#: lint finding weight by severity (added to the rule's fault type)
+LINT_WEIGHT = {"error": 1.5, "warning": 0.8, "info": 0.3}
+
+
+@dataclass
+class Evidence:
+    symptom: str
+    step: int | None
+    node: str | None
+    value: Any
+
+    def to_dict(self) -> dict[str, Any]:
+        from faultlens.models.symptoms.base import _jsonable
+        return {"symptom": self.symptom, "step": self.step, "node": self.node, "value": _jsonable(self.value)}
+
+
+@dataclass
+class FaultCandidate:
+    """One ranked fault type with its confidence, a one-line summary, the evidence for it and
+    the graph nodes that localization starts from."""
+
+    type: str
+    confidence: float
+    probability: float  # p(type | faulty)
+    summary: str
+    evidence: list[Evidence] = field(default_factory=list)
+    nodes: list[str] = field(default_factory=list)
+    detections: list[Detection] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"type": self.type, "confidence": round(self.confidence, 4), "probability": round(self.probability, 4),
+                "summary": self.summary, "evidence": [e.to_dict() for e in self.evidence], "nodes": list(self.nodes)}
+
+
+@dataclass
+class Diagnosis:
+    verdict: str
+    p_faulty: float
+    faults: list[FaultCandidate]
+    symptoms: list[Detection]
+    lint: list[Any] = field(default_factory=list)
+    steps: int = 0
+    status: str = "finished"
+    crash: dict[str, Any] | None = None
+    scores: dict[str, float] = field(default_factory=dict)
+    classifier: dict[str, float] | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def top(self) -> FaultCandidate | None:
+        return self.faults[0] if self.faults else None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"verdict": self.verdict, "p_faulty": round(self.p_faulty, 4),
+                "faults": [f.to_dict() for f in self.faults], "symptoms": [d.to_dict() for d in self.symptoms],
+                "steps": self.steps, "status": self.status, "crash": self.crash, "notes": list(self.notes)}
+
+
+# ---------------------------------------------------------------- graph facts -> scores
+_ADAPTIVE = {"Adam", "AdamW", "Adamax", "NAdam", "RAdam", "RMSprop", "Adagrad", "Adadelta", "SparseAdam"}
+
+
+def _graph_scores(gf: GraphFacts, fired: set[str], det: list[Detection], tv: TraceView) -> tuple[dict[str, float], dict[str, list[str]]]:
+    """Extra scores from the program's structure, each only in the presence of the failure
+    it explains. Returns (scores, nodes-per-type)."""
+    sc: dict[str, float] = {}
+    nodes: dict[str, list[str]] = {}
+
+    def add(t: str, w: float, *ns: str | None) -> None:
+        sc[t] = sc.get(t, 0.0) + w
+        for n in ns:
+            if n and n not in nodes.setdefault(t, []):
+                nodes[t].append(n)
+
+    explosive = fired & {"diverging_loss", "nan_or_inf", "exploding_gradient", "oscillating_loss", "beyond_stability"}
+    stuck = fired & {"loss_not_decreasing", "slow_convergence", "unchanged_weights"}
+    opt, lr = gf.optimizer_lr()
+    if opt is not None and lr is not None:
+        otype = opt.get("optimizer_type") or ""
+        momentum = (opt.get("args") or {}).get("momentum") or 0
+        adaptive = otype in _ADAPTIVE
+        # UMLAUT: lr > 0.01 for Adam-like optimizers; plain SGD tolerates ~1 (field.md)
+        high = lr > (0.01 if adaptive else (0.5 if momentum else 1.0))
+        low = lr < (1e-5 if adaptive else 1e-4)
+        if explosive and high:
+            add("learning_rate", 2.0, opt.id)
+        if stuck and low:
+            add("learning_rate", 2.0, opt.id)
+        if stuck and lr == 0:
+            add("learning_rate", 3.0, opt.id)
+        if stuck and not adaptive and not momentum and not low and "slow_convergence" in fired:
+            add("optimizer", 0.4, opt.id)
+        if "unchanged_weights" in fired and opt.get("params_kind") in {"subset", "other_model"}:
+            add("optimizer", 3.0, opt.id)
+    epochs = gf.hp_value("epochs")
+    if "slow_convergence" in fired and epochs is not None and epochs <= 3:
+        add("epochs", 1.5, *[n.id for n in gf.hyper.get("epochs", [])])
+    bs = gf.hp_value("batch_size")
+    if bs is None:
+        for n in (gf.graph.nodes("dataloader") if gf.graph is not None else []):
+            if isinstance(n.get("batch_size"), (int, float)):
+                bs = float(n.get("batch_size"))
+    if bs is not None:
+        if bs <= 2 and fired & {"oscillating_loss", "diverging_loss", "slow_convergence"}:
+            add("batch_size", 1.5)
+        if bs >= 2048 and "slow_convergence" in fired:
+            add("batch_size", 0.8)
+    dropout = gf.hp_value("dropout")
+    for n in gf.graph.nodes("layer") if gf.graph is not None else []:
+        if (n.get("layer_type") or "").startswith("Dropout"):
+            p = (n.get("args") or {}).get("p", (n.get("args") or {}).get("0"))
+            if isinstance(p, (int, float)) and not isinstance(p, bool):
+                dropout = max(dropout or 0, float(p))
+                if p >= 0.7 and stuck:
+                    add("regularization", 2.0, n.id)
+    wd = None
+    if opt is not None:
+        wd = (opt.get("args") or {}).get("weight_decay")
+    if isinstance(wd, (int, float)) and not isinstance(wd, bool) and wd >= 0.05 and stuck:
+        add("regularization", 2.0, opt.id)
+    if dropout is not None and dropout >= 0.7 and stuck:
+        add("regularization", 1.0, *[n.id for n in gf.hyper.get("dropout", [])])
+    if gf.graph is not None:
+        for n in gf.graph.nodes("init"):
+            fn = n.get("fn") or n.get("applied_fn") or ""
+            val = n.get("value")
+            bad = fn in {"zeros_", "ones_", "constant_", "fill_", "zero_"} and "bias" not in str(n.get("target") or "")
+            big = fn in {"normal_", "uniform_"} and isinstance(val, (int, float)) and abs(val) >= 1
+            if (bad or big) and (stuck or explosive or fired & {"vanishing_gradient", "dead_relu", "saturated_activation"}):
+                add("weight_initialization", 2.0, n.id)
+        if not gf.graph.nodes("transform") and "input_out_of_range" in fired:
+            add("data_preprocessing", 0.5)
+    # the last op before a logits loss is an activation that does not belong there
+    lts = gf.loss_types()
+    for last in gf.last_forward_items():
+        k = gf.kind_of(last.id)
+        if lts and lts[0] in {"CrossEntropyLoss", "BCEWithLogitsLoss", "NLLLoss"} and k in {"Softmax", "Sigmoid", "ReLU", "Tanh"}:
+            if fired & ({"output_range_mismatch"} | stuck | explosive):
+                add("activation", 1.5, last.id)
+        if lts and lts[0] == "NLLLoss" and "output_range_mismatch" in fired and k != "LogSoftmax":
+            add("activation", 0.3, last.id)
+    if "output_range_mismatch" in fired:
+        for ln in gf.losses[:1]:
+            add("loss_function", 0.0, ln.id)
+    return sc, nodes
+
+
+def _lint_fault_types() -> dict[str, str]:
+    try:
+        from faultlens.analyzer.lint.registry import all_rules
+        return {r.code: getattr(r, "fault_type", "") for r in all_rules()}
+    except Exception:
+        return {}
+
+
+def _lint_scores(lint: list[Any] | None) -> tuple[dict[str, float], dict[str, list[str]], list[dict[str, Any]]]:
+    sc: dict[str, float] = {}
+    nodes: dict[str, list[str]] = {}
+    items: list[dict[str, Any]] = []
+    if not lint:
+        return sc, nodes, items
+    codes = _lint_fault_types()
+    for f in lint:
+        d = f.to_dict() if hasattr(f, "to_dict") else dict(f)
+        t = d.get("fault_type") or (getattr(f, "extra", {}) or {}).get("fault_type") or codes.get(d.get("code", ""), "")
+        d["fault_type"] = t or None
+        items.append(d)
+        if t in FAULT_TYPES:
+            sc[t] = sc.get(t, 0.0) + LINT_WEIGHT.get(d.get("severity", "info"), 0.3)
+            if d.get("node"):
+                nodes.setdefault(t, []).append(d["node"])
+    return sc, nodes, items
+
+
+def _classifier_probs(trace: Any, graph: Any) -> dict[str, float] | None:
+    try:
+        from faultlens.models import classifier as _clf  # owned by the corpus/models helper
+        model = _clf.load_shipped()
+        if model is None:
+            return None
+        from faultlens.models import features as _feat
+        feats = _feat.extract(trace, graph)
+        probs = model.predict_proba(feats)
+        return {str(k): float(v) for k, v in dict(probs).items()}
+    except Exception:
+        return None
+
+
+def _softmax(scores: dict[str, float]) -> dict[str, float]:
+    m = max(scores.values())
+    ex = {t: math.exp(s - m) for t, s in scores.items()}
+    z = sum(ex.values())
+    return {t: v / z for t, v in ex.items()}
+
+
+# ---------------------------------------------------------------- summaries
+def _summary(t: str, dets: list[Detection], gf: GraphFacts) -> str:
+    names = {d.symptom for d in dets}
+    key = "; ".join(d.message for d in dets[:2] if d.message)
+    _, lr = gf.optimizer_lr()
+    head = {
+        "learning_rate": "learning rate " + ("too high" if names & {"diverging_loss", "nan_or_inf", "exploding_gradient",
+                                                                      "oscillating_loss", "beyond_stability"}
+                                            else "too low" if names & {"loss_not_decreasing", "slow_convergence",
+                                                                        "abnormal_update_ratio", "unchanged_weights"}
+                                            else "badly chosen") + (f" (lr={fmt(lr)})" if lr is not None else ""),
+        "optimizer": "the optimizer does not update the model well",
+        "loss_function": "the loss function does not match the model output",
+        "activation": "an activation does not fit (output activation / loss pairing or saturation)",
+        "weight_initialization": "the weight initialisation breaks training",
+        "data_preprocessing": "the input data is not normalised",
+        "epochs": "training stops before the model converges (too few epochs)",
+        "batch_size": "the batch size makes training unstable or slow",
+        "regularization": "regularisation is wrong (over- or under-fitting)",
+        "training_loop": _loop_head(names),
+        "architecture": "the architecture does not fit the task",
+        "data": "the data or labels prevent learning",
+    }[t]
+    return f"{head}: {key}" if key else head
+
+
+def _loop_head(names: set[str]) -> str:
+    if "accumulating_gradients" in names:
+        return "gradients are never cleared (optimizer.zero_grad() missing)"
+    if "missing_update" in names:
+        return "the optimizer never applies the gradients (optimizer.step() missing or zero_grad misplaced)"
+    if "eval_mode_missing" in names:
+        return "evaluation runs in training mode (model.eval() missing)"
+    if "train_mode_missing" in names:
+        return "training runs in eval mode (model.train() missing)"
+    return "the training loop is wrong"
+
+
+# ---------------------------------------------------------------- main entry
+def diagnose(trace: Any, graph: Any = None, lint: list[Any] | None = None, *, use_classifier: bool = True) -> Diagnosis:
+    """Diagnose one run. ``trace``: a Trace, a trace.sqlite path or a TraceView; ``graph``: the
+    ProgramGraph (or None); ``lint``: lint findings for the program (Finding objects or dicts)."""
+    tv = TraceView.of(trace)
+    gf = GraphFacts.of(graph)
+    errors: list[str] = []
+    dets = detect_all(tv, gf, errors=errors)
+    fired = {d.symptom for d in dets}
+    crash = tv.crash
+    status = tv.status
+    steps = tv.steps
+    lint_sc, lint_nodes, lint_items = _lint_scores(lint)
+
+    # 1. P(faulty)
+    prod = 1.0
+    for d in dets:
+        if d.category in ("failure", "defect"):
+            q = REGISTRY[d.symptom].reliability
+            prod *= 1.0 - q * d.strength
+    p_rules_faulty = 1.0 - prod
+    clf = _classifier_probs(trace, graph) if use_classifier else None
+    p_faulty = p_rules_faulty
+    if clf and "healthy" in clf:
+        p_faulty = (1 - CLASSIFIER_WEIGHT) * p_rules_faulty + CLASSIFIER_WEIGHT * (1.0 - clf["healthy"])
+
+    # 2. type scores
+    scores = {t: 0.0 for t in FAULT_TYPES}
+    per_type_dets: dict[str, list[tuple[float, Detection]]] = {t: [] for t in FAULT_TYPES}
+    for d in dets:
+        table = dict(EVIDENCE.get(d.symptom, {}))
+        if d.symptom == "nan_or_inf" and d.details.get("what") == "input":
+            table = {"data_preprocessing": 2.0, "data": 2.0}
+        if d.symptom == "unchanged_weights" and d.details.get("scope") == "parameter":
+            table = {"optimizer": 2.5, "architecture": 0.5}
+        if d.symptom == "abnormal_update_ratio" and d.details.get("direction") == "high":
+            table = {"learning_rate": 1.0}
+        if d.symptom == "output_range_mismatch" and d.details.get("problem") == "scores_into_nll":
+            table = {"activation": 2.6, "loss_function": 2.6}
+        if d.symptom == "abnormal_activation_scale" and d.details.get("direction") == "high":
+            table = {"weight_initialization": 1.0, "data_preprocessing": 1.0}
+        for t, w in table.items():
+            scores[t] += w * d.strength
+            per_type_dets[t].append((w * d.strength, d))
+    g_sc, g_nodes = _graph_scores(gf, fired, dets, tv)
+    for t, w in g_sc.items():
+        scores[t] += w
+    if crash:
+        for t, w in CRASH_EVIDENCE.get(crash.get("kind") or "other", CRASH_EVIDENCE["other"]).items():
+            scores[t] += w
+    has_trouble = bool(crash) or p_rules_faulty > 0
+    if has_trouble:
+        for t, w in lint_sc.items():
+            scores[t] += w
+    p_rules = _softmax(scores)
+    if clf:
+        z = sum(v for k, v in clf.items() if k in FAULT_TYPES)
+        if z > 0:
+            p = {t: (1 - CLASSIFIER_WEIGHT) * p_rules[t] + CLASSIFIER_WEIGHT * clf.get(t, 0.0) / z for t in FAULT_TYPES}
+        else:
+            p = p_rules
+    else:
+        p = p_rules
+
+    # 3. verdict
+    notes = list(errors)
+    has_loss = bool(tv.nodes("loss"))
+    if crash or status == "crashed":
+        verdict = "crashed"
+        p_faulty = 1.0
+    elif p_faulty >= 0.5:
+        verdict = "faulty"
+    elif steps < MIN_STEPS or not has_loss:
+        verdict = "inconclusive"
+        notes.append(f"only {steps} training steps recorded" if has_loss else "no training loss was recorded")
+    else:
+        verdict = "healthy"
+
+    faults: list[FaultCandidate] = []
+    if verdict in ("faulty", "crashed"):
+        ranked = sorted(FAULT_TYPES, key=lambda t: -p[t])
+        for i, t in enumerate(ranked):
+            if i > 0 and (p[t] < MIN_TYPE_P or scores[t] <= 0):
+                continue
+            tdets = [d for _, d in sorted(per_type_dets[t], key=lambda x: -x[0])]
+            ev = [Evidence(d.symptom, d.step, d.node, d.value) for d in tdets]
+            nodes = []
+            for d in tdets:
+                for n in (d.node, d.details.get("backward_node")):
+                    if n and n not in nodes:
+                        nodes.append(n)
+            for n in g_nodes.get(t, []) + lint_nodes.get(t, []):
+                if n not in nodes:
+                    nodes.append(n)
+            summary = _summary(t, tdets, gf)
+            if crash and i == 0:
+                ev.insert(0, Evidence("crash", crash.get("step"), crash.get("node"),
+                                      f"{crash.get('type', 'Error')}: {crash.get('message', '')}"))
+                summary = f"the program crashed ({crash.get('type', 'error')}: {crash.get('message', '')})"
+                if crash.get("kind") and crash.get("kind") != "other":
+                    summary += f" [{crash.get('kind')}]"
+            faults.append(FaultCandidate(t, p_faulty * p[t], p[t], summary, ev, nodes, tdets))
+            if len(faults) >= 4:
+                break
+    return Diagnosis(verdict, p_faulty, faults, dets, lint_items, steps, status, crash, scores, clf, notes)

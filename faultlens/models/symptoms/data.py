@@ -1,0 +1,152 @@
+"""Symptoms about the data entering the model and the output leaving it, and curvature."""
+from __future__ import annotations
+
+import numpy as np
+
+from faultlens.models.symptoms.base import Symptom, finite, fmt, judged, register
+from faultlens.models.symptoms.graph_facts import LOGIT_LOSSES, REGRESSION_LOSSES
+
+
+@register
+class InputOutOfRange(Symptom):
+    """Model inputs that are not on a unit scale (unnormalised data).
+
+    UMLAUT and DeepDiagnosis flag inputs outside [-1, 1]. Standardised data (std 1) has
+    values beyond +-1 as a rule, so faultlens flags only inputs clearly off unit scale: the
+    median per-batch std > 3, or the median per-batch |mean| > 3, or any |value| > 100 (raw
+    pixel or feature scales). Strength 1 when the scale is off by >= 10x."""
+
+    name = "input_out_of_range"
+    category = "context"
+    reliability = 0.55
+
+    def detect(self, tv, gf):
+        for node in tv.nodes("input_std") or tv.nodes("input_max"):
+            _, sd = finite(*tv.series("input_std", node))
+            _, mu = finite(*tv.series("input_mean", node))
+            s, mx = finite(*tv.series("input_max", node))
+            _, mn = finite(*tv.series("input_min", node))
+            _, isf = finite(*tv.series("input_is_float", node))
+            if len(isf) and np.median(isf) < 0.5:
+                continue  # integer inputs: token ids / indices, not features
+            msd = float(np.median(sd)) if len(sd) else 0.0
+            mmu = float(np.median(np.abs(mu))) if len(mu) else 0.0
+            amax = float(max(np.max(np.abs(mx)) if len(mx) else 0.0, np.max(np.abs(mn)) if len(mn) else 0.0))
+            if msd > 3 or mmu > 3 or amax > 100:
+                scale = max(msd, mmu, amax / 10)
+                return [self.hit(int(s[0]) if len(s) else 0, node, amax,
+                                 f"inputs range to {fmt(amax)} (batch std {fmt(msd)}, mean {fmt(mmu)}); expected ~unit scale",
+                                 1.0 if scale >= 10 else 0.6, std=msd, mean=mmu)]
+        return []
+
+
+@register
+class TargetOutOfRange(Symptom):
+    """Regression targets far from unit scale with a regression loss (MSE/L1/Huber): the loss
+    and gradients are then dominated by the target scale. Threshold (faultlens, by analogy with
+    the input rule of UMLAUT/DeepDiagnosis): median per-batch target std > 10 or |mean| > 10."""
+
+    name = "target_out_of_range"
+    category = "context"
+    reliability = 0.5
+
+    def detect(self, tv, gf):
+        lt = set(gf.loss_types())
+        if lt and not (lt & REGRESSION_LOSSES):
+            return []
+        for node in tv.nodes("target_std"):
+            _, isint = finite(*tv.series("target_is_int", node))
+            if len(isint) and np.median(isint) > 0.5:
+                continue
+            s, sd = finite(*tv.series("target_std", node))
+            _, mu = finite(*tv.series("target_mean", node))
+            msd = float(np.median(sd)) if len(sd) else 0.0
+            mmu = float(np.median(np.abs(mu))) if len(mu) else 0.0
+            if (msd > 10 or mmu > 10) and (lt & REGRESSION_LOSSES or not lt):
+                return [self.hit(int(s[0]) if len(s) else 0, node, max(msd, mmu),
+                                 f"regression targets have std {fmt(msd)}, mean {fmt(mmu)}", 0.8)]
+        return []
+
+
+@register
+class OutputRangeMismatch(Symptom):
+    """The model's final output does not match what the loss expects.
+
+    Rules (semantics of the torch losses; the static form is TorchFix/CodeGuru's
+    "redundant softmax before CrossEntropyLoss" and "softmax with NLLLoss"):
+    * CrossEntropyLoss / BCEWithLogitsLoss take logits: fires when every recorded output lies in
+      [0, 1] (probabilities; >= 3 checks);
+    * NLLLoss takes log-probabilities (<= 0): fires when the output max is > 0 at >= 50% of the
+      checks (raw scores; log_softmax missing);
+    * BCELoss takes probabilities: fires when outputs leave [0, 1] (sigmoid missing)."""
+
+    name = "output_range_mismatch"
+    category = "defect"
+    reliability = 0.9
+
+    def detect(self, tv, gf):
+        lts = gf.loss_types()
+        if not lts:
+            return []
+        lt = lts[0]
+        out_nodes = [n for n in tv.nodes("act_max") if n.endswith("#output")]
+        for node in out_nodes:
+            s, mx = tv.series("act_max", node)
+            _, mn = tv.series("act_min", node)
+            n = min(len(mx), len(mn))
+            if n < 3:
+                continue
+            s, mx, mn = s[:n], mx[:n], mn[:n]
+            ok = np.isfinite(mx) & np.isfinite(mn)
+            s, mx, mn = s[ok], mx[ok], mn[ok]
+            if len(mx) < 3:
+                continue
+            if lt in LOGIT_LOSSES and np.all(mn >= 0) and np.all(mx <= 1.0 + 1e-6):
+                return [self.hit(int(s[0]), node, [float(mn.min()), float(mx.max())],
+                                 f"outputs stay in [0, 1] (probabilities) but {lt} expects raw logits", 1.0,
+                                 loss_type=lt, problem="probabilities_into_logit_loss")]
+            if lt == "NLLLoss" and np.mean(mx > 1e-6) >= 0.5:
+                return [self.hit(int(s[0]), node, float(mx.max()),
+                                 "outputs exceed 0 but NLLLoss expects log-probabilities (log_softmax missing)", 1.0,
+                                 loss_type=lt, problem="scores_into_nll")]
+            if lt == "BCELoss" and (np.any(mn < 0) or np.any(mx > 1)):
+                return [self.hit(int(s[0]), node, [float(mn.min()), float(mx.max())],
+                                 "outputs leave [0, 1] but BCELoss expects probabilities", 1.0,
+                                 loss_type=lt, problem="logits_into_bce")]
+        return []
+
+
+@register
+class BeyondStability(Symptom):
+    """The learning rate is beyond the stability limit of the loss curvature.
+
+    Threshold (field.md, edge-of-stability analysis): lambda_max * lr > limit, where the limit
+    is 2 for plain gradient descent, 2(1+beta) for heavy-ball momentum and (2+2b1)/(1-b1) for
+    Adam's preconditioned sharpness; the trace's ``stability_limit`` is used when recorded,
+    else 2. Fires when >= 50% of the curvature checks after the first 30% of the run exceed
+    it (or all checks, when fewer than 3)."""
+
+    name = "beyond_stability"
+    category = "failure"
+    reliability = 0.85
+
+    def detect(self, tv, gf):
+        for node in tv.nodes("lambda_max_lr"):
+            s, x = finite(*tv.series("lambda_max_lr", node))
+            if not len(x):
+                continue
+            ls, lim = finite(*tv.series("stability_limit", node))
+            limit = float(np.median(lim)) if len(lim) else 2.0
+            js, jx = judged(s, x) if len(x) >= 3 else (s, x)
+            if not len(jx):
+                js, jx = s, x
+            frac = float(np.mean(jx > limit))
+            if frac >= 0.5:
+                lam = None
+                s2, l2 = finite(*tv.series("lambda_max", node))
+                if len(l2):
+                    lam = float(np.median(l2[-max(1, len(l2) // 2):]))
+                return [self.hit(int(js[int(np.argmax(jx > limit))]), node, float(np.median(jx)),
+                                 f"lambda_max*lr = {fmt(float(np.median(jx)))} exceeds the stability limit {fmt(limit)}",
+                                 min(1.0, float(np.median(jx)) / limit - 0.5), limit=limit, lambda_max=lam)]
+        return []

@@ -1,0 +1,185 @@
+"""Symptoms read from gradient, weight and update statistics."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from faultlens.models.symptoms.base import Symptom, finite, fmt, judged, register
+from faultlens.models.symptoms.graph_facts import GraphFacts, base_node
+from faultlens.models.symptoms.trace_view import TraceView
+
+
+def param_order_key(node: str) -> tuple:
+    """Sort key putting parameters in definition order: graph ids ``kind:path:line:name#p``
+    sort by (path, line, name); external ``<model>#a.0.weight`` names by their dotted parts
+    with numbers compared as numbers."""
+    head, _, suffix = node.partition("#")
+    parts = head.split(":")
+    line = 0
+    if len(parts) >= 4 and parts[2].isdigit():
+        line = int(parts[2])
+    path = parts[1] if len(parts) >= 2 else ""
+    dotted = tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in suffix.split("."))
+    return (path, line, dotted)
+
+
+def _weight_grads(tv: TraceView) -> list[str]:
+    """Parameter nodes with gradient norms, in definition order; weights only when the trace
+    names them (biases are skipped: AUTOTRAINER compares layer weights)."""
+    nodes = [n for n in tv.nodes("grad_norm") if n]
+    w = [n for n in nodes if n.endswith("#weight") or n.endswith(".weight")]
+    return sorted(w or nodes, key=param_order_key)
+
+
+def _ratio_series(tv: TraceView) -> tuple[str, str, np.ndarray, np.ndarray, np.ndarray] | None:
+    nodes = _weight_grads(tv)
+    if len(nodes) < 2:
+        return None
+    first, last = nodes[0], nodes[-1]
+    s1, g1 = tv.series("grad_norm", first)
+    s2, g2 = tv.series("grad_norm", last)
+    common, i1, i2 = np.intersect1d(s1, s2, return_indices=True)
+    if len(common) == 0:
+        return None
+    a, b = g1[i1], g2[i2]
+    ok = np.isfinite(a) & np.isfinite(b)
+    return first, last, common[ok], a[ok], b[ok]
+
+
+@register
+class ExplodingGradient(Symptom):
+    """Gradients blow up.
+
+    Threshold (AUTOTRAINER): ||g_first layer|| / ||g_last layer|| >= 70 (median over the run
+    after its first 30%); or (DEFault: max gradient > 70) the total gradient norm exceeds 70
+    and grew >= 10x over the run. Non-finite gradients are reported by ``nan_or_inf``."""
+
+    name = "exploding_gradient"
+    category = "failure"
+    reliability = 0.85
+
+    def detect(self, tv, gf):
+        r = _ratio_series(tv)
+        if r is not None and len(r[2]) >= 3:
+            first, last, s, a, b = r
+            js, ratio = judged(s, a / np.maximum(b, 1e-30))
+            if len(ratio) and np.median(ratio) >= 70:
+                med = float(np.median(ratio))
+                return [self.hit(int(js[0]), base_node(first), med,
+                                 f"first-layer gradient {fmt(med)}x the last layer's (limit 70)",
+                                 min(1.0, math.log10(med / 70) + 0.5), first=first, last=last)]
+        for node in tv.nodes("grad_norm_total"):
+            s, g = finite(*tv.series("grad_norm_total", node))
+            if len(g) >= 5:
+                k = max(1, len(g) // 10)
+                early = float(np.median(g[:k]))
+                peak_i = int(np.argmax(g))
+                if g[peak_i] > 70 and g[peak_i] >= 10 * max(early, 1e-12):
+                    return [self.hit(int(s[peak_i]), node, float(g[peak_i]),
+                                     f"total gradient norm grew to {fmt(float(g[peak_i]))} from {fmt(early)}", 1.0)]
+        return []
+
+
+@register
+class VanishingGradient(Symptom):
+    """Gradients of the first layers vanish.
+
+    Threshold (AUTOTRAINER): ||g_first|| / ||g_last|| <= 1e-3 and ||g_first|| <= 1e-4
+    (medians over the run after its first 30%)."""
+
+    name = "vanishing_gradient"
+    category = "failure"
+    reliability = 0.8
+
+    def detect(self, tv, gf):
+        r = _ratio_series(tv)
+        if r is None or len(r[2]) < 3:
+            return []
+        first, last, s, a, b = r
+        js, ja = judged(s, a)
+        _, jb = judged(s, b)
+        if not len(ja):
+            return []
+        ga, gb = float(np.median(ja)), float(np.median(jb))
+        ratio = ga / max(gb, 1e-30)
+        if ratio <= 1e-3 and ga <= 1e-4 and gb > 0:
+            return [self.hit(int(js[0]), base_node(first), ratio,
+                             f"first-layer gradient {fmt(ga)} is {fmt(ratio)} of the last layer's",
+                             1.0, first_norm=ga, last_norm=gb)]
+        return []
+
+
+@register
+class UnchangedWeights(Symptom):
+    """The weights do not change.
+
+    Thresholds (DeepDiagnosis): vanishing update, mean |dw| < 1e-7 — applied here to the
+    relative update ||dw||/||w|| (``update_ratio_total``) over >= 5 checks; or the total weight
+    norm equal to the mean of its last 5 checks (unchanged weights). Also fires per parameter
+    when a parameter receives non-zero gradients but never moves while others do (it is not
+    in the optimizer)."""
+
+    name = "unchanged_weights"
+    category = "failure"
+    reliability = 0.9
+
+    def detect(self, tv, gf):
+        out = []
+        for node in tv.nodes("update_ratio_total"):
+            s, u = finite(*tv.series("update_ratio_total", node))
+            if len(u) >= 5 and np.all(u[-5:] < 1e-7):
+                return [self.hit(int(s[-5]), node, float(np.max(u[-5:])),
+                                 f"weights do not move (update ratio {fmt(float(np.max(u[-5:])))})", 1.0)]
+        for node in tv.nodes("weight_norm_total"):
+            s, w = finite(*tv.series("weight_norm_total", node))
+            if len(w) >= 6 and w[-1] > 0 and np.all(np.abs(w[-6:] - w[-6]) <= 1e-12 * max(1.0, abs(w[-6]))):
+                return [self.hit(int(s[-6]), node, float(w[-1]), "total weight norm constant over 5 checks", 1.0)]
+        # per-parameter: gradients but no movement while others move
+        moving, frozen = [], []
+        for node in tv.nodes("update_ratio"):
+            s, u = finite(*tv.series("update_ratio", node))
+            gs, g = finite(*tv.series("grad_norm", node))
+            if len(u) < 3:
+                continue
+            if np.all(u < 1e-12):
+                if len(g) and np.median(g) > 1e-8:
+                    frozen.append((node, int(s[0])))
+            else:
+                moving.append(node)
+        if frozen and moving:
+            for node, st in frozen:
+                out.append(self.hit(st, base_node(node), 0.0,
+                                    f"{node.split('#')[-1]} of {base_node(node)} gets gradients but never changes",
+                                    0.8, scope="parameter"))
+        return out
+
+
+@register
+class AbnormalUpdateRatio(Symptom):
+    """The relative weight update per step is far from the usual 1e-3.
+
+    Threshold (TheDeepChecker): log10(||update|| / ||param||) outside [-4, -1], taken as the
+    median of ``update_ratio_total`` after the first 30% of the run (>= 5 records). DeepDiagnosis
+    uses the same idea (lr·||dw||/||w|| far from 1e-3). Context only: it tells a too-small
+    learning rate from a data problem, and a too-large one from an architecture problem."""
+
+    name = "abnormal_update_ratio"
+    category = "context"
+    reliability = 0.4
+
+    def detect(self, tv, gf):
+        for node in tv.nodes("update_ratio_total"):
+            s, u = finite(*tv.series("update_ratio_total", node))
+            js, ju = judged(s, u)
+            if len(ju) < 5:
+                continue
+            med = float(np.median(ju))
+            if med <= 0:
+                continue  # unchanged_weights covers it
+            lg = math.log10(med)
+            if lg < -4 or lg > -1:
+                return [self.hit(int(js[0]), node, med,
+                                 f"median update ratio {fmt(med)} ({'too small' if lg < -4 else 'too large'}; "
+                                 "usual 1e-4..1e-1)", min(1.0, abs(lg - (-2.5)) / 3), direction="low" if lg < -4 else "high")]
+        return []

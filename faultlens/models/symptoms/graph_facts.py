@@ -1,0 +1,148 @@
+"""Facts about a program read from its :class:`~faultlens.analyzer.graph.ProgramGraph`.
+
+Symptoms and the diagnosis ask the same few questions of the graph (which layers are ReLUs,
+which loss is used, what the learning rate is, does the model have dropout or batch norm,
+what is the last op of the forward). :class:`GraphFacts` answers them once, and answers
+"unknown" (empty / None) when no graph is available, so every detector also works on a bare
+trace.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+RELU_TYPES = {"ReLU", "ReLU6", "LeakyReLU", "RReLU", "PReLU", "ELU", "SELU", "CELU", "GELU", "SiLU", "Mish"}
+ZERO_TYPES = {"ReLU", "ReLU6"}  # outputs exactly 0 on the negative half
+SATURATING_TYPES = {"Sigmoid", "Tanh", "Hardtanh", "Hardsigmoid", "Softsign", "LogSigmoid", "Softmax", "Softmin"}
+DROPOUT_BN_TYPES = {
+    "Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout", "FeatureAlphaDropout",
+    "BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "SyncBatchNorm", "LazyBatchNorm1d", "LazyBatchNorm2d",
+}
+PARAM_LAYER_TYPES = {"Linear", "Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "LazyLinear",
+                     "Bilinear", "Embedding", "LSTM", "GRU", "RNN"}
+LOGIT_LOSSES = {"CrossEntropyLoss", "BCEWithLogitsLoss", "MultiLabelSoftMarginLoss"}
+REGRESSION_LOSSES = {"MSELoss", "L1Loss", "SmoothL1Loss", "HuberLoss"}
+
+
+def base_node(node: str | None) -> str | None:
+    """``layer:...#weight`` -> ``layer:...``."""
+    if node is None:
+        return None
+    return node.split("#", 1)[0]
+
+
+@dataclass
+class GraphFacts:
+    graph: Any = None
+    layer_type: dict[str, str | None] = field(default_factory=dict)
+    op_kind: dict[str, str | None] = field(default_factory=dict)
+    losses: list[Any] = field(default_factory=list)
+    optimizers: list[Any] = field(default_factory=list)
+    models: list[Any] = field(default_factory=list)
+    hyper: dict[str, list[Any]] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, graph: Any) -> "GraphFacts":
+        if isinstance(graph, GraphFacts):
+            return graph
+        gf = cls(graph=graph)
+        if graph is None:
+            return gf
+        try:
+            for n in graph.nodes("layer"):
+                gf.layer_type[n.id] = n.get("layer_type")
+            for n in graph.nodes("op"):
+                gf.op_kind[n.id] = n.get("op")
+            gf.losses = graph.nodes("loss")
+            gf.optimizers = graph.nodes("optimizer")
+            gf.models = graph.nodes("model")
+            for n in graph.nodes("hyperparameter"):
+                gf.hyper.setdefault(n.get("hp") or n.name, []).append(n)
+        except Exception:  # a partial graph: answer what we can
+            pass
+        return gf
+
+    # ------------------------------------------------------------ layers
+    def kind_of(self, node: str | None) -> str | None:
+        """Layer type or op name for a trace node (``#suffix`` ignored)."""
+        b = base_node(node)
+        if b in self.layer_type:
+            return self.layer_type[b]
+        if b in self.op_kind:
+            op = self.op_kind[b] or ""
+            return {"relu": "ReLU", "sigmoid": "Sigmoid", "tanh": "Tanh", "softmax": "Softmax",
+                    "log_softmax": "LogSoftmax", "leaky_relu": "LeakyReLU", "gelu": "GELU",
+                    "dropout": "Dropout", "elu": "ELU", "relu6": "ReLU6"}.get(op, op)
+        return None
+
+    def is_zeroing_activation(self, node: str) -> bool | None:
+        k = self.kind_of(node)
+        return None if k is None else k in ZERO_TYPES
+
+    def is_saturating(self, node: str) -> bool | None:
+        k = self.kind_of(node)
+        return None if k is None else k in {"Sigmoid", "Tanh", "Hardtanh", "Hardsigmoid", "Softsign"}
+
+    def has_dropout_or_bn(self) -> bool | None:
+        if self.graph is None:
+            return None
+        if any(t in DROPOUT_BN_TYPES for t in self.layer_type.values() if t):
+            return True
+        if any(o in {"dropout", "batch_norm", "dropout2d", "alpha_dropout"} for o in self.op_kind.values() if o):
+            return True
+        # layers of an unresolved type may hide dropout/bn: say unknown, not no
+        if any(t is None for t in self.layer_type.values()):
+            return None
+        return False
+
+    # ------------------------------------------------------------ loss / output
+    def loss_types(self) -> list[str]:
+        return [n.get("loss_type") for n in self.losses if n.get("loss_type")]
+
+    def main_loss(self) -> Any:
+        return self.losses[0] if self.losses else None
+
+    def last_forward_items(self) -> list[Any]:
+        """For each module class used by a model, the last item of its forward flow."""
+        g = self.graph
+        out = []
+        if g is None:
+            return out
+        try:
+            classes = []
+            for m in self.models:
+                c = m.get("class")
+                if isinstance(c, str) and c in g:
+                    classes.append(c)
+            if not classes:
+                classes = [n.id for n in g.nodes("module_class")]
+            for c in classes:
+                fl = g.flow(c)
+                if fl:
+                    last = fl[-1]
+                    # a nested Sequential as last item: look inside it
+                    if last.kind == "layer" and last.get("layer_type") == "Sequential":
+                        kids = [n for n in g.nodes("layer") if n.get("parent") == last.id]
+                        if kids:
+                            last = kids[-1]
+                    out.append(last)
+        except Exception:
+            pass
+        return out
+
+    # ------------------------------------------------------------ hyperparameters
+    def optimizer_lr(self) -> tuple[Any, float | None]:
+        for o in self.optimizers:
+            lr = (o.get("args") or {}).get("lr")
+            if isinstance(lr, (int, float)) and not isinstance(lr, bool):
+                return o, float(lr)
+        if self.optimizers:
+            return self.optimizers[0], None
+        return None, None
+
+    def hp_value(self, name: str) -> float | None:
+        for n in self.hyper.get(name, []):
+            v = n.get("value")
+            if isinstance(v, (int, float)) and not isinstance(v, bool):
+                return float(v)
+        return None

@@ -1,0 +1,157 @@
+"""Training-loop symptoms read from the order of events in each iteration.
+
+No published detector checks PyTorch loop bugs dynamically (field.md: only static checks in
+TorchFix/CodeGuru exist); these rules follow the semantics of ``torch.optim``: gradients
+accumulate in ``.grad`` until zeroed, parameters change only in ``optimizer.step()``, and
+dropout / batch norm behave differently in ``train()`` and ``eval()`` mode.
+"""
+from __future__ import annotations
+
+import os
+import re
+
+from faultlens.models.symptoms.base import Symptom, register
+
+_MANUAL_ZERO = re.compile(r"\.grad\s*=\s*None|\.grad(\.data)?\.zero_\(\)|\.grad\.detach_\(\)")
+_MANUAL_UPDATE = re.compile(r"\.data\.(add_|sub_)\(|\.data\s*[-+]=|\bp\s*[-+]=\s*.*grad|\.(add_|sub_)\(.*grad")
+
+
+def _sources(gf) -> str:
+    g = gf.graph
+    if g is None:
+        return ""
+    if not hasattr(gf, "_src_cache"):
+        text = []
+        for f in getattr(g, "files", []) or []:
+            p = f if os.path.isabs(f) else os.path.join(getattr(g, "root", ".") or ".", f)
+            try:
+                with open(p, encoding="utf-8") as fh:
+                    text.append(fh.read())
+            except OSError:
+                pass
+        gf._src_cache = "\n".join(text)
+    return gf._src_cache
+
+
+@register
+class AccumulatingGradients(Symptom):
+    """Gradients are never cleared between optimizer steps (``zero_grad`` missing or outside
+    the loop), so each update uses the sum of all past gradients.
+
+    Rule: over the optimizer steps after the first, no ``zero_grad`` event occurs between
+    consecutive ``step`` events in >= 50% of the cases (needs >= 3 steps). Legitimate gradient
+    accumulation clears once per step and is not flagged. Source files that zero gradients by
+    hand (``p.grad = None``, ``p.grad.zero_()``) are not judged."""
+
+    name = "accumulating_gradients"
+    category = "defect"
+    reliability = 0.93
+
+    def detect(self, tv, gf):
+        steps = [i for i, e in enumerate(tv.events) if e.event == "step"]
+        if len(steps) < 3:
+            return []
+        if _MANUAL_ZERO.search(_sources(gf)):
+            return []
+        bad, checked, first_bad = 0, 0, None
+        for a, b in zip(steps, steps[1:]):
+            between = tv.events[a + 1: b]
+            if not any(e.event == "backward" for e in between):
+                continue
+            checked += 1
+            if not any(e.event == "zero_grad" for e in between):
+                bad += 1
+                if first_bad is None:
+                    first_bad = tv.events[b]
+        if checked >= 2 and bad / checked >= 0.5 and first_bad is not None:
+            n_zero = sum(e.event == "zero_grad" for e in tv.events)
+            return [self.hit(first_bad.step, first_bad.node, bad / checked,
+                             f"{bad} of {checked} optimizer steps used gradients not cleared since the previous step "
+                             f"({n_zero} zero_grad calls seen)", 1.0, zero_grad_calls=n_zero)]
+        return []
+
+
+@register
+class MissingUpdate(Symptom):
+    """Gradients are computed but never applied: no ``optimizer.step()`` after ``backward``,
+    or ``zero_grad`` between ``backward`` and ``step`` (the step then sees zero gradients).
+
+    Rule: >= 3 iterations with a ``backward`` event and no ``step`` event in the run (programs
+    that update parameters by hand, e.g. ``p.data.add_(...)``, are not judged); or in >= 50% of
+    the steps the last event before ``step`` since the last ``backward`` is a ``zero_grad``."""
+
+    name = "missing_update"
+    category = "defect"
+    reliability = 0.95
+
+    def detect(self, tv, gf):
+        back = [e for e in tv.events if e.event == "backward"]
+        steps = [i for i, e in enumerate(tv.events) if e.event == "step"]
+        iters_with_back = {e.step for e in back}
+        if len(iters_with_back) >= 3 and not steps:
+            if _MANUAL_UPDATE.search(_sources(gf)):
+                return []
+            if gf.graph is not None and not gf.optimizers:
+                return []
+            node = gf.optimizers[0].id if gf.optimizers else None
+            return [self.hit(back[0].step, node, 0, f"{len(iters_with_back)} iterations ran backward() but the "
+                             "optimizer never stepped", 1.0, reason="no_step", backward_node=back[0].node)]
+        if len(steps) >= 3:
+            wiped, checked, first = 0, 0, None
+            prev = -1
+            for i in steps:
+                seg = tv.events[prev + 1: i]
+                prev = i
+                lb = max((j for j, e in enumerate(seg) if e.event == "backward"), default=None)
+                if lb is None:
+                    continue
+                checked += 1
+                if any(e.event == "zero_grad" for e in seg[lb + 1:]):
+                    wiped += 1
+                    if first is None:
+                        first = tv.events[i]
+            if checked and wiped / checked >= 0.5 and first is not None:
+                return [self.hit(first.step, first.node, wiped / checked,
+                                 "gradients are cleared between backward() and step()", 1.0, reason="cleared")]
+        return []
+
+
+@register
+class EvalModeMissing(Symptom):
+    """Evaluation runs in training mode: forwards with gradients disabled while the model is
+    in ``train()`` mode, and the model has dropout or batch norm (whose outputs then differ
+    from inference). Rule: >= 1 such ``eval_forward`` event and the graph shows a
+    dropout/batch-norm layer (models without them are not judged: train/eval mode makes no
+    difference there)."""
+
+    name = "eval_mode_missing"
+    category = "defect"
+    reliability = 0.9
+
+    def detect(self, tv, gf):
+        ev = [e for e in tv.events if e.event == "eval_forward" and e.training is True]
+        if not ev or gf.has_dropout_or_bn() is not True:
+            return []
+        n = sum(1 for e in tv.events if e.event == "eval_forward")
+        return [self.hit(ev[0].step, ev[0].node, len(ev) / max(n, 1),
+                         f"{len(ev)} of {n} evaluation forwards ran with the model in train() mode", 1.0)]
+
+
+@register
+class TrainModeMissing(Symptom):
+    """Training runs in eval mode: training forwards (gradients enabled, followed by
+    backward) while the model is in ``eval()`` mode — typically ``model.train()`` missing at
+    the top of the epoch after an evaluation. Only judged for models with dropout/batch norm.
+    Rule: >= 30% of training forwards ran with ``training`` false."""
+
+    name = "train_mode_missing"
+    category = "defect"
+    reliability = 0.85
+
+    def detect(self, tv, gf):
+        fw = [e for e in tv.events if e.event == "forward"]
+        bad = [e for e in fw if e.training is False]
+        if not fw or len(bad) / len(fw) < 0.3 or gf.has_dropout_or_bn() is not True:
+            return []
+        return [self.hit(bad[0].step, bad[0].node, len(bad) / len(fw),
+                         f"{len(bad)} of {len(fw)} training forwards ran with the model in eval() mode", 1.0)]

@@ -1,0 +1,242 @@
+"""Symptoms read from the loss / accuracy curves."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from faultlens.models.symptoms.base import (
+    MIN_STEPS, Detection, Symptom, epoch_means, finite, fmt, head_tail, judged, register,
+)
+from faultlens.models.symptoms.graph_facts import GraphFacts
+from faultlens.models.symptoms.trace_view import TraceView
+
+_NONFINITE_METRICS = (
+    ("act_nonfinite", "activation"),
+    ("grad_nonfinite", "gradient"),
+    ("weight_nonfinite", "weight"),
+)
+
+
+@register
+class NanOrInf(Symptom):
+    """A NaN or Inf appeared in the loss, an activation, a gradient, a weight or the input.
+
+    Threshold: any non-finite value (AUTOTRAINER counts any NaN gradient as exploding; DEFault
+    flags non-finite runtime values). Reports the first step and the node where it appeared;
+    among metrics first seen at the same step, the input comes first, then activations,
+    gradients, weights and loss (the order in which a NaN propagates within one step)."""
+
+    name = "nan_or_inf"
+    category = "failure"
+    reliability = 0.97
+
+    def detect(self, tv: TraceView, gf: GraphFacts) -> list[Detection]:
+        cands: list[tuple[int, int, str | None, str, float]] = []
+        for order, metric in enumerate(("input_min", "input_max")):
+            for node, (s, v) in tv.all_series(metric).items():
+                bad = ~np.isfinite(v)
+                if bad.any():
+                    i = int(np.argmax(bad))
+                    cands.append((int(s[i]), 0, node, "input", float(v[i])))
+        for rank, (metric, what) in enumerate(_NONFINITE_METRICS, start=1):
+            for node, (s, v) in tv.all_series(metric).items():
+                bad = np.nan_to_num(v, nan=1.0) > 0
+                if bad.any():
+                    i = int(np.argmax(bad))
+                    cands.append((int(s[i]), rank, node, what, float(v[i])))
+        for node in tv.nodes("loss"):
+            s, v = tv.series("loss", node)
+            bad = ~np.isfinite(v)
+            if bad.any():
+                i = int(np.argmax(bad))
+                cands.append((int(s[i]), 4, node, "loss", float(v[i])))
+        crash = tv.crash
+        if crash and crash.get("kind") == "nan_check":
+            cands.append((int(crash.get("step") or 0), 5, crash.get("node"), "check", float("nan")))
+        if not cands:
+            return []
+        step, _, node, what, value = min(cands, key=lambda c: (c[0], c[1]))
+        # was the loss finite and rising before? (a blow-up rather than bad data)
+        s, v = tv.loss()
+        before = v[(s < step) & np.isfinite(v)]
+        rising = bool(len(before) >= 3 and before[-1] > 2 * np.min(before))
+        return [self.hit(step, node, value if what != "check" else "nan",
+                         f"non-finite {what} first at step {step}", 1.0,
+                         what=what, finite_steps_before=int(len(before)), rising_before=rising)]
+
+
+def _loss(tv: TraceView) -> tuple[np.ndarray, np.ndarray]:
+    return finite(*tv.loss())
+
+
+@register
+class LossNotDecreasing(Symptom):
+    """The training loss did not go down.
+
+    Threshold: the mean loss over the last 20% of steps is less than 1% below the mean over
+    the first 10% (needs >= 10 finite loss values). TheDeepChecker's first check is that a
+    network can lower the loss at all (fit one batch); AUTOTRAINER's slow-convergence rule
+    uses a 0.01 change bound. A run whose loss is already ~0 (< 1e-3) is not judged."""
+
+    name = "loss_not_decreasing"
+    category = "failure"
+    reliability = 0.9
+    rel_drop = 0.01
+
+    def detect(self, tv, gf):
+        s, v = _loss(tv)
+        if len(v) < MIN_STEPS:
+            return []
+        head, tail = head_tail(v)
+        if abs(head) < 1e-3 or tail > 1.5 * head + 1e-12:  # diverging is its own symptom
+            return []
+        drop = (head - tail) / abs(head)
+        if drop < self.rel_drop:
+            return [self.hit(int(s[-1]), tv.nodes("loss")[0] if tv.nodes("loss") else None, drop,
+                             f"loss went from {fmt(head)} to {fmt(tail)} ({drop:+.1%} change)",
+                             min(1.0, (self.rel_drop - drop) / self.rel_drop + 0.5), head=head, tail=tail)]
+        return []
+
+
+@register
+class SlowConvergence(Symptom):
+    """Training progresses too slowly.
+
+    Accuracy rule (AUTOTRAINER): judged after the first 30% of steps on 5-10 windowed means of
+    the training accuracy: every change between windows <= 0.01 and the best accuracy < 0.6.
+    Loss rule (faultlens, for runs without accuracy or where the accuracy still moves): the
+    loss fell by 1%-50% only (last 20% vs first 10%) and is still falling at the end (the last
+    third of the run holds >= 20% of the total drop), i.e. neither converged nor stuck."""
+
+    name = "slow_convergence"
+    category = "failure"
+    reliability = 0.75
+
+    def detect(self, tv, gf):
+        out = []
+        s, a = finite(*tv.series("accuracy"))
+        if len(a) >= MIN_STEPS:
+            js, ja = judged(s, a)
+            w = epoch_means(tv, js, ja, min_windows=5)
+            if len(w) >= 3 and np.all(np.abs(np.diff(w)) <= 0.01) and np.max(w) < 0.6:
+                return [self.hit(int(js[-1]), tv.nodes("accuracy")[0], float(np.max(w)),
+                                 f"accuracy stuck at {fmt(float(np.max(w)))} (changes <= 0.01)", 1.0, rule="accuracy")]
+        s, v = _loss(tv)
+        if len(v) >= 2 * MIN_STEPS:
+            head, tail = head_tail(v)
+            if head > 1e-3 and tail < head:
+                drop = (head - tail) / abs(head)
+                third = v[-max(3, len(v) // 3):]
+                late = float(np.mean(third[: max(1, len(third) // 3)]) - np.mean(third[-max(1, len(third) // 3):]))
+                total = head - tail
+                if 0.01 <= drop < 0.5 and total > 0 and late >= 0.2 * total:
+                    out.append(self.hit(int(s[-1]), tv.nodes("loss")[0], drop,
+                                        f"loss fell only {drop:.1%} ({fmt(head)} -> {fmt(tail)}) and is still falling",
+                                        min(1.0, (0.5 - drop) / 0.5 + 0.3), rule="loss", late_share=late / total))
+        return out
+
+
+@register
+class OscillatingLoss(Symptom):
+    """The loss swings up and down instead of settling.
+
+    Threshold (AUTOTRAINER): judged after 30% of the run on per-epoch (or per-chunk) mean
+    losses; >= 20% of the points are peak-to-trough pairs whose swing is >= 0.03. Because the
+    loss scale varies between programs (AUTOTRAINER's 0.03 is in accuracy-like units), the
+    swing must also be >= 25% of the median loss level (faultlens)."""
+
+    name = "oscillating_loss"
+    category = "failure"
+    reliability = 0.7
+
+    def detect(self, tv, gf):
+        s, v = _loss(tv)
+        if len(v) < 2 * MIN_STEPS:
+            return []
+        js, jv = judged(s, v)
+        z = epoch_means(tv, js, jv)
+        if len(z) < 5:
+            return []
+        level = float(np.median(np.abs(z)))
+        thr = max(0.03, 0.25 * level)
+        peaks = 0
+        for i in range(1, len(z) - 1):
+            if z[i] > z[i - 1] and z[i] > z[i + 1] and z[i] - min(z[i - 1], z[i + 1]) >= thr:
+                peaks += 1
+        frac = 2 * peaks / len(z)
+        if frac >= 0.2:
+            return [self.hit(int(js[-1]), tv.nodes("loss")[0], frac,
+                             f"{frac:.0%} of the windowed loss points are swings >= {fmt(thr)}",
+                             min(1.0, frac / 0.4), threshold=thr)]
+        return []
+
+
+@register
+class DivergingLoss(Symptom):
+    """The loss grows during training.
+
+    Threshold (faultlens; the ``loss should decrease`` check of TheDeepChecker turned
+    around): the mean finite loss over the last 20% of steps is > 1.5x the first 10% and > 3x
+    the lowest windowed loss; or the loss became non-finite after >= 3 finite steps whose last
+    value was > 2x their minimum (a blow-up, not bad input)."""
+
+    name = "diverging_loss"
+    category = "failure"
+    reliability = 0.92
+
+    def detect(self, tv, gf):
+        s0, v0 = tv.loss()
+        s, v = finite(s0, v0)
+        node = tv.nodes("loss")[0] if tv.nodes("loss") else None
+        if len(v) >= MIN_STEPS:
+            head, tail = head_tail(v)
+            low = float(np.min(epoch_means(tv, s, v)))
+            if tail > 1.5 * head and tail > 3 * max(low, 1e-12) and head > 0:
+                return [self.hit(int(s[-1]), node, tail / head, f"loss rose from {fmt(head)} to {fmt(tail)}",
+                                 min(1.0, math.log10(tail / head) / 1.0 + 0.3), head=head, tail=tail)]
+        bad = ~np.isfinite(v0)
+        if bad.any() and len(v) >= 3:
+            i = int(np.argmax(bad))
+            before = v0[:i][np.isfinite(v0[:i])]
+            if len(before) >= 3 and before[-1] > 2 * before.min():
+                return [self.hit(int(s0[i]), node, float(before[-1] / max(before.min(), 1e-12)),
+                                 f"loss grew {fmt(float(before[-1] / max(before.min(), 1e-12)))}x then became non-finite",
+                                 1.0)]
+        return []
+
+
+@register
+class TrainValidationGap(Symptom):
+    """The model fits the training data much better than the validation data (overfitting).
+
+    Threshold (DEFault): training accuracy - validation accuracy > 0.1, both averaged over the
+    last 20% of their records. Without accuracies: validation loss at the end > 1.3x its
+    minimum while the training loss kept falling (the classic overfitting curve)."""
+
+    name = "train_validation_gap"
+    category = "failure"
+    reliability = 0.7
+
+    def detect(self, tv, gf):
+        sa, a = finite(*tv.series("accuracy"))
+        sv, va = finite(*tv.series("val_accuracy"))
+        if len(a) >= MIN_STEPS and len(va) >= 2:
+            _, ta = head_tail(a, min_pts=2)
+            _, tva = head_tail(va, min_pts=1)
+            gap = ta - tva
+            if gap > 0.1:
+                return [self.hit(int(sv[-1]), tv.nodes("val_accuracy")[0], gap,
+                                 f"train accuracy {fmt(ta)} vs validation {fmt(tva)} (gap {fmt(gap)})",
+                                 min(1.0, gap / 0.2), train=ta, val=tva)]
+            return []
+        sl, vl = finite(*tv.series("val_loss"))
+        s, v = _loss(tv)
+        if len(vl) >= 4 and len(v) >= MIN_STEPS:
+            head, tail = head_tail(v)
+            i_min = int(np.argmin(vl))
+            if vl[-1] > 1.3 * vl[i_min] and i_min < len(vl) - 1 and tail < head:
+                return [self.hit(int(sl[-1]), tv.nodes("val_loss")[0], float(vl[-1] / vl[i_min]),
+                                 f"validation loss rose to {fmt(float(vl[-1]))} from {fmt(float(vl[i_min]))} "
+                                 "while the training loss fell", 0.7)]
+        return []

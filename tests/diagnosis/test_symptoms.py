@@ -1,0 +1,188 @@
+"""Each symptom fires on its synthetic case and stays quiet on a healthy run."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from diagnosis.tracebuild import L1, L2, LOSS, MODEL, OPT, R1, TraceBuilder, graph, healthy
+from faultlens.models.symptoms import REGISTRY, TraceView, detect_all
+
+
+def fired(tb: TraceBuilder, tmp_path, g=None, name="t.sqlite"):
+    p = tb.write(tmp_path / name)
+    return {d.symptom: d for d in detect_all(str(p), g if g is not None else graph())}
+
+
+def replace(tb: TraceBuilder, metric: str, node: str, values, steps=None):
+    tb.scalars.pop((metric, node), None)
+    return tb.series(metric, node, values, steps)
+
+
+def test_registry_has_the_spec_symptoms():
+    need = {"nan_or_inf", "exploding_gradient", "vanishing_gradient", "dead_relu", "saturated_activation",
+            "loss_not_decreasing", "slow_convergence", "oscillating_loss", "diverging_loss", "unchanged_weights",
+            "accumulating_gradients", "missing_update", "eval_mode_missing", "input_out_of_range",
+            "output_range_mismatch", "train_validation_gap", "beyond_stability"}
+    assert need <= set(REGISTRY)
+    for cls in REGISTRY.values():
+        doc = cls.__doc__ or ""
+        assert len(doc) > 60, cls.name  # threshold + source documented
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_healthy_run_fires_nothing_but_context(tmp_path, seed):
+    got = fired(healthy(seed=seed), tmp_path, graph(dropout=True))
+    assert not got, {k: v.message for k, v in got.items()}
+
+
+def test_nan_first_step_and_node(tmp_path):
+    tb = healthy()
+    v = np.zeros(120)
+    v[57:] = 3
+    replace(tb, "grad_nonfinite", L2 + "#weight", v)
+    loss = tb.scalars.pop(("loss", LOSS))
+    tb.series("loss", LOSS, [x if s < 58 else float("nan") for s, x in loss])
+    d = fired(tb, tmp_path)["nan_or_inf"]
+    assert d.step == 57 and d.node == L2 + "#weight"
+
+
+def test_exploding_and_vanishing(tmp_path):
+    tb = healthy()
+    replace(tb, "grad_norm", L1 + "#weight", np.full(120, 200.0))
+    assert "exploding_gradient" in fired(tb, tmp_path, name="e.sqlite")
+    tb = healthy()
+    replace(tb, "grad_norm", L1 + "#weight", np.full(120, 1e-6))
+    d = fired(tb, tmp_path, name="v.sqlite")["vanishing_gradient"]
+    assert d.node == L1
+
+
+def test_dead_relu_and_saturation(tmp_path):
+    tb = healthy()
+    replace(tb, "act_zero_frac", R1, np.full(12, 0.92), np.arange(0, 120, 10))
+    assert fired(tb, tmp_path, name="d.sqlite")["dead_relu"].node == R1
+    tb = healthy()
+    sig = "layer:train.py:11:Net.act"
+    g = graph()
+    g.set_attr(sig, layer_type="Sigmoid")
+    tb.series("act_sat_frac", sig, np.full(12, 0.8), np.arange(0, 120, 10))
+    assert "saturated_activation" in fired(tb, tmp_path, g, name="s.sqlite")
+    # the same saturation fraction on a ReLU layer is not judged
+    assert "saturated_activation" not in fired(tb, tmp_path, graph(), name="s2.sqlite")
+
+
+def test_loss_curve_symptoms(tmp_path):
+    rng = np.random.default_rng(0)
+    t = np.arange(120)
+    cases = {
+        "loss_not_decreasing": 2.3 + rng.normal(0, 0.01, 120),
+        "slow_convergence": 2.3 - 0.004 * t + rng.normal(0, 0.005, 120),
+        "diverging_loss": 0.7 * np.exp(t / 25),
+        "oscillating_loss": 1.0 + 0.8 * np.sign(np.sin(t / 2.0)) + rng.normal(0, 0.01, 120),
+    }
+    for name, loss in cases.items():
+        tb = healthy()
+        replace(tb, "loss", LOSS, loss)
+        tb.scalars.pop(("accuracy", LOSS))
+        got = fired(tb, tmp_path, name=f"{name}.sqlite")
+        assert name in got, (name, sorted(got))
+    # AUTOTRAINER accuracy rule
+    tb = healthy()
+    replace(tb, "accuracy", LOSS, 0.3 + rng.normal(0, 0.002, 120))
+    assert fired(tb, tmp_path, name="acc.sqlite")["slow_convergence"].details["rule"] == "accuracy"
+
+
+def test_unchanged_weights_and_update_ratio(tmp_path):
+    tb = healthy()
+    replace(tb, "update_ratio_total", MODEL, np.zeros(120))
+    replace(tb, "weight_norm_total", MODEL, np.full(120, 10.0))
+    assert "unchanged_weights" in fired(tb, tmp_path, name="u.sqlite")
+    tb = healthy()
+    replace(tb, "update_ratio_total", MODEL, np.full(120, 1e-6))
+    d = fired(tb, tmp_path, name="r.sqlite")["abnormal_update_ratio"]
+    assert d.details["direction"] == "low"
+    # one parameter with gradients that never moves (not in the optimizer)
+    tb = healthy()
+    replace(tb, "update_ratio", L1 + "#weight", np.zeros(120))
+    d = fired(tb, tmp_path, name="p.sqlite")["unchanged_weights"]
+    assert d.node == L1
+
+
+def test_loop_event_symptoms(tmp_path):
+    def with_order(order, n=30, **kw):
+        tb = healthy(n=n)
+        tb.events = []
+        tb.loop_events(n, order=order, **kw)
+        return tb
+
+    got = fired(with_order(("forward", "loss", "backward", "step")), tmp_path, name="a.sqlite")
+    assert "accumulating_gradients" in got and got["accumulating_gradients"].node == OPT
+    got = fired(with_order(("zero_grad", "forward", "loss", "backward")), tmp_path, name="m.sqlite")
+    assert got["missing_update"].details["reason"] == "no_step"
+    got = fired(with_order(("forward", "loss", "backward", "zero_grad", "step")), tmp_path, name="w.sqlite")
+    assert got["missing_update"].details["reason"] == "cleared"
+    # gradient accumulation over 2 micro-batches is legitimate
+    tb = healthy(n=30)
+    tb.events = []
+    for s in range(30):
+        tb.event(s, "forward", MODEL).event(s, "loss", LOSS).event(s, "backward", LOSS)
+        if s % 2 == 1:
+            tb.event(s, "step", OPT).event(s, "zero_grad", OPT)
+    assert "accumulating_gradients" not in fired(tb, tmp_path, name="acc2.sqlite")
+
+
+def test_eval_and_train_mode(tmp_path):
+    tb = healthy(n=40)
+    tb.events = []
+    tb.loop_events(40)
+    for s in range(0, 40, 10):
+        tb.event(s, "eval_forward", MODEL, training=True, grad_enabled=False)
+    assert "eval_mode_missing" in fired(tb, tmp_path, graph(dropout=True), name="e.sqlite")
+    assert "eval_mode_missing" not in fired(tb, tmp_path, graph(dropout=False), name="e2.sqlite")
+    tb = healthy(n=40)
+    tb.events = []
+    tb.loop_events(40, training=False)
+    assert "train_mode_missing" in fired(tb, tmp_path, graph(dropout=True), name="t.sqlite")
+
+
+def test_data_and_output_symptoms(tmp_path):
+    tb = healthy()
+    replace(tb, "input_max", MODEL, np.full(120, 255.0))
+    replace(tb, "input_std", MODEL, np.full(120, 80.0))
+    assert fired(tb, tmp_path, name="i.sqlite")["input_out_of_range"].node == MODEL
+    tb = healthy()
+    ts = np.arange(0, 120, 10)
+    replace(tb, "act_min", MODEL + "#output", np.full(12, 0.001), ts)
+    replace(tb, "act_max", MODEL + "#output", np.full(12, 0.97), ts)
+    d = fired(tb, tmp_path, name="o.sqlite")["output_range_mismatch"]
+    assert d.details["problem"] == "probabilities_into_logit_loss"
+    # NLLLoss fed raw scores
+    tb = healthy()
+    d = fired(tb, tmp_path, graph(loss_type="NLLLoss"), name="n.sqlite")["output_range_mismatch"]
+    assert d.details["problem"] == "scores_into_nll"
+    tb = healthy()
+    replace(tb, "target_std", MODEL, np.full(120, 50000.0))
+    assert "target_out_of_range" in fired(tb, tmp_path, graph(loss_type="MSELoss"), name="tg.sqlite")
+
+
+def test_gap_and_stability(tmp_path):
+    tb = healthy()
+    ts = np.arange(0, 120, 10)
+    replace(tb, "val_accuracy", LOSS, np.full(12, 0.6), ts)
+    assert "train_validation_gap" in fired(tb, tmp_path, name="g.sqlite")
+    tb = healthy()
+    replace(tb, "lambda_max_lr", MODEL, [3.0, 5.0, 6.0, 7.0], [0, 40, 80, 119])
+    d = fired(tb, tmp_path, name="b.sqlite")["beyond_stability"]
+    assert d.details["limit"] == pytest.approx(3.8)
+
+
+def test_duck_typed_trace_object():
+    """TraceView accepts the instrumenter's Trace interface (data dict + events list)."""
+    class T:
+        meta = {"status": "finished", "steps": 3}
+        data = {("loss", LOSS): (np.arange(3), np.array([1.0, float("nan"), 2.0]))}
+        events = [{"step": 0, "seq": 0, "event": "forward", "node": MODEL, "training": 1, "grad_enabled": 1}]
+        path = None
+
+    tv = TraceView.of(T())
+    assert tv.steps == 3 and tv.events[0].event == "forward" and tv.nodes("loss") == [LOSS]
+    assert "nan_or_inf" in {d.symptom for d in detect_all(tv, None)}
