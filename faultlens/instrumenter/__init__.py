@@ -1,1 +1,32 @@
-"""(stage under construction; see docs/)"""
+"""The instrumenter: rewrite a training program with probe calls, run it, record a trace.
+
+Public entry points (torch is imported only when a program runs)::
+
+    instrument(path) -> str                      # the rewritten source
+    run_program(path, argv=(), ...) -> RunResult # run in a child process, write a run dir
+    runner.execute(path, argv, trace_path, ...)  # the same run inside this process
+    trace.load_trace(path) -> Trace              # read a recorded trace
+
+See ``docs/instrumenter.md`` and ``docs/trace.md``.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["instrument", "run_program", "RunResult", "load_trace", "execute"]
+
+
+def instrument(path: str, graph: Any = None) -> str:
+    """Return the rewritten source of ``path`` (probe calls inserted, same line numbers)."""
+    from faultlens.instrumenter.rewrite import rewrite_file
+    return rewrite_file(path, graph).code
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("run_program", "RunResult", "execute"):
+        from faultlens.instrumenter import runner
+        return getattr(runner, name)
+    if name in ("load_trace", "Trace"):
+        from faultlens.instrumenter import trace
+        return getattr(trace, name)
+    raise AttributeError(f"module 'faultlens.instrumenter' has no attribute {name!r}")

@@ -1,0 +1,45 @@
+"""Child-process entry of ``faultlens run``: ``python -m faultlens.instrumenter._child RUN.json``.
+
+Reads the run configuration written by :func:`faultlens.instrumenter.runner.run_program`,
+runs the program in this process with :func:`~faultlens.instrumenter.runner.execute` and
+exits with the program's exit status.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+
+def main(argv: list[str]) -> int:
+    with open(argv[0], encoding="utf-8") as fh:
+        cfg = json.load(fh)
+    from faultlens.instrumenter.rewrite import Rewrite
+    from faultlens.instrumenter.runner import execute
+
+    graph = None
+    if cfg.get("graph_path") and os.path.exists(cfg["graph_path"]):
+        from faultlens.analyzer.graph import ProgramGraph
+        with open(cfg["graph_path"], encoding="utf-8") as fh:
+            graph = ProgramGraph.from_json(fh.read())
+    with open(cfg["exec_source"], encoding="utf-8") as fh:
+        exec_code = fh.read()
+    rw = Rewrite(path=cfg["program"], code=exec_code, exec_code=exec_code)
+    res = execute(cfg["path"], cfg["argv"], cfg["trace_path"], graph=graph, max_steps=cfg["max_steps"],
+                  max_seconds=cfg["max_seconds"], curvature=cfg["curvature"], seed=cfg["seed"],
+                  cwd=cfg["cwd"], early_stop=cfg["early_stop"], rewrite=rw, tee=False,
+                  run_dir=cfg["run_dir"], graph_path=cfg["graph_path"],
+                  sample_every=cfg.get("sample_every", 10))
+    sys.stdout.flush()
+    sys.stderr.flush()
+    if res.status == "crashed":
+        return res.returncode if isinstance(res.returncode, int) and res.returncode else 1
+    if res.status == "interrupted":
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    code = main(sys.argv[1:])
+    sys.stdout.flush()
+    sys.exit(code)

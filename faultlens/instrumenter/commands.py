@@ -1,0 +1,166 @@
+"""CLI: ``faultlens instrument FILE [-o OUT]`` and ``faultlens run FILE [options] [-- ARGS...]``.
+
+Cheap to import (no torch): the run itself happens in a child process.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import sys
+from typing import Any
+
+from faultlens.errors import FaultlensError, UsageError
+
+
+def add_parser(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "instrument", help="write the program rewritten with probe calls",
+        description="Rewrite a training program with faultlens probe calls (same line numbers).")
+    p.add_argument("file", help="the training program (.py)")
+    p.add_argument("-o", "--output", metavar="OUT", help="write here instead of stdout")
+    p.set_defaults(func=run_instrument)
+
+    r = subparsers.add_parser(
+        "run", help="run a training program instrumented and diagnose it",
+        description="Run FILE instrumented (like `python FILE ARGS`), record a trace, diagnose it.",
+        usage="faultlens run FILE [options] [-- ARGS...]")
+    r.add_argument("file", help="the training program (.py)")
+    r.add_argument("--max-steps", type=_positive_int, metavar="N", help="stop after N training steps")
+    r.add_argument("--max-seconds", type=_positive_float, metavar="S", help="stop after S seconds")
+    r.add_argument("--json", metavar="PATH", help="write the report as JSON")
+    r.add_argument("--out", metavar="DIR", help="run directory (default .faultlens/runs/<id>/)")
+    r.add_argument("--curvature", dest="curvature", action="store_true", default=False,
+                   help="also measure loss curvature (lambda_max, Hessian trace; <= ~8%% extra time)")
+    r.add_argument("--no-curvature", dest="curvature", action="store_false")
+    r.add_argument("--no-early-stop", dest="early_stop", action="store_false", default=True,
+                   help="run to the end even when the outcome is already certain")
+    r.add_argument("--seed", type=int, metavar="N", help="seed python/numpy/torch before the program runs")
+    r.add_argument("--sample-every", type=_positive_int, default=10, metavar="K",
+                   help="detailed probes every K steps (default 10)")
+    r.add_argument("--html", metavar="PATH", help="write the report as HTML")
+    r.add_argument("--sarif", metavar="PATH", help="write the findings as SARIF")
+    r.add_argument("--verify", action="store_true", help="re-run with the proposed fix to verify it")
+    r.add_argument("--fix", action="store_true", help="apply the proposed fix")
+    r.add_argument("--diff", action="store_true", help="print the proposed fix as a diff")
+    r.add_argument("--quiet", "-q", action="store_true", help="do not stream the program's output")
+    r.set_defaults(func=run_run, args=[])
+    _split_program_args(r)
+
+
+def _split_program_args(parser: argparse.ArgumentParser) -> None:
+    """Everything after the first ``--`` goes to the program untouched (``args.args``);
+    options may come before or after FILE."""
+    orig = parser.parse_known_args
+
+    def parse_known_args(args=None, namespace=None):
+        args = list(sys.argv[1:] if args is None else args)
+        tail: list[str] = []
+        if "--" in args:
+            i = args.index("--")
+            args, tail = args[:i], args[i + 1:]
+        ns, extras = orig(args, namespace)
+        ns.args = tail
+        return ns, extras
+
+    parser.parse_known_args = parse_known_args  # type: ignore[method-assign]
+
+
+def _positive_int(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1: {text!r}")
+    return v
+
+
+def _positive_float(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not v > 0:
+        raise argparse.ArgumentTypeError(f"must be positive: {text!r}")
+    return v
+
+
+def _check_file(path: str) -> None:
+    if not os.path.exists(path):
+        raise UsageError(f"{path}: no such file")
+    if not os.path.isfile(path):
+        raise UsageError(f"{path}: not a file")
+
+
+def run_instrument(args: argparse.Namespace) -> int:
+    _check_file(args.file)
+    from faultlens.instrumenter.rewrite import rewrite_file
+    rw = rewrite_file(args.file)
+    if args.output:
+        try:
+            with open(args.output, "w", encoding="utf-8") as fh:
+                fh.write(rw.code)
+        except OSError as exc:
+            raise UsageError(f"{args.output}: cannot write: {exc}") from exc
+        n = sum(1 for e in rw.edits if e.kind != "import")
+        print(f"faultlens: wrote {args.output} ({n} probe call(s))", file=sys.stderr)
+    else:
+        sys.stdout.write(rw.code)
+    for s in rw.skipped:
+        print(f"faultlens: note: not watched: {s['node']} ({s['reason']})", file=sys.stderr)
+    return 0
+
+
+def run_run(args: argparse.Namespace) -> int:
+    _check_file(args.file)
+    prog_args = list(args.args or [])
+    from faultlens.instrumenter.runner import run_program
+    result = run_program(args.file, prog_args, max_steps=args.max_steps, max_seconds=args.max_seconds,
+                         out_dir=args.out, curvature=args.curvature, seed=args.seed,
+                         stream=not args.quiet, early_stop=args.early_stop,
+                         sample_every=args.sample_every)
+    try:
+        pipeline = importlib.import_module("faultlens.report.pipeline")
+    except ModuleNotFoundError as exc:
+        if exc.name not in ("faultlens.report.pipeline", "faultlens.report"):
+            raise
+        pipeline = None
+    if pipeline is not None and hasattr(pipeline, "finish_run"):
+        return int(pipeline.finish_run(result, args) or 0)
+    return _fallback_report(result, args)
+
+
+def _fallback_report(result: Any, args: argparse.Namespace) -> int:
+    """Used until the diagnosis stage exists: a short run summary and a minimal JSON."""
+    last_loss = None
+    try:
+        tr = result.load_trace()
+        last_loss = tr.last("loss")
+    except FaultlensError:
+        tr = None
+    lines = [f"faultlens: run {result.status}: {result.steps} step(s) in {result.seconds:.1f}s"
+             + (f", stop reason {result.stop_reason}" if result.stop_reason else "")]
+    if last_loss is not None:
+        lines.append(f"  last loss: {last_loss:.6g}")
+    if result.crash:
+        c = result.crash
+        where = f"{c.get('path')}:{c.get('line')}" if c.get("line") else "unknown location"
+        lines.append(f"  crash: {c.get('kind')} at {where}: {c.get('type')}: {c.get('message')}")
+    for pe in result.probe_errors:
+        lines.append(f"  probe error: {pe.get('probe')}: {pe.get('error')}")
+    lines.append(f"  run directory: {result.run_dir}")
+    print("\n".join(lines), file=sys.stderr)
+    if args.json:
+        doc = {"schema": "faultlens.report/1", "program": result.program, "status": result.status,
+               "verdict": "crashed" if result.status == "crashed" else "inconclusive",
+               "steps": result.steps, "seconds": result.seconds, "last_loss": last_loss,
+               "crash": result.crash, "stop_reason": result.stop_reason, "run_dir": result.run_dir,
+               "trace": result.trace_path, "graph": result.graph_path, "faults": []}
+        try:
+            with open(args.json, "w", encoding="utf-8") as fh:
+                json.dump(doc, fh, indent=2, default=repr)
+        except OSError as exc:
+            raise UsageError(f"{args.json}: cannot write: {exc}") from exc
+    return 0 if result.status in ("finished", "cut_short") else 1
