@@ -118,6 +118,7 @@ class ProgramGraph:
         self.entry = entry
         self.files: list[str] = []
         self.unresolved: list[dict[str, Any]] = []  # things the builder could not resolve
+        self.file_hashes: dict[str, str] = {}  # relpath -> sha256 of the parsed text (cache keys)
 
     # ---------------------------------------------------------------- building
     def add_node(
@@ -219,6 +220,7 @@ class ProgramGraph:
                 for u, v, d in sorted(self.g.edges(data=True), key=lambda e: (e[0], e[1], e[2]["kind"]))
             ],
             "unresolved": list(self.unresolved),
+            "file_hashes": dict(self.file_hashes),
         }
 
     def to_json(self, indent: int | None = 2) -> str:
@@ -232,6 +234,7 @@ class ProgramGraph:
         pg = cls(root=data.get("root", "."), entry=data.get("entry"))
         pg.files = list(data.get("files", []))
         pg.unresolved = list(data.get("unresolved", []))
+        pg.file_hashes = dict(data.get("file_hashes", {}))
         for n in data["nodes"]:
             pg.g.add_node(
                 n["id"], kind=n["kind"], name=n["name"], span=Span.from_dict(n["span"]),

@@ -1,0 +1,111 @@
+"""``build_graph``: the analyzer's entry function (see docs/graph.md)."""
+from __future__ import annotations
+
+import os
+from typing import Union
+
+from faultlens.analyzer.builder import Builder
+from faultlens.analyzer.graph import ProgramGraph
+from faultlens.analyzer.walker import Walker
+from faultlens.errors import ParseError
+
+PathOrSource = Union[str, "os.PathLike[str]"]
+
+
+def build_graph(path_or_source: PathOrSource, *, root: str | os.PathLike | None = None) -> ProgramGraph:
+    """Build the :class:`ProgramGraph` of a training program.
+
+    ``path_or_source`` is a path to an existing file, or source text (a string containing a
+    newline, parsed with path ``"<source>"``). Local imports are followed inside ``root``
+    (default: the entry file's directory; for source text, the current directory). Node
+    paths are relative to ``root``. Raises :class:`faultlens.errors.ParseError` when a file
+    cannot be read or parsed. Never imports torch.
+    """
+    source = None
+    if isinstance(path_or_source, os.PathLike):
+        path = os.fspath(path_or_source)
+    elif isinstance(path_or_source, str):
+        if "\n" in path_or_source or not path_or_source.strip():
+            source = path_or_source
+            path = "<source>"
+        else:
+            path = path_or_source
+    elif isinstance(path_or_source, bytes):
+        raise ParseError("<source>", "expected text, got bytes")
+    else:
+        raise TypeError(f"build_graph expects a path or source text, not {type(path_or_source).__name__}")
+    if source is None:
+        if not os.path.exists(path):
+            raise ParseError(path, "no such file")
+        if os.path.isdir(path):
+            raise ParseError(path, "is a directory")
+        entry_abs = os.path.abspath(path)
+        root_dir = os.path.abspath(os.fspath(root)) if root is not None else os.path.dirname(entry_abs)
+    else:
+        root_dir = os.path.abspath(os.fspath(root)) if root is not None else os.getcwd()
+        entry_abs = "<source>"
+    b = Builder(root_dir)
+    b.g.root = root_dir
+    b.load(entry_abs, source)
+    _build(b)
+    return b.g
+
+
+def _build(b: Builder) -> None:
+    files = list(b.files.values())
+    classes = [ci for fi in files for ci in fi.all_classes]
+    modules = [ci for ci in classes if b.is_module(ci)]
+    for ci in modules:
+        b.build_module_class(ci)
+    for ci in _bases_first(modules):
+        b.build_layers(ci)
+    for ci in modules:
+        b.build_forward(ci)
+    # hyperparameter definitions, then objects, in each scope's statement order
+    for fi in files:
+        b.argparse_defs(fi)
+    for fi in files:
+        for sc in fi.scopes:
+            for d in _ordered_defs(sc):
+                v = b.def_val(d)
+                if v.obj is not None and v.obj[0] in ("dict", "kwargs") and d.kind in ("assign", "ann"):
+                    _config_entries(b, v.obj)
+    for fi in files:
+        for sc in fi.scopes:
+            for d in _ordered_defs(sc):
+                b.obj_of_def(d)
+    Walker(b).run()
+
+
+def _ordered_defs(sc):
+    return sorted((d for ds in sc.defs.values() for d in ds), key=lambda d: d.pos)
+
+
+def _config_entries(b: Builder, obj) -> None:
+    import libcst as cst
+    if obj[0] == "dict":
+        for el in obj[1].elements:
+            if isinstance(el, cst.DictElement) and isinstance(el.key, cst.SimpleString):
+                k = el.key.evaluated_value
+                if isinstance(k, str):
+                    b.dict_entry(obj[1], obj[2], k)
+    else:
+        for a in obj[1].args:
+            if a.keyword:
+                b.kwarg_entry(obj[1], a, obj[2], 0)
+
+
+def _bases_first(classes):
+    out, seen = [], set()
+
+    def visit(ci, depth=0):
+        if id(ci) in seen or depth > 20:
+            return
+        seen.add(id(ci))
+        for bse in ci.local_bases:
+            visit(bse, depth + 1)
+        out.append(ci)
+
+    for ci in classes:
+        visit(ci)
+    return out

@@ -1,0 +1,140 @@
+"""Reading and parsing source files for the analyzer.
+
+One :class:`ParsedFile` per (relative path, content hash): the libcst module plus the
+positions of every node, computed with a single ``MetadataWrapper`` pass that resolves
+only ``PositionProvider`` (the scope/qualified-name providers are several times slower;
+the analyzer resolves imports itself, see ``faultlens.analyzer.names``). Parsed files are
+kept in a small LRU cache keyed by content hash, so re-analysing an unchanged file (the
+lint path, a watch loop) costs no parse.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any
+
+import libcst as cst
+from libcst.metadata import MetadataWrapper, PositionProvider
+
+from faultlens.analyzer.graph import Span
+from faultlens.errors import ParseError
+
+#: how many parsed files the process keeps (each holds a CST and a position map)
+CACHE_SIZE = 256
+
+_CACHE: "OrderedDict[tuple[str, str], ParsedFile]" = OrderedDict()
+
+
+@dataclass
+class ParsedFile:
+    """A parsed source file. ``rel`` is the path as it appears in node ids and spans."""
+
+    rel: str
+    source: str
+    sha256: str
+    module: cst.Module
+    positions: Any  # Mapping[cst.CSTNode, CodeRange]
+    lines: list[str] = field(default_factory=list)
+
+    def span(self, node: cst.CSTNode) -> Span:
+        """The exact 1-based span of ``node`` (end column one past the last character)."""
+        r = self.positions[node]
+        return Span(self.rel, r.start.line, r.start.column + 1, r.end.line, r.end.column + 1)
+
+    def text(self, node: cst.CSTNode) -> str:
+        """The source text of ``node`` exactly as written (sliced by its span)."""
+        return span_text(self.lines, self.span(node))
+
+    def snippet(self, node: cst.CSTNode, limit: int = 160) -> str:
+        """The statement's text; its first line (with `` ...``) when it spans several."""
+        t = self.text(node)
+        if "\n" in t:
+            t = t.split("\n", 1)[0].rstrip() + " ..."
+        return t if len(t) <= limit else t[: limit - 4] + " ..."
+
+
+def span_text(lines: list[str], span: Span) -> str:
+    """Slice the text of ``span`` out of the file's lines (``keepends`` lines)."""
+    if span.line == span.end_line:
+        return lines[span.line - 1][span.column - 1 : span.end_column - 1]
+    parts = [lines[span.line - 1][span.column - 1 :]]
+    parts.extend(lines[span.line : span.end_line - 1])
+    parts.append(lines[span.end_line - 1][: span.end_column - 1])
+    return "".join(parts)
+
+
+def read_source(path: str, display: str | None = None) -> str:
+    """Read a file as UTF-8 text; raise :class:`ParseError` for unreadable/binary/empty files."""
+    shown = display or path
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read()
+    except OSError as exc:
+        raise ParseError(shown, exc.strerror or str(exc)) from None
+    return decode_source(data, shown)
+
+
+def decode_source(data: bytes, shown: str) -> str:
+    if not data.strip():
+        raise ParseError(shown, "file is empty")
+    if b"\x00" in data:
+        raise ParseError(shown, "binary file (contains NUL bytes)")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ParseError(shown, f"not UTF-8 text (invalid byte at offset {exc.start})") from None
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    return text
+
+
+def parse_source(source: str, rel: str) -> ParsedFile:
+    """Parse ``source`` (shown as ``rel``) and compute node positions; cached by content."""
+    if not source.strip():
+        raise ParseError(rel, "file is empty")
+    if "\x00" in source:
+        raise ParseError(rel, "binary content (contains NUL characters)")
+    sha = hashlib.sha256(source.encode("utf-8", "surrogatepass")).hexdigest()
+    key = (rel, sha)
+    hit = _CACHE.get(key)
+    if hit is not None:
+        _CACHE.move_to_end(key)
+        return hit
+    try:
+        module = cst.parse_module(source)
+    except cst.ParserSyntaxError as exc:
+        msg = str(getattr(exc, "message", "") or "").strip().splitlines()
+        detail = msg[0].replace("parser error: ", "") if msg else "invalid syntax"
+        m = re.match(r"error at (\d+):(\d+): (.*)", detail)
+        if m:
+            detail = f"line {m.group(1)}, column {int(m.group(2)) + 1}: {m.group(3)}"
+        else:
+            detail = f"line {exc.editor_line}: {detail}"
+        raise ParseError(rel, f"syntax error at {detail}") from None
+    except Exception as exc:  # libcst raises a few other types for odd input
+        raise ParseError(rel, f"{type(exc).__name__}: {exc}".splitlines()[0]) from None
+    wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
+    positions = wrapper.resolve(PositionProvider)
+    pf = ParsedFile(rel, source, sha, module, positions, source.splitlines(keepends=True))
+    _CACHE[key] = pf
+    while len(_CACHE) > CACHE_SIZE:
+        _CACHE.popitem(last=False)
+    return pf
+
+
+def parse_path(path: str, rel: str) -> ParsedFile:
+    """Read and parse the file at ``path`` (errors name ``path`` as given)."""
+    if os.path.isdir(path):
+        raise ParseError(path, "is a directory")
+    text = read_source(path, path)
+    try:
+        return parse_source(text, rel)
+    except ParseError as exc:
+        raise ParseError(path, exc.reason) from None
+
+
+def clear_cache() -> None:
+    _CACHE.clear()
