@@ -1,0 +1,201 @@
+"""Fix construction and application.
+
+Rules express a fix as a libcst transformation of the flagged expression or statement: the
+source text of the span is parsed with libcst (``parse_expression`` / ``parse_statement``),
+changed with ``with_changes`` / node replacement, and rendered back with
+``Module.code_for_node``; the result is stored as a plain :class:`Edit` (text + span) so it can
+be cached and shipped between processes. :func:`apply_fixes` splices non-overlapping edits
+into a file and checks that the result still parses; :func:`unified_diff` renders a
+``git apply``-able patch.
+
+libcst is imported lazily: the warm (cached) lint path never loads it.
+"""
+from __future__ import annotations
+
+import ast
+import difflib
+from typing import Callable, Iterable
+
+from faultlens.analyzer.lint.finding import Edit, Finding, Fix
+
+
+def _cst():
+    import libcst
+
+    return libcst
+
+
+def render(node) -> str:
+    cst = _cst()
+    return cst.Module(body=[]).code_for_node(node)
+
+
+def rewrite_expression(path: str, span: tuple[int, int, int, int], text: str,
+                       transform: Callable, description: str) -> Fix | None:
+    """Parse ``text`` (the source of ``span``) as an expression, apply ``transform(node) ->
+    node | None`` and return a fix replacing the span, or None when it does not apply."""
+    cst = _cst()
+    try:
+        node = cst.parse_expression(text)
+    except Exception:  # not an expression (e.g. text spans lines oddly): no fix
+        return None
+    new = transform(node)
+    if new is None:
+        return None
+    line, col, eline, ecol = span
+    return Fix(description, (Edit(path, line, col, eline, ecol, render(new)),))
+
+
+def unwrap_call(node):
+    """``F.softmax(x, dim=1)`` -> ``x`` ; ``x.softmax(1)`` -> ``x`` ; ``torch.sigmoid(z)`` -> ``z``.
+    Returns None when the call shape is not recognised."""
+    cst = _cst()
+    if not isinstance(node, cst.Call):
+        return None
+    func = node.func
+    if isinstance(func, cst.Attribute) and not _is_module_ref(func.value):
+        return func.value
+    for arg in node.args:
+        if arg.keyword is None or arg.keyword.value == "input":
+            return arg.value
+    return None
+
+
+def _is_module_ref(node) -> bool:
+    cst = _cst()
+    parts = []
+    while isinstance(node, cst.Attribute):
+        parts.append(node.attr.value)
+        node = node.value
+    if isinstance(node, cst.Name):
+        parts.append(node.value)
+    else:
+        return False
+    head = parts[-1]
+    return head in {"F", "torch", "nn", "functional"} or parts[0] == "functional"
+
+
+def add_keyword(node, keyword: str, value_code: str):
+    """Add ``keyword=value`` to a call (no-op when present)."""
+    cst = _cst()
+    if not isinstance(node, cst.Call):
+        return None
+    if any(a.keyword is not None and a.keyword.value == keyword for a in node.args):
+        return None
+    args = list(node.args)
+    if args and args[-1].comma is cst.MaybeSentinel.DEFAULT:
+        args[-1] = args[-1].with_changes(comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")))
+    args.append(cst.Arg(value=cst.parse_expression(value_code), keyword=cst.Name(keyword),
+                        equal=cst.AssignEqual(whitespace_before=cst.SimpleWhitespace(""),
+                                              whitespace_after=cst.SimpleWhitespace(""))))
+    return node.with_changes(args=args)
+
+
+def rename_callee(node, new_last: str):
+    """``nn.NLLLoss(weight=w)`` -> ``nn.CrossEntropyLoss(weight=w)`` (last name component)."""
+    cst = _cst()
+    if not isinstance(node, cst.Call):
+        return None
+    func = node.func
+    if isinstance(func, cst.Attribute):
+        return node.with_changes(func=func.with_changes(attr=cst.Name(new_last)))
+    if isinstance(func, cst.Name):
+        return node.with_changes(func=cst.Name(new_last))
+    return None
+
+
+def statement_code(code: str) -> str:
+    """Validate and normalise one simple statement with libcst (``optimizer.zero_grad()``)."""
+    cst = _cst()
+    return render(cst.parse_statement(code.strip() + "\n")).rstrip("\n")
+
+
+def insert_line_before(path: str, line: int, indent: str, code: str, description: str) -> Fix:
+    """Insert the statement ``code`` as a new line before ``line`` with ``indent``."""
+    stmt = statement_code(code)
+    return Fix(description, (Edit(path, line, 1, line, 1, f"{indent}{stmt}\n"),))
+
+
+def delete_lines(path: str, line: int, end_line: int) -> Edit:
+    return Edit(path, line, 1, end_line + 1, 1, "")
+
+
+# ---------------------------------------------------------------------- application
+def _offsets(text: str) -> list[int]:
+    offs = [0]
+    for ln in text.splitlines(keepends=True):
+        offs.append(offs[-1] + len(ln))
+    return offs
+
+
+def _index(offs: list[int], text: str, line: int, col: int) -> int:
+    if line - 1 >= len(offs) - 1:
+        return len(text)
+    return min(offs[line - 1] + col - 1, len(text))
+
+
+def apply_edits(text: str, edits: Iterable[Edit]) -> tuple[str, int]:
+    """Apply edits (first come, first served); an edit overlapping one already accepted is
+    rejected, an identical duplicate is accepted once. Returns the new text and the number of
+    rejected edits."""
+    offs = _offsets(text)
+    chosen: list[tuple[int, int, Edit]] = []
+    rejected = 0
+    for e in edits:
+        a, b = _index(offs, text, e.line, e.column), _index(offs, text, e.end_line, e.end_column)
+        if b < a:
+            rejected += 1
+            continue
+        dup = clash = False
+        for ca, cb, ce in chosen:
+            if (a, b) == (ca, cb):
+                if ce.text == e.text:
+                    dup = True
+                else:
+                    clash = True
+            elif (a < cb and ca < b) or (a == b and ca < a < cb) or (ca == cb and a < ca < b):
+                clash = True
+        if clash:
+            rejected += 1
+        elif not dup:
+            chosen.append((a, b, e))
+    out = text
+    for a, b, e in sorted(chosen, key=lambda t: (t[0], t[1]), reverse=True):
+        out = out[:a] + e.text + out[b:]
+    return out, rejected
+
+
+def apply_fixes(text: str, findings: Iterable[Finding], path: str) -> tuple[str, list[Finding]]:
+    """Apply the fixes of ``findings`` whose edits all target ``path``; a fix is kept only if
+    the file still parses afterwards. Returns the new text and the findings fixed."""
+    current, fixed = text, []
+    for f in sorted(findings, key=lambda f: f.sort_key()):
+        if not f.fix or not f.fix.edits or any(e.path != path for e in f.fix.edits):
+            continue
+        # edits are positioned against the original text: apply this fix together with
+        # those already accepted, on the original
+        trial_edits = [e for g in fixed for e in g.fix.edits] + list(f.fix.edits)
+        new, rejected = apply_edits(text, trial_edits)
+        if rejected:
+            continue
+        try:
+            ast.parse(new)
+        except SyntaxError:
+            continue
+        current = new
+        fixed.append(f)
+    return current, fixed
+
+
+def unified_diff(path: str, before: str, after: str) -> str:
+    """A ``git apply``-able unified diff of one file (``a/`` and ``b/`` prefixes)."""
+    if before == after:
+        return ""
+    a_lines = before.splitlines(keepends=True)
+    b_lines = after.splitlines(keepends=True)
+    out = [f"--- a/{path}\n", f"+++ b/{path}\n"]
+    for line in list(difflib.unified_diff(a_lines, b_lines, n=3))[2:]:
+        if not line.endswith("\n"):
+            line += "\n\\ No newline at end of file\n"
+        out.append(line)
+    return "".join(out)

@@ -1,0 +1,158 @@
+"""Renderers for lint results: ruff-style text, JSON, SARIF 2.1.0 and unified diffs."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from typing import Any
+from urllib.parse import quote
+
+from faultlens import __version__
+from faultlens.analyzer.lint.finding import Finding
+
+SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+SARIF_LEVEL = {"error": "error", "warning": "warning", "info": "note"}
+INFO_URI = "https://github.com/faultlens/faultlens/blob/main/docs/lint.md"
+
+
+def format_text(findings: list[Finding]) -> str:
+    return "".join(f"{f.path}:{f.line}:{f.column}: {f.code} {f.message}\n" for f in findings)
+
+
+def summary_line(report) -> str:
+    fs = report.findings
+    n_err = sum(1 for f in fs if f.severity == "error")
+    n_warn = sum(1 for f in fs if f.severity == "warning")
+    n_info = len(fs) - n_err - n_warn
+    fixable = sum(1 for f in fs if f.fix)
+    parts = [f"{n_err} error{'s' * (n_err != 1)}", f"{n_warn} warning{'s' * (n_warn != 1)}"]
+    if n_info:
+        parts.append(f"{n_info} info")
+    head = f"Found {len(fs)} problem{'s' * (len(fs) != 1)} ({', '.join(parts)})" if fs else "No problems found"
+    files = (f"{report.files_linted} file{'s' * (report.files_linted != 1)} analysed"
+             f" ({report.cached} from cache), {report.files_skipped} skipped (no torch import or empty)")
+    if report.files_failed:
+        files += f", {report.files_failed} could not be read"
+    tail = f"; {fixable} fixable with --diff" if fixable else ""
+    return f"{head} in {report.lines} lines: {files}{tail}."
+
+
+def to_json(report) -> str:
+    data = {
+        "schema": "faultlens.lint/1",
+        "version": __version__,
+        "findings": [f.to_dict() for f in report.findings],
+        "summary": {
+            "errors": sum(1 for f in report.findings if f.severity == "error"),
+            "warnings": sum(1 for f in report.findings if f.severity == "warning"),
+            "info": sum(1 for f in report.findings if f.severity == "info"),
+            "files_analysed": report.files_linted,
+            "files_skipped": report.files_skipped,
+            "files_failed": report.files_failed,
+            "files_cached": report.cached,
+            "lines": report.lines,
+        },
+        "notes": list(report.notes),
+    }
+    return json.dumps(data, indent=2) + "\n"
+
+
+def _uri(path: str) -> str:
+    p = path.replace(os.sep, "/")
+    if os.path.isabs(path):
+        return "file://" + quote(p)
+    return quote(p)
+
+
+def _region(line: int, col: int, eline: int, ecol: int) -> dict[str, int]:
+    return {"startLine": max(1, line), "startColumn": max(1, col), "endLine": max(1, eline),
+            "endColumn": max(1, ecol)}
+
+
+def to_sarif(report, rules) -> str:
+    """SARIF 2.1.0 accepted by GitHub code scanning: ``tool.driver.rules`` with ids, short
+    descriptions and help; one result per finding with ruleId, level and a physical location
+    (relative URI + 1-based region); fixes as artifactChanges/replacements."""
+    rule_list = list(rules)
+    index = {r.code: i for i, r in enumerate(rule_list)}
+    driver_rules = []
+    for r in rule_list:
+        help_text = f"{r.summary}\n\nWhy: {r.rationale}" + (f"\n\nFix: {r.fix_summary}" if r.fix_summary else "")
+        driver_rules.append({
+            "id": r.code,
+            "name": "".join(w.capitalize() for w in r.name.split("-")),
+            "shortDescription": {"text": r.summary},
+            "fullDescription": {"text": r.rationale or r.summary},
+            "help": {"text": help_text, "markdown": help_text.replace("\n\nWhy:", "\n\n**Why:**")
+                     .replace("\n\nFix:", "\n\n**Fix:**")},
+            "helpUri": f"{INFO_URI}#{r.code.lower()}",
+            "defaultConfiguration": {"level": SARIF_LEVEL.get(r.severity, "warning")},
+            "properties": {"tags": ["pytorch", "correctness", r.fault_type or "training"],
+                           "precision": "high" if r.severity == "error" else "medium",
+                           "problem.severity": "error" if r.severity == "error" else "warning"},
+        })
+    results: list[dict[str, Any]] = []
+    for f in report.findings:
+        res: dict[str, Any] = {
+            "ruleId": f.code,
+            "level": SARIF_LEVEL.get(f.severity, "warning"),
+            "message": {"text": f.message},
+            "locations": [{
+                "physicalLocation": {
+                    "artifactLocation": {"uri": _uri(f.path)},
+                    "region": _region(f.line, f.column, f.end_line, f.end_column),
+                }
+            }],
+            "partialFingerprints": {
+                "faultlensFinding/v1": hashlib.sha256(
+                    f"{f.code}\0{f.path}\0{f.message}".encode()).hexdigest()[:32],
+            },
+        }
+        if f.code in index:
+            res["ruleIndex"] = index[f.code]
+        if f.fix and f.fix.edits:
+            changes: dict[str, list] = {}
+            for e in f.fix.edits:
+                changes.setdefault(e.path, []).append({
+                    "deletedRegion": _region(e.line, e.column, e.end_line, e.end_column),
+                    "insertedContent": {"text": e.text},
+                })
+            res["fixes"] = [{
+                "description": {"text": f.fix.description},
+                "artifactChanges": [{"artifactLocation": {"uri": _uri(p)}, "replacements": reps}
+                                    for p, reps in changes.items()],
+            }]
+        results.append(res)
+    notifications = [{"level": "warning", "message": {"text": n}} for n in report.notes]
+    run: dict[str, Any] = {
+        "tool": {"driver": {"name": "faultlens", "version": __version__, "semanticVersion": __version__,
+                            "informationUri": INFO_URI, "rules": driver_rules}},
+        "results": results,
+        "columnKind": "unicodeCodePoints",
+        "invocations": [{"executionSuccessful": report.files_read > 0 or not report.results,
+                         "toolExecutionNotifications": notifications}],
+    }
+    return json.dumps({"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [run]}, indent=2) + "\n"
+
+
+def to_diff(findings: list[Finding]) -> tuple[str, int]:
+    """Unified diff of every applicable fix (``git apply``-able from the current directory);
+    returns the diff and the number of findings it fixes."""
+    from faultlens.analyzer.lint.fixes import apply_fixes, unified_diff
+
+    by_path: dict[str, list[Finding]] = {}
+    for f in findings:
+        if f.fix and f.fix.edits:
+            for p in {e.path for e in f.fix.edits}:
+                by_path.setdefault(p, []).append(f)
+    out, n = [], 0
+    for path in sorted(by_path):
+        try:
+            with open(path, encoding="utf-8") as fh:
+                before = fh.read()
+        except (OSError, UnicodeDecodeError):
+            continue
+        after, fixed = apply_fixes(before, by_path[path], path)
+        n += len(fixed)
+        out.append(unified_diff(path.replace(os.sep, "/"), before, after))
+    return "".join(out), n

@@ -1,0 +1,160 @@
+"""Loop/training-call helpers shared by the training-loop rules."""
+from __future__ import annotations
+
+import ast
+from typing import Any
+
+from faultlens.analyzer.lint.context import LintContext, span_tuple
+from faultlens.analyzer.lint.facts import call_name
+
+
+def calls_in_loop(ctx: LintContext, loop_id: str, method: str) -> list:
+    return [c for c in ctx.calls(method) if loop_id in (c.get("loops") or []) or c.get("loop") == loop_id]
+
+
+def optimizer_steps(ctx: LintContext, calls: list) -> list:
+    """``step`` calls that are (or may be) optimizer steps, not scheduler steps."""
+    return [c for c in calls if ctx.is_optimizer_call(c) is not False]
+
+
+def body_lines(ctx: LintContext, loop) -> tuple[int, int]:
+    t = span_tuple(loop.get("body_span")) or span_tuple(loop.span)
+    return t[1], t[3]
+
+
+def optimizer_of(ctx: LintContext, call) -> Any:
+    tgt = ctx.target(call)
+    if tgt is not None and tgt.kind == "optimizer":
+        return tgt
+    recv = call.get("receiver")
+    for o in ctx.optimizers():
+        if o.get("var") and o.get("var") == recv:
+            return o
+    return None
+
+
+def model_of_optimizer(ctx: LintContext, opt) -> Any:
+    if opt is None:
+        return None
+    succ = ctx.graph.successors(opt.id, "params_of")
+    if succ:
+        return succ[0]
+    return ctx.node(opt.get("params_model"))
+
+
+def model_of_call(ctx: LintContext, call) -> Any:
+    tgt = ctx.target(call)
+    if tgt is not None and tgt.kind == "model":
+        return tgt
+    recv = call.get("receiver")
+    for m in ctx.nodes("model"):
+        if m.get("var") and m.get("var") == recv:
+            return m
+    return None
+
+
+def same_model(ctx: LintContext, call, model) -> bool:
+    """Does a train/eval/forward call act on ``model``? Unknown receivers count as a match
+    (the rules only flag what they can show)."""
+    m = model_of_call(ctx, call)
+    if m is None:
+        return True
+    return model is None or m.id == model.id
+
+
+def called_function_names(ctx: LintContext, rel: str, line: int, end_line: int) -> set[str]:
+    """Names of functions/methods called in a line range (``train_epoch(...)``,
+    ``self.evaluate(...)`` -> ``train_epoch``, ``evaluate``)."""
+    facts = ctx.facts(rel)
+    if facts is None:
+        return set()
+    out = set()
+    for c in facts.calls_between(line, end_line):
+        if isinstance(c.func, ast.Name):
+            out.add(c.func.id)
+        elif isinstance(c.func, ast.Attribute) and isinstance(c.func.value, ast.Name) and c.func.value.id == "self":
+            out.add(c.func.attr)
+    return out
+
+
+def function_short(call) -> str:
+    fn = call.get("function") or "<module>"
+    return fn.rsplit(".", 1)[-1]
+
+
+def calls_reachable(ctx: LintContext, loop, method: str, depth: int = 2) -> list:
+    """Calls of ``method`` inside ``loop`` plus those in functions called from its body
+    (``depth`` levels of calls, matched by function name)."""
+    found = {c.id: c for c in calls_in_loop(ctx, loop.id, method)}
+    rel = loop.span.path
+    line, eline = body_lines(ctx, loop)
+    names = called_function_names(ctx, rel, line, eline)
+    frontier = set(names)
+    seen_fns: set[str] = set()
+    for _ in range(depth):
+        nxt: set[str] = set()
+        for c in ctx.calls():
+            fn = function_short(c)
+            if fn in frontier and fn not in seen_fns:
+                pass
+        for name in frontier - seen_fns:
+            seen_fns.add(name)
+            facts = ctx.facts(rel)
+            for c in ctx.calls(method):
+                if function_short(c) == name:
+                    found.setdefault(c.id, c)
+            # functions called from that function (same file only)
+            if facts is not None:
+                for fn in facts.functions:
+                    if getattr(fn, "name", None) == name:
+                        nxt |= called_function_names(ctx, rel, fn.lineno, fn.end_lineno or fn.lineno)
+        frontier = nxt - seen_fns
+        if not frontier:
+            break
+    return list(found.values())
+
+
+def in_conditional(ctx: LintContext, call, loop) -> bool:
+    """Is the call's statement inside an ``if`` within the loop body?"""
+    facts = ctx.facts(call.span.path)
+    if facts is None:
+        return False
+    stmt = facts.statement_at(call.span.line)
+    node = facts.parent.get(stmt) if stmt is not None else None
+    lstart, _ = body_lines(ctx, loop)
+    while node is not None and not isinstance(node, (ast.For, ast.While, ast.AsyncFor, ast.FunctionDef, ast.Module)):
+        if isinstance(node, ast.If):
+            return True
+        node = facts.parent.get(node)
+    return False
+
+
+def step_has_closure(ctx: LintContext, call) -> bool:
+    if call.get("inputs"):
+        return True
+    facts = ctx.facts(call.span.path)
+    if facts is None:
+        return False
+    c = facts.find_call(call.span.line, call.span.end_line, func=call.get("receiver") and f"{call.get('receiver')}.step")
+    return bool(c is not None and (c.args or c.keywords))
+
+
+def stmt_indent(ctx: LintContext, node) -> str:
+    facts = ctx.facts(node.span.path)
+    return facts.indent_of(node.span.line) if facts is not None else ""
+
+
+def is_eval_call(call) -> bool:
+    if call.get("method") == "eval":
+        return True
+    if call.get("method") == "train":
+        inputs = call.get("inputs") or []
+        return bool(inputs) and str(inputs[0]).strip() in ("False", "0", "mode=False")
+    return False
+
+
+def is_train_call(call) -> bool:
+    return call.get("method") == "train" and not is_eval_call(call)
+
+
+__all__ = ["call_name"]

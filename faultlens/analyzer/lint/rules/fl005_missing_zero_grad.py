@@ -1,0 +1,214 @@
+"""FL005: a training loop that calls backward() and step() but never clears gradients."""
+from __future__ import annotations
+
+from faultlens.analyzer.lint import fixes
+from faultlens.analyzer.lint.base import Invalid, LintRule, Valid
+from faultlens.analyzer.lint.rules._loops import (
+    body_lines, calls_in_loop, model_of_call, model_of_optimizer, optimizer_of, optimizer_steps,
+    step_has_closure, stmt_indent,
+)
+
+
+class MissingZeroGrad(LintRule):
+    code = "FL005"
+    name = "missing-zero-grad"
+    severity = "error"
+    fault_type = "training_loop"
+    summary = "loop calls backward() and optimizer.step() but never zero_grad(): gradients accumulate"
+    rationale = ("PyTorch accumulates .grad across backward() calls (autograd docs); without "
+                 "optimizer.zero_grad() / model.zero_grad() / p.grad = None each step applies the "
+                 "sum of all past gradients, so the effective step grows every iteration and "
+                 "training diverges or oscillates. Accepted: zero_grad on the optimizer or on the "
+                 "model it updates (set_to_none too), inside a closure (LBFGS), conditional "
+                 "zeroing for gradient accumulation, manual p.grad = None / p.grad.zero_().")
+    fix_summary = "insert optimizer.zero_grad() before the backward() call"
+    INVALID = [
+        Invalid("""
+            import torch
+            import torch.nn as nn
+
+            model = nn.Linear(10, 2)
+            criterion = nn.CrossEntropyLoss()
+            optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+            x, y = torch.randn(32, 10), torch.randint(0, 2, (32,))
+            for epoch in range(20):
+                out = model(x)
+                loss = criterion(out, y)
+                loss.backward()
+                optimizer.step()
+            """, line=11, fixed="""
+            import torch
+            import torch.nn as nn
+
+            model = nn.Linear(10, 2)
+            criterion = nn.CrossEntropyLoss()
+            optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+            x, y = torch.randn(32, 10), torch.randint(0, 2, (32,))
+            for epoch in range(20):
+                out = model(x)
+                loss = criterion(out, y)
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+            """),
+        Invalid("""
+            import torch
+            import torch.nn as nn
+
+            netD, netG = nn.Linear(4, 1), nn.Linear(2, 4)
+            optD = torch.optim.Adam(netD.parameters(), lr=2e-4)
+            optG = torch.optim.Adam(netG.parameters(), lr=2e-4)
+            bce = nn.BCEWithLogitsLoss()
+            for it in range(100):
+                real, z = torch.randn(8, 4), torch.randn(8, 2)
+                fake = netG(z)
+                netD.zero_grad()
+                lossD = bce(netD(real), torch.ones(8, 1)) + bce(netD(fake.detach()), torch.zeros(8, 1))
+                lossD.backward()
+                optD.step()
+                lossG = bce(netD(fake), torch.ones(8, 1))
+                lossG.backward()
+                optG.step()
+            """, line=16, note="GAN loop: the generator optimizer is never zeroed"),
+    ]
+    VALID = [
+        Valid("""
+            import torch
+            import torch.nn as nn
+
+            model = nn.Linear(10, 2)
+            criterion = nn.CrossEntropyLoss()
+            optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+            x, y = torch.randn(32, 10), torch.randint(0, 2, (32,))
+            for epoch in range(20):
+                model.zero_grad(set_to_none=True)
+                loss = criterion(model(x), y)
+                loss.backward()
+                optimizer.step()
+            """, note="model.zero_grad(set_to_none=True)"),
+        Valid("""
+            import torch
+            import torch.nn as nn
+
+            model = nn.Linear(10, 2)
+            criterion = nn.CrossEntropyLoss()
+            optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+            batches = [(torch.randn(8, 10), torch.randint(0, 2, (8,))) for _ in range(8)]
+            accum = 4
+            for epoch in range(5):
+                for i, (xb, yb) in enumerate(batches):
+                    loss = criterion(model(xb), yb) / accum
+                    loss.backward()
+                    if (i + 1) % accum == 0:
+                        optimizer.step()
+                        optimizer.zero_grad()
+            """, note="gradient accumulation"),
+        Valid("""
+            import torch
+            import torch.nn as nn
+
+            model = nn.Linear(3, 1)
+            optimizer = torch.optim.LBFGS(model.parameters(), lr=1)
+            x, y = torch.randn(20, 3), torch.randn(20, 1)
+            for it in range(10):
+                def closure():
+                    optimizer.zero_grad()
+                    loss = ((model(x) - y) ** 2).mean()
+                    loss.backward()
+                    return loss
+                optimizer.step(closure)
+            """, note="LBFGS closure"),
+        Valid("""
+            import torch
+            import torch.nn as nn
+
+            netD, netG = nn.Linear(4, 1), nn.Linear(2, 4)
+            optD = torch.optim.Adam(netD.parameters(), lr=2e-4)
+            optG = torch.optim.Adam(netG.parameters(), lr=2e-4)
+            bce = nn.BCEWithLogitsLoss()
+            for it in range(100):
+                real, z = torch.randn(8, 4), torch.randn(8, 2)
+                fake = netG(z)
+                netD.zero_grad()
+                lossD = bce(netD(real), torch.ones(8, 1)) + bce(netD(fake.detach()), torch.zeros(8, 1))
+                lossD.backward()
+                optD.step()
+                netG.zero_grad()
+                lossG = bce(netD(fake), torch.ones(8, 1))
+                lossG.backward()
+                optG.step()
+            """, note="GAN with two optimizers, zeroed through the models"),
+        Valid("""
+            import torch
+
+            w = torch.randn(5, requires_grad=True)
+            opt = torch.optim.SGD([w], lr=0.1)
+            for step in range(10):
+                loss = (w ** 2).sum()
+                loss.backward()
+                opt.step()
+                w.grad = None
+            """, note="manual p.grad = None"),
+    ]
+
+    def check(self, ctx):
+        loops = {}
+        for step in ctx.calls("step"):
+            lid = step.get("loop")
+            if lid and not step.get("in_closure"):
+                loops.setdefault(lid, []).append(step)
+        for lid, steps in loops.items():
+            loop = ctx.node(lid)
+            if loop is None:
+                continue
+            steps = optimizer_steps(ctx, steps)
+            backward = [b for b in calls_in_loop(ctx, lid, "backward")]
+            if not steps or not backward:
+                continue
+            zeros = calls_in_loop(ctx, lid, "zero_grad")
+            if any(step_has_closure(ctx, s) for s in steps):
+                zeros += [z for z in ctx.calls("zero_grad") if z.get("in_closure")]
+            line, eline = body_lines(ctx, loop)
+            facts = ctx.facts(loop.span.path)
+            if facts is not None and facts.manual_grad_zeroing(line, eline):
+                continue
+            reported = set()
+            for s in steps:
+                opt = optimizer_of(ctx, s)
+                if self._zeroed(ctx, opt, zeros):
+                    continue
+                key = opt.id if opt is not None else s.get("receiver")
+                if key in reported:
+                    continue
+                reported.add(key)
+                before = [b for b in backward if (b.span.path, b.span.line) < (s.span.path, s.span.line)]
+                bw = (max(before, key=lambda b: (b.span.line, b.span.column)) if before
+                      else min(backward, key=lambda b: (b.span.line, b.span.column)))
+                recv = s.get("receiver") or (opt.get("var") if opt is not None else "optimizer")
+                fix = None
+                if recv and bw.span.path == s.span.path and not bw.get("in_closure"):
+                    fix = fixes.insert_line_before(bw.span.path, bw.span.line, stmt_indent(ctx, bw),
+                                                   f"{recv}.zero_grad()", f"call {recv}.zero_grad() before backward()")
+                msg = (f"gradients are never cleared in this loop: {recv}.step() (line {s.span.line}) "
+                       f"applies gradients accumulated over all iterations; call {recv}.zero_grad() "
+                       f"each iteration")
+                yield self.finding(ctx, bw, msg, node=s.id, fix=fix)
+
+    @staticmethod
+    def _zeroed(ctx, opt, zeros) -> bool:
+        if not zeros:
+            return False
+        if opt is None:
+            return True
+        model = model_of_optimizer(ctx, opt)
+        for z in zeros:
+            tgt = ctx.target(z)
+            if tgt is None:
+                tgt = optimizer_of(ctx, z) or model_of_call(ctx, z)
+            if tgt is None:
+                return True  # unknown receiver: give it the benefit of the doubt
+            if tgt.id == opt.id or (model is not None and tgt.id == model.id):
+                return True
+            if tgt.kind == "model" and model is None:
+                return True
+        return False

@@ -1,0 +1,173 @@
+"""FL010: two linear/conv layers composed with no nonlinearity between them."""
+from __future__ import annotations
+
+import ast
+
+from faultlens.analyzer.lint.base import Invalid, LintRule, Valid
+from faultlens.analyzer.lint.context import AFFINE_LAYERS
+from faultlens.analyzer.lint.facts import PASSTHROUGH_METHODS, call_name
+
+#: layers that keep the composition affine (shape changes, dropout, normalisation)
+_LINEAR_TRANSPARENT = {"Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "Flatten", "Unflatten", "Identity",
+                       "BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "LayerNorm", "GroupNorm"}
+_LINEAR_OPS = set(PASSTHROUGH_METHODS) | {"dropout", "flatten"}
+
+
+class ConsecutiveLinear(LintRule):
+    code = "FL010"
+    name = "consecutive-linear-layers"
+    severity = "warning"
+    fault_type = "activation"
+    summary = "two Linear/Conv layers applied back to back with no nonlinearity between them"
+    rationale = ("A composition of affine maps is affine: W2(W1 x + b1) + b2 = W x + b. The extra "
+                 "layer adds parameters but no capacity, a frequent 'missing activation' fault "
+                 "(DeepDiagnosis/DeepFD fault category 'activation').")
+    fix_summary = ""
+    INVALID = [
+        Invalid("""
+            import torch
+            import torch.nn as nn
+
+            class Net(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.fc1 = nn.Linear(64, 128)
+                    self.fc2 = nn.Linear(128, 10)
+
+                def forward(self, x):
+                    x = self.fc1(x)
+                    return self.fc2(x)
+
+            model = Net()
+            """, line=12),
+        Invalid("""
+            import torch
+            from torch import nn
+
+            model = nn.Sequential(nn.Flatten(), nn.Linear(64, 32), nn.Dropout(0.1), nn.Linear(32, 10))
+            """, line=4),
+    ]
+    VALID = [
+        Valid("""
+            import torch
+            import torch.nn as nn
+            import torch.nn.functional as F
+
+            class Net(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.fc1 = nn.Linear(64, 128)
+                    self.fc2 = nn.Linear(128, 10)
+
+                def forward(self, x):
+                    return self.fc2(F.relu(self.fc1(x)))
+
+            model = Net()
+            """),
+        Valid("""
+            import torch
+            import torch.nn as nn
+
+            class TwoHeads(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.body = nn.Linear(8, 16)
+                    self.head_a = nn.Linear(16, 2)
+                    self.head_b = nn.Linear(16, 3)
+
+                def forward(self, x):
+                    h = torch.tanh(self.body(x))
+                    return self.head_a(h), self.head_b(h)
+
+            model = TwoHeads()
+            """, note="parallel heads are not a composition"),
+    ]
+
+    def check(self, ctx):
+        reported = set()
+        # Sequential containers: consecutive children
+        for seq in ctx.containers():
+            kids = [k for k in ctx.sequential_children(seq)]
+            prev = None
+            for k in kids:
+                lt = k.get("layer_type")
+                if lt in AFFINE_LAYERS:
+                    if prev is not None and k.id not in reported:
+                        reported.add(k.id)
+                        yield self.finding(ctx, k, self._msg(prev, k), node=k.id)
+                    prev = k
+                elif lt in _LINEAR_TRANSPARENT:
+                    continue
+                else:
+                    prev = None
+        # forward methods: self.B(<...self.A(...)...>) through transparent steps
+        for cls in ctx.nodes("module_class"):
+            layers = {l.get("attr"): l for l in ctx.graph.nodes("layer", owner=cls.id) if l.get("attr")}
+            affine = {a: l for a, l in layers.items() if l.get("layer_type") in AFFINE_LAYERS}
+            if len(affine) < 2:
+                continue
+            facts = ctx.facts(cls.span.path)
+            if facts is None:
+                continue
+            fwd = next((f for f in facts.functions if getattr(f, "name", "") == "forward"
+                        and cls.span.line <= f.lineno <= cls.span.end_line), None)
+            if fwd is None:
+                continue
+            for call in facts.calls_between(fwd.lineno, fwd.end_lineno or fwd.lineno):
+                attr = self._self_attr(call)
+                if attr not in affine or not call.args:
+                    continue
+                src = self._source_layer(facts, call.args[0], call.lineno, fwd, layers, 0)
+                if src is not None and src in affine and src != attr:
+                    lay = affine[attr]
+                    key = (cls.id, attr)
+                    if key in reported:
+                        continue
+                    reported.add(key)
+                    yield self.finding(ctx, ctx.ast_location(cls.span.path, call), self._msg(affine[src], lay), node=lay.id)
+
+    @staticmethod
+    def _msg(a, b) -> str:
+        name_a = a.get("module_path") or a.get("attr") or a.name
+        name_b = b.get("module_path") or b.get("attr") or b.name
+        return (f"{b.get('layer_type')} {name_b} is applied directly to the output of "
+                f"{a.get('layer_type')} {name_a} with no nonlinearity between: the two collapse into "
+                f"one affine map (add an activation such as ReLU)")
+
+    @staticmethod
+    def _self_attr(call: ast.Call) -> str | None:
+        f = call.func
+        if isinstance(f, ast.Attribute) and isinstance(f.value, ast.Name) and f.value.id == "self":
+            return f.attr
+        return None
+
+    def _source_layer(self, facts, expr, line, fn, layers, depth) -> str | None:
+        """The affine layer attr whose output ``expr`` is, through transparent steps."""
+        if depth > 8 or expr is None:
+            return None
+        if isinstance(expr, ast.Name):
+            found = facts.assignment_before(expr.id, line, fn)
+            if found is None:
+                return None
+            value, stmt = found
+            if isinstance(stmt, ast.AugAssign):
+                return None
+            return self._source_layer(facts, value, stmt.lineno, fn, layers, depth + 1)
+        if isinstance(expr, ast.Call):
+            attr = self._self_attr(expr)
+            if attr is not None and attr in layers:
+                lt = layers[attr].get("layer_type")
+                if lt in AFFINE_LAYERS:
+                    return attr
+                if lt in _LINEAR_TRANSPARENT and expr.args:
+                    return self._source_layer(facts, expr.args[0], line, fn, layers, depth + 1)
+                return None
+            nm = call_name(expr)
+            if nm in _LINEAR_OPS:
+                if isinstance(expr.func, ast.Attribute) and nm in PASSTHROUGH_METHODS and not expr.args[:0]:
+                    base = expr.func.value
+                    if not (isinstance(base, ast.Name) and base.id in ("torch", "F")):
+                        return self._source_layer(facts, base, line, fn, layers, depth + 1)
+                if expr.args:
+                    return self._source_layer(facts, expr.args[0], line, fn, layers, depth + 1)
+        return None

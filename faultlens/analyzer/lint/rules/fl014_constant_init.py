@@ -1,0 +1,166 @@
+"""FL014: constant or zero initialisation of weight matrices."""
+from __future__ import annotations
+
+import ast
+
+from faultlens.analyzer.lint import fixes
+from faultlens.analyzer.lint.base import Invalid, LintRule, Valid
+from faultlens.analyzer.lint.context import AFFINE_LAYERS
+from faultlens.analyzer.lint.facts import call_name, dotted
+
+_CONST_FNS = {"constant_", "zeros_", "ones_", "fill_", "zero_", "eye_", "dirac_"}
+_NORM = ("BatchNorm", "LayerNorm", "GroupNorm", "InstanceNorm", "Norm")
+
+
+class ConstantInit(LintRule):
+    code = "FL014"
+    name = "constant-weight-init"
+    severity = "error"
+    fault_type = "weight_initialization"
+    summary = "weights of Linear/Conv layers initialised to a constant (zeros, ones, fill_)"
+    rationale = ("All units of a layer initialised to the same value compute the same output and "
+                 "receive the same gradient, so they stay identical (the symmetry problem, Goodfellow "
+                 "et al. 2016, §8.4); all-zero weights of a hidden layer also block the gradient to "
+                 "earlier layers. Biases and normalisation weights may be constant.")
+    fix_summary = "use nn.init.xavier_uniform_ (or kaiming) on the weight"
+    INVALID = [
+        Invalid("""
+            import torch.nn as nn
+
+            class Net(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.fc1 = nn.Linear(20, 64)
+                    self.fc2 = nn.Linear(64, 2)
+                    nn.init.zeros_(self.fc1.weight)
+
+                def forward(self, x):
+                    return self.fc2(self.fc1(x).relu())
+
+            model = Net()
+            """, line=8, fixed="""
+            import torch.nn as nn
+
+            class Net(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.fc1 = nn.Linear(20, 64)
+                    self.fc2 = nn.Linear(64, 2)
+                    nn.init.xavier_uniform_(self.fc1.weight)
+
+                def forward(self, x):
+                    return self.fc2(self.fc1(x).relu())
+
+            model = Net()
+            """),
+        Invalid("""
+            import torch.nn as nn
+
+            def init_weights(m):
+                if isinstance(m, nn.Linear):
+                    nn.init.constant_(m.weight, 0.5)
+                    nn.init.zeros_(m.bias)
+
+            model = nn.Sequential(nn.Linear(20, 64), nn.ReLU(), nn.Linear(64, 2))
+            model.apply(init_weights)
+            """, line=5),
+    ]
+    VALID = [
+        Valid("""
+            import torch.nn as nn
+
+            def init_weights(m):
+                if isinstance(m, nn.Linear):
+                    nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
+                    nn.init.zeros_(m.bias)
+                elif isinstance(m, nn.BatchNorm1d):
+                    nn.init.ones_(m.weight)
+                    nn.init.zeros_(m.bias)
+
+            model = nn.Sequential(nn.Linear(20, 64), nn.BatchNorm1d(64), nn.ReLU(), nn.Linear(64, 2))
+            model.apply(init_weights)
+            """),
+        Valid("""
+            import torch.nn as nn
+
+            model = nn.Linear(30, 1)
+            nn.init.zeros_(model.weight)
+            """, note="a single linear layer (logistic regression) has no hidden units to keep symmetric"),
+    ]
+
+    def check(self, ctx):
+        for init in ctx.nodes("init"):
+            fn = init.get("fn")
+            if fn not in _CONST_FNS:
+                continue
+            target = init.get("target") or ""
+            if ".weight" not in f".{target}" or ".bias" in target:
+                continue
+            rel = init.span.path
+            facts = ctx.facts(rel)
+            if facts is None:
+                continue
+            call = self._call(facts, init, fn)
+            if call is not None and self._guarded_by_norm(facts, call):
+                continue
+            layer_type, single = self._layer(ctx, init, target)
+            if layer_type is not None and (layer_type not in AFFINE_LAYERS or layer_type.startswith(_NORM)):
+                continue
+            if single:
+                continue
+            value = init.get("value")
+            what = "zero" if fn in ("zeros_", "zero_") or value == 0 else "constant"
+            fix = None
+            if call is not None and fn in ("zeros_", "ones_", "constant_") and isinstance(call.func, ast.Attribute):
+                prefix = dotted(call.func.value)
+                if prefix and call.args:
+                    loc = ctx.ast_location(rel, call)
+                    targ = facts.text(call.args[0])
+                    fix = fixes.rewrite_expression(
+                        rel, loc[1:], facts.segment(*loc[1:]),
+                        lambda n: __import__("libcst").parse_expression(f"{prefix}.xavier_uniform_({targ})"),
+                        "initialise with xavier_uniform_")
+            where = ctx.ast_location(rel, call) if call is not None else init
+            msg = (f"{target} is initialised to a {what} ({fn}): every unit of the layer starts identical "
+                   f"and gets the same gradient; use a random init (kaiming/xavier)")
+            yield self.finding(ctx, where, msg, node=init.id, fix=fix)
+
+    @staticmethod
+    def _call(facts, init, fn):
+        for c in facts.calls_between(init.span.line, init.span.end_line):
+            if call_name(c) == fn:
+                return c
+        return None
+
+    @staticmethod
+    def _guarded_by_norm(facts, call) -> bool:
+        node = facts.parent.get(call)
+        while node is not None and not isinstance(node, (ast.FunctionDef, ast.Module)):
+            if isinstance(node, ast.If):
+                test = facts.text(node.test)
+                inside_body = any(call in ast.walk(s) for s in node.body)
+                if "isinstance" in test and inside_body:
+                    return any(n in test for n in _NORM) and not any(a in test for a in AFFINE_LAYERS)
+            node = facts.parent.get(node)
+        return False
+
+    @staticmethod
+    def _layer(ctx, init, target):
+        """(layer type or None, whether the model is a single affine layer)."""
+        parts = target.split(".")
+        # self.fc1.weight / model.fc1.weight
+        if len(parts) >= 3 and parts[-1] in ("weight", "data") or len(parts) >= 3:
+            attr = parts[-2] if parts[-1] == "weight" else parts[-3]
+            owner = init.get("owner")
+            for lay in ctx.nodes("layer"):
+                if lay.get("attr") == attr and (owner is None or lay.get("owner") == owner):
+                    return lay.get("layer_type"), False
+        if len(parts) == 2:
+            base = parts[0]
+            for m in ctx.nodes("model"):
+                if m.get("var") == base:
+                    cls = m.get("class") or ""
+                    if isinstance(cls, str) and cls.rsplit(".", 1)[-1] in AFFINE_LAYERS:
+                        return cls.rsplit(".", 1)[-1], True
+        affine = [l for l in ctx.nodes("layer") if l.get("layer_type") in AFFINE_LAYERS]
+        return None, len(affine) == 1
