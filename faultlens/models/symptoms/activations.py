@@ -40,7 +40,7 @@ class DeadRelu(Symptom):
                 continue
             med, st = _median_late(tv, "act_zero_frac", node)
             if med is not None and med > self.threshold:
-                out.append(self.hit(st, base_node(node), med, f"{med:.0%} of the outputs of {node} are zero",
+                out.append(self.hit(st, gf.canonical(node), med, f"{med:.0%} of the outputs of {node} are zero",
                                     min(1.0, (med - self.threshold) / (1 - self.threshold) + 0.3)))
         return out
 
@@ -67,7 +67,7 @@ class SaturatedActivation(Symptom):
                 continue
             med, st = _median_late(tv, "act_sat_frac", node)
             if med is not None and med > self.threshold:
-                out.append(self.hit(st, base_node(node), med, f"{med:.0%} of the outputs of {node} are saturated",
+                out.append(self.hit(st, gf.canonical(node), med, f"{med:.0%} of the outputs of {node} are saturated",
                                     1.0 if med >= 0.85 else 0.6, output=node.endswith("#output")))
         return out
 
@@ -97,7 +97,7 @@ class AbnormalActivationScale(Symptom):
             if not len(v):
                 continue
             if v[0] < 0.01 or v[0] > 100:
-                out.append(self.hit(int(s[0]), base_node(node), float(v[0]),
+                out.append(self.hit(int(s[0]), gf.canonical(node), float(v[0]),
                                     f"initial output std of {node} is {fmt(float(v[0]))} (usual 0.01..100)",
                                     0.7, direction="low" if v[0] < 0.01 else "high"))
         return out

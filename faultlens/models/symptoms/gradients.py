@@ -66,7 +66,7 @@ class ExplodingGradient(Symptom):
             js, ratio = judged(s, a / np.maximum(b, 1e-30))
             if len(ratio) and np.median(ratio) >= 70:
                 med = float(np.median(ratio))
-                return [self.hit(int(js[0]), base_node(first), med,
+                return [self.hit(int(js[0]), gf.canonical(first), med,
                                  f"first-layer gradient {fmt(med)}x the last layer's (limit 70)",
                                  min(1.0, math.log10(med / 70) + 0.5), first=first, last=last)]
         for node in tv.nodes("grad_norm_total"):
@@ -104,7 +104,7 @@ class VanishingGradient(Symptom):
         ga, gb = float(np.median(ja)), float(np.median(jb))
         ratio = ga / max(gb, 1e-30)
         if ratio <= 1e-3 and ga <= 1e-4 and gb > 0:
-            return [self.hit(int(js[0]), base_node(first), ratio,
+            return [self.hit(int(js[0]), gf.canonical(first), ratio,
                              f"first-layer gradient {fmt(ga)} is {fmt(ratio)} of the last layer's",
                              1.0, first_norm=ga, last_norm=gb)]
         return []
@@ -149,8 +149,8 @@ class UnchangedWeights(Symptom):
                 moving.append(node)
         if frozen and moving:
             for node, st in frozen:
-                out.append(self.hit(st, base_node(node), 0.0,
-                                    f"{node.split('#')[-1]} of {base_node(node)} gets gradients but never changes",
+                out.append(self.hit(st, gf.canonical(node), 0.0,
+                                    f"{node.split('#')[-1]} of {gf.canonical(node)} gets gradients but never changes",
                                     0.8, scope="parameter"))
         return out
 

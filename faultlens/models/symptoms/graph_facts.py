@@ -40,6 +40,7 @@ class GraphFacts:
     optimizers: list[Any] = field(default_factory=list)
     models: list[Any] = field(default_factory=list)
     hyper: dict[str, list[Any]] = field(default_factory=dict)
+    by_path: dict[str, str] = field(default_factory=dict)  # "<model id>#<module path>" -> layer id
 
     @classmethod
     def of(cls, graph: Any) -> "GraphFacts":
@@ -58,14 +59,39 @@ class GraphFacts:
             gf.models = graph.nodes("model")
             for n in graph.nodes("hyperparameter"):
                 gf.hyper.setdefault(n.get("hp") or n.name, []).append(n)
+            owners_of_model: dict[str, list[str]] = {}
+            for m in gf.models:
+                owners_of_model[m.id] = [m.id] + ([m.get("class")] if isinstance(m.get("class"), str) else [])
+            for n in graph.nodes("layer"):
+                mp = n.get("module_path") or n.get("attr")
+                if not mp:
+                    continue
+                for mid, owners in owners_of_model.items():
+                    if n.get("owner") in owners:
+                        gf.by_path.setdefault(f"{mid}#{mp}", n.id)
         except Exception:  # a partial graph: answer what we can
             pass
         return gf
 
     # ------------------------------------------------------------ layers
+    def canonical(self, node: str | None) -> str | None:
+        """The graph node a trace node refers to: ``<layer id>#weight`` -> the layer id;
+        ``<model id>#net.0`` (a layer the trace names by module path) -> that layer's id."""
+        if node is None:
+            return None
+        if node in self.by_path:
+            return self.by_path[node]
+        head, _, suffix = node.partition("#")
+        if suffix and "." in suffix:  # <model id>#net.0.weight
+            owner_path = suffix.rsplit(".", 1)[0]
+            hit = self.by_path.get(f"{head}#{owner_path}")
+            if hit:
+                return hit
+        return head
+
     def kind_of(self, node: str | None) -> str | None:
         """Layer type or op name for a trace node (``#suffix`` ignored)."""
-        b = base_node(node)
+        b = self.canonical(node)
         if b in self.layer_type:
             return self.layer_type[b]
         if b in self.op_kind:

@@ -1,0 +1,229 @@
+"""Library API.
+
+``run(path, argv=(), ...) -> Report``
+    Run a training program instrumented (a child process, or in this process with
+    ``in_process=True`` for worker reuse), diagnose it, localize and patch the faults;
+    ``verify=True`` re-runs the patched copy.
+``analyze(path, run=False, ...) -> Analysis``
+    A file or a whole repository: lint and graph every Python file, detect the entry-point
+    training scripts and, with ``run=True``, run each of them under the budget.
+``diagnose`` lives in :mod:`faultlens.models`; the result types in :mod:`faultlens.report`
+(:class:`Report`, :class:`ReportFault`), :mod:`faultlens.localizer` (:class:`Location`) and
+:mod:`faultlens.localizer.patches` (:class:`Patch`).
+
+Nothing heavy is imported at module load.
+"""
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+from faultlens.errors import UsageError
+
+__all__ = ["run", "analyze", "Analysis", "FileAnalysis", "find_python_files", "is_entry_point", "lint_fix_diff"]
+
+_SKIP_DIRS = {".git", ".hg", ".svn", ".venv", "venv", "env", "__pycache__", "node_modules", "site-packages",
+              ".faultlens", ".tox", ".mypy_cache", ".pytest_cache", "build", "dist"}
+_MAIN_GUARD = re.compile(r"""^if\s+__name__\s*==\s*['"]__main__['"]\s*:""", re.M)
+
+
+def run(path: str, argv: Sequence[str] = (), *, max_steps: int | None = None, max_seconds: float | None = None,
+        curvature: bool = False, seed: int | None = None, verify: bool = False, lint: bool = True,
+        out_dir: str | None = None, stream: bool = False, in_process: bool = False, sample_every: int = 10,
+        early_stop: bool = True) -> Any:
+    """Run, diagnose and report one program. Returns a :class:`faultlens.report.Report`."""
+    if not os.path.isfile(path):
+        raise UsageError(f"{path}: no such file")
+    from faultlens.report.pipeline import diagnose_result, verify_patch
+    if in_process:
+        from faultlens.instrumenter.runner import execute, new_run_dir
+        run_dir = os.path.abspath(out_dir) if out_dir else new_run_dir(os.path.abspath(path), os.path.join(os.getcwd(), ".faultlens", "runs"))
+        os.makedirs(run_dir, exist_ok=True)
+        result = execute(path, list(argv), os.path.join(run_dir, "trace.sqlite"), max_steps=max_steps,
+                         max_seconds=max_seconds, curvature=curvature, seed=seed, early_stop=early_stop,
+                         sample_every=sample_every, tee=stream, run_dir=run_dir)
+        if getattr(result, "program", None) is None:
+            result.program = path
+    else:
+        from faultlens.instrumenter.runner import run_program
+        result = run_program(path, list(argv), max_steps=max_steps, max_seconds=max_seconds, out_dir=out_dir,
+                             curvature=curvature, seed=seed, stream=stream, early_stop=early_stop,
+                             sample_every=sample_every)
+    report, graph = diagnose_result(result, path, lint=lint)
+    if verify and report.top is not None and report.top.patch is not None:
+        verify_patch(report, result, graph, max_steps=max_steps, max_seconds=max_seconds, seed=seed,
+                     curvature=curvature, sample_every=sample_every)
+    return report
+
+
+@dataclass
+class FileAnalysis:
+    path: str
+    entry_point: bool = False
+    nodes: int = 0
+    graph_error: str | None = None
+    lint: list[Any] = field(default_factory=list)
+    report: Any = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"path": self.path, "entry_point": self.entry_point, "nodes": self.nodes,
+                "graph_error": self.graph_error, "lint": [f.to_dict() if hasattr(f, "to_dict") else f for f in self.lint],
+                "report": self.report.to_dict() if self.report is not None else None}
+
+
+@dataclass
+class Analysis:
+    path: str
+    files: list[FileAnalysis] = field(default_factory=list)
+
+    @property
+    def entry_points(self) -> list[str]:
+        return [f.path for f in self.files if f.entry_point]
+
+    @property
+    def reports(self) -> list[Any]:
+        return [f.report for f in self.files if f.report is not None]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"schema": "faultlens.analysis/1", "path": self.path, "entry_points": self.entry_points,
+                "files": [f.to_dict() for f in self.files]}
+
+    def combined_diff(self) -> str:
+        """Patches of the runs (when run) plus the lint fixes of files without a run patch."""
+        parts, patched = [], set()
+        for r in self.reports:
+            d = r.combined_diff()
+            if d:
+                parts.append(d)
+                patched.update(f.patch.path for f in r.faults if f.patch is not None)
+        findings = [x for f in self.files for x in f.lint if os.path.abspath(getattr(x, "path", "")) not in patched]
+        parts.append(lint_fix_diff(findings))
+        return "".join(p for p in parts if p)
+
+    def exit_code(self) -> int:
+        codes = {"healthy": 0, "faulty": 1, "crashed": 1, "inconclusive": 3}
+        worst = 0
+        for r in self.reports:
+            c = codes.get(r.verdict, 1)
+            worst = 1 if 1 in (worst, c) else max(worst, c)
+        if any(getattr(x, "severity", "") == "error" for f in self.files for x in f.lint):
+            worst = 1 if worst in (0, 3) else worst
+        return worst
+
+
+def find_python_files(path: str) -> list[str]:
+    if os.path.isfile(path):
+        return [path]
+    if not os.path.isdir(path):
+        raise UsageError(f"{path}: no such file or directory")
+    out = []
+    for d, dirs, files in os.walk(path):
+        dirs[:] = sorted(x for x in dirs if x not in _SKIP_DIRS and not x.startswith("."))
+        for f in sorted(files):
+            if f.endswith(".py"):
+                out.append(os.path.join(d, f))
+    return out
+
+
+def is_entry_point(path: str, graph: Any) -> bool:
+    """A training entry point: a ``__main__`` guard or module-level code, and a training step
+    (``backward`` and an optimizer ``step``) reachable in the program graph."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            text = fh.read()
+    except OSError:
+        return False
+    if graph is None:
+        return bool(_MAIN_GUARD.search(text)) and ".backward(" in text and ".step(" in text
+    calls = graph.nodes("call")
+    methods = {c.get("method") for c in calls}
+    if "backward" not in methods or "step" not in methods:
+        return False
+    if _MAIN_GUARD.search(text):
+        return True
+    entry = getattr(graph, "entry", None)
+    return any(c.get("function") in (None, "<module>") and c.get("method") == "backward"
+               and (entry is None or c.span.path == entry) for c in calls)
+
+
+def lint_fix_diff(findings: list[Any]) -> str:
+    """The lint findings' fixes (``Finding.fix.edits``) as one annotated diff per file."""
+    from faultlens.localizer.edits import annotate, diff_path, unified
+
+    by_file: dict[str, list[tuple[Any, Any]]] = {}
+    for f in findings:
+        fix = getattr(f, "fix", None)
+        if fix is None or not getattr(fix, "edits", None):
+            continue
+        for e in fix.edits:
+            by_file.setdefault(os.path.abspath(e.path), []).append((f, e))
+    parts = []
+    for path, items in sorted(by_file.items()):
+        try:
+            with open(path, encoding="utf-8") as fh:
+                old = fh.read()
+        except OSError:
+            continue
+        lines = old.splitlines(keepends=True)
+        starts = [0]
+        for ln in lines:
+            starts.append(starts[-1] + len(ln))
+
+        def off(line: int, col: int) -> int:
+            return starts[min(line - 1, len(lines))] + col - 1
+
+        new, last, descs = old, None, []
+        for f, e in sorted(items, key=lambda t: (t[1].line, t[1].column), reverse=True):
+            a, b = off(e.line, e.column), off(e.end_line, e.end_column)
+            if last is not None and b > last:
+                continue  # overlapping edits: keep the later-positioned one
+            new = new[:a] + e.text + new[b:]
+            last = a
+            if f.fix.description not in descs:
+                descs.append(f.fix.description)
+        if new == old:
+            continue
+        desc = "; ".join(reversed(descs))
+        new = annotate(old, new, desc)
+        parts.append(unified(old, new, diff_path(path), f"lint fixes: {desc}"))
+    return "".join(parts)
+
+
+def analyze(path: str, run: bool = False, *, max_seconds: float | None = 60.0, max_steps: int | None = None,
+            argv: Sequence[str] = (), seed: int | None = None, select: Any = None, ignore: Any = None,
+            stream: bool = False) -> Analysis:
+    """Lint and graph every Python file under ``path``; list entry-point training scripts; with
+    ``run=True`` run each entry point under the budget and attach its report."""
+    files = find_python_files(path)
+    if not files:
+        raise UsageError(f"{path}: no Python files")
+    from faultlens.analyzer import build_graph
+    try:
+        from faultlens.analyzer.lint import lint_paths
+        findings = list(lint_paths(files, select=select, ignore=ignore))
+    except ImportError:
+        findings = []
+    by_path: dict[str, list[Any]] = {}
+    for f in findings:
+        by_path.setdefault(os.path.abspath(f.path), []).append(f)
+    out = Analysis(path)
+    global_run = run
+    for p in files:
+        fa = FileAnalysis(p, lint=by_path.get(os.path.abspath(p), []))
+        graph = None
+        try:
+            graph = build_graph(p)
+            fa.nodes = len(graph)
+        except Exception as exc:
+            fa.graph_error = f"{type(exc).__name__}: {exc}"
+        fa.entry_point = is_entry_point(p, graph)
+        if global_run and fa.entry_point:
+            try:
+                fa.report = globals()["run"](p, argv, max_steps=max_steps, max_seconds=max_seconds, seed=seed,
+                                             stream=stream)
+            except Exception as exc:  # one failing program must not stop the others
+                fa.graph_error = fa.graph_error or f"run failed: {type(exc).__name__}: {exc}"
+        out.files.append(fa)
+    return out

@@ -1,0 +1,470 @@
+"""Patches: a concrete libcst edit per fault where one is sensible.
+
+``make_patch(fault, graph, *, trace=None, locations=None) -> Patch | None``
+
+What each fault type gets (see docs/report.md):
+
+* ``learning_rate`` — the value at its definition (literal, module constant or argparse
+  default) is replaced. Too high: when the trace measured the curvature, the new rate is half
+  the stability limit, ``0.5 * limit / lambda_max`` (limit 2 for GD, 2(1+beta) with momentum;
+  field.md), else the old rate / 10. Too low: x10 (adaptive optimizers with lr < 1e-5: 1e-3).
+  The value is rounded down to one significant digit.
+* ``training_loop`` — insert the missing ``optimizer.zero_grad()`` (top of the step loop),
+  ``optimizer.step()`` (after ``backward``/clipping), ``model.eval()`` (before the no-grad
+  evaluation block, plus ``model.train()`` at the top of the epoch loop when the program has
+  none), ``model.train()``; a ``zero_grad`` between backward and step is moved to the top of
+  the loop.
+* ``activation`` / ``loss_function`` — a softmax/sigmoid before a logits loss is removed (the
+  op call is replaced by its input; an ``nn.Softmax`` element of a Sequential is dropped);
+  raw scores into ``NLLLoss`` -> ``CrossEntropyLoss``; logits into ``BCELoss`` ->
+  ``BCEWithLogitsLoss``.
+* ``weight_initialization`` — a zero/constant/huge init is replaced by ``xavier_uniform_``
+  (``kaiming_uniform_(..., nonlinearity="relu")`` in ReLU networks).
+* ``data_preprocessing`` — the loaded input array is standardised right after it is loaded
+  (``X = (X - X.mean(0)) / (X.std(0) + 1e-8)``).
+* ``optimizer`` — parameters of the wrong model / a subset -> ``model.parameters()``; plain
+  SGD that converges slowly -> momentum 0.9.
+* ``epochs`` x3; ``batch_size`` <= 2 -> 32, >= 2048 -> 256; ``regularization``: dropout >= 0.7
+  -> 0.3, weight decay >= 0.05 -> 5e-4, overfitting with neither -> ``weight_decay=1e-4``.
+* ``architecture`` and ``data``: no automatic patch (the summary says what to look at).
+"""
+from __future__ import annotations
+
+import ast
+import math
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from faultlens.localizer import source as src
+from faultlens.localizer.edits import (
+    AddKwarg, EditError, InsertStmt, RemoveArg, RemoveStmt, ReplaceExpr, annotate, apply_edits, diff_path, unified,
+)
+from faultlens.localizer import resolve_path
+
+
+@dataclass
+class Patch:
+    description: str
+    diff: str
+    verified: bool | None = None
+    path: str = ""          # the patched file (absolute)
+    new_source: str = ""
+    verification: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = {"description": self.description, "diff": self.diff, "verified": self.verified}
+        if self.verification:
+            d["verification"] = self.verification
+        return d
+
+
+def round_down(x: float) -> float:
+    """Round down to one significant digit (0.0837 -> 0.08)."""
+    if x <= 0 or not math.isfinite(x):
+        return x
+    e = math.floor(math.log10(x))
+    m = math.floor(x / 10 ** e + 1e-9)
+    return float(f"{m}e{e}")
+
+
+def fmt_num(x: float) -> str:
+    if x == int(x) and abs(x) >= 1:
+        return str(int(x))
+    s = f"{x:.6g}"
+    return s
+
+
+# ------------------------------------------------------------------ helpers
+def _node(g, nid):
+    if g is None or nid is None:
+        return None
+    nid = nid.split("#", 1)[0]
+    return g.node(nid) if nid in g else None
+
+
+def _value_target(g: Any, consumer: Any, arg: str, hp: str) -> tuple[str, Any, float | None] | None:
+    """(abspath, span, current value) of the literal that defines ``consumer``'s ``arg``."""
+    from faultlens.localizer import _hp_definitions
+    defs = _hp_definitions(g, consumer.id, arg) if consumer is not None else []
+    if not defs and consumer is None:
+        defs = g.nodes("hyperparameter", hp=hp)
+    for h in defs:
+        vs = h.get("value_span")
+        v = h.get("value")
+        if vs and isinstance(v, (int, float)) and not isinstance(v, bool):
+            return resolve_path(g, vs["path"]), vs, float(v)
+    if consumer is not None:
+        spans = consumer.get("arg_spans") or {}
+        v = (consumer.get("args") or {}).get(arg)
+        if arg in spans and isinstance(v, (int, float)) and not isinstance(v, bool):
+            sp = spans[arg]
+            text = src.lines(resolve_path(g, sp["path"]))[sp["line"] - 1][sp["column"] - 1: sp["end_column"] - 1] \
+                if sp["line"] == sp["end_line"] else ""
+            try:
+                lit = ast.literal_eval(text)
+            except Exception:
+                lit = None
+            if isinstance(lit, (int, float)):
+                return resolve_path(g, sp["path"]), sp, float(v)
+    return None
+
+
+def _replace_value(g, consumer, arg, hp, new_value_fn, what) -> tuple[str, list, str] | None:
+    t = _value_target(g, consumer, arg, hp)
+    if t is None:
+        return None
+    path, sp, old = t
+    new = new_value_fn(old)
+    if new is None or new == old:
+        return None
+    code = fmt_num(new) if not (isinstance(new, float) and new == int(new) and hp in ("epochs", "batch_size")) else str(int(new))
+    return path, [ReplaceExpr(sp["line"], sp["column"], code, sp["end_line"], sp["end_column"])], \
+        f"{what}: {fmt_num(old)} -> {code}"
+
+
+def _var(n: Any, default: str) -> str:
+    v = n.get("var") if n is not None else None
+    return v if isinstance(v, str) and v.isidentifier() else default
+
+
+# ------------------------------------------------------------------ per type
+def _lr(fault, g, tv) -> tuple[str, list, str] | None:
+    names = {d.symptom for d in fault.detections}
+    opts = g.nodes("optimizer")
+    if not opts:
+        return None
+    opt = opts[0]
+    too_high = bool(names & {"diverging_loss", "nan_or_inf", "exploding_gradient", "oscillating_loss", "beyond_stability"}) \
+        or any(d.symptom == "abnormal_update_ratio" and d.details.get("direction") == "high" for d in fault.detections)
+    too_low = not too_high and bool(names & {"loss_not_decreasing", "slow_convergence", "unchanged_weights",
+                                             "abnormal_update_ratio"})
+    lam, limit = None, None
+    for d in fault.detections:
+        if d.symptom == "beyond_stability":
+            lam = d.details.get("lambda_max")
+            limit = d.details.get("limit")
+    if lam is None and tv is not None:
+        import numpy as np
+        for node in tv.nodes("lambda_max"):
+            _, v = tv.series("lambda_max", node)
+            v = v[np.isfinite(v)]
+            if len(v):
+                lam = float(np.median(v[-max(1, len(v) // 2):]))
+                _, lim = tv.series("stability_limit", node)
+                lim = lim[np.isfinite(lim)]
+                limit = float(np.median(lim)) if len(lim) else None
+    otype = opt.get("optimizer_type") or ""
+    adaptive = otype in {"Adam", "AdamW", "Adamax", "NAdam", "RAdam", "RMSprop", "Adagrad", "Adadelta"}
+    if limit is None:
+        mom = (opt.get("args") or {}).get("momentum") or 0
+        limit = 2.0 * (1 + float(mom)) if isinstance(mom, (int, float)) else 2.0
+    why = ""
+
+    def new_value(old: float) -> float | None:
+        nonlocal why
+        if too_high:
+            if lam and lam > 0 and not adaptive:
+                cand = round_down(0.5 * limit / lam)
+                if 0 < cand < old:
+                    why = f"half the stability limit {fmt_num(round(limit, 3))}/lambda_max={lam:.3g}"
+                    return cand
+            why = "a factor 10 smaller"
+            return round_down(old / 10)
+        if too_low:
+            if old == 0:
+                why = "lr was 0"
+                return 1e-3 if adaptive else 0.01
+            if adaptive and old < 1e-5:
+                why = "the usual Adam rate"
+                return 1e-3
+            why = "a factor 10 larger"
+            return round_down(old * 10) if round_down(old * 10) > old else old * 10
+        return None
+
+    r = _replace_value(g, opt, "lr", "lr", new_value, "learning rate")
+    if r is None:
+        return None
+    path, edits, desc = r
+    return path, edits, f"{desc} ({why})" if why else desc
+
+
+def _first_stmt_pos(g, loop) -> tuple[str, int] | None:
+    ab = resolve_path(g, loop.span.path)
+    first = src.first_body_stmt(ab, loop.span.line)
+    return (ab, first.lineno) if first is not None else None
+
+
+def _training_loop(fault, g, tv, locations) -> tuple[str, list, str] | None:
+    names = {d.symptom for d in fault.detections}
+    opt = (g.nodes("optimizer") or [None])[0]
+    ov = _var(opt, "optimizer")
+    models = g.nodes("model")
+    mv = _var(models[0] if models else None, "model")
+    ins = [l for l in (locations or []) if l.role == "insertion_point"]
+    if "accumulating_gradients" in names and ins:
+        l = ins[0]
+        return l.abspath, [InsertStmt(l.line, f"{ov}.zero_grad()\n")], f"insert {ov}.zero_grad() before line {l.line}"
+    if "missing_update" in names:
+        reason = next((d.details.get("reason") for d in fault.detections if d.symptom == "missing_update"), "no_step")
+        if reason == "cleared":
+            mis = [l for l in (locations or []) if l.role == "misplaced"]
+            back = g.nodes("call", method="backward")
+            if mis and back:
+                loop = _node(g, back[0].get("loop"))
+                pos = _first_stmt_pos(g, loop) if loop is not None else None
+                if pos and pos[0] == mis[0].abspath:
+                    return pos[0], [RemoveStmt(mis[0].line), InsertStmt(pos[1], f"{ov}.zero_grad()\n")], \
+                        f"move {ov}.zero_grad() from line {mis[0].line} (between backward and step) to line {pos[1]}"
+            return None
+        if ins:
+            l = ins[0]
+            back = g.nodes("call", method="backward")
+            if back and l.line > back[0].span.end_line and not src.stmt_at(l.abspath, l.line):
+                # nothing follows backward in its block: insert after it
+                return l.abspath, [InsertStmt(back[0].span.line, f"{ov}.step()\n", after=True)], \
+                    f"insert {ov}.step() after line {back[0].span.line}"
+            return l.abspath, [InsertStmt(l.line, f"{ov}.step()\n")], f"insert {ov}.step() before line {l.line}"
+    if "eval_mode_missing" in names and ins:
+        l = ins[0]
+        edits = [InsertStmt(l.line, f"{mv}.eval()\n")]
+        desc = f"insert {mv}.eval() before line {l.line}"
+        if not g.nodes("call", method="train"):
+            loops = g.nodes("loop", role="epoch")
+            pos = _first_stmt_pos(g, loops[0]) if loops else None
+            if pos and pos[0] == l.abspath and pos[1] != l.line:
+                edits.append(InsertStmt(pos[1], f"{mv}.train()\n"))
+                desc += f" and {mv}.train() before line {pos[1]}"
+        return l.abspath, edits, desc
+    if "train_mode_missing" in names and ins:
+        l = ins[0]
+        return l.abspath, [InsertStmt(l.line, f"{mv}.train()\n")], f"insert {mv}.train() before line {l.line}"
+    return None
+
+
+def _call_first_arg(abspath: str, line: int, column: int) -> tuple[ast.Call, str] | None:
+    text, tree = src.parse(abspath)
+    if tree is None:
+        return None
+    for n in ast.walk(tree):
+        if isinstance(n, ast.Call) and n.lineno == line and n.col_offset + 1 >= column and n.args:
+            seg = ast.get_source_segment(text, n.args[0])
+            if seg is not None:
+                return n, seg
+    return None
+
+
+_SQUASH_OPS = {"softmax", "sigmoid", "log_softmax"}
+
+
+def _remove_output_activation(fault, g) -> tuple[str, list, str] | None:
+    """Remove a softmax/sigmoid that feeds a logits loss."""
+    from faultlens.models.symptoms.graph_facts import GraphFacts
+    gf = GraphFacts.of(g)
+    lts = gf.loss_types()
+    lt = lts[0] if lts else ""
+    for last in gf.last_forward_items():
+        k = gf.kind_of(last.id)
+        if k not in {"Softmax", "Sigmoid"} and not (k == "LogSoftmax" and lt == "CrossEntropyLoss"):
+            continue
+        ab = resolve_path(g, last.span.path)
+        if last.kind == "op":
+            sp = last.get("expr_span") or last.span.to_dict()
+            found = _call_first_arg(ab, sp["line"], sp["column"])
+            if found is None:
+                continue
+            call, arg = found
+            return ab, [ReplaceExpr(call.lineno, call.col_offset + 1, arg, call.end_lineno, call.end_col_offset + 1)], \
+                f"remove the {k.lower()} before {lt or 'the loss'} (it expects raw logits)"
+        if last.kind == "layer":
+            parent = _node(g, last.get("parent"))
+            sp = last.get("expr_span") or last.span.to_dict()
+            if parent is not None:  # an element of nn.Sequential(...)
+                return ab, [RemoveArg(sp["line"], sp["column"])], \
+                    f"drop the nn.{k} layer before {lt or 'the loss'} (it expects raw logits)"
+            owner = _node(g, last.get("owner"))
+            attr = last.get("attr") or last.name.split(".")[-1]
+            if owner is not None:
+                oab = resolve_path(g, owner.span.path)
+                text, tree = src.parse(oab)
+                for n in ast.walk(tree) if tree is not None else []:
+                    if (isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr == attr
+                            and isinstance(n.func.value, ast.Name) and n.func.value.id == "self" and n.args):
+                        arg = ast.get_source_segment(text, n.args[0])
+                        return oab, [ReplaceExpr(n.lineno, n.col_offset + 1, arg, n.end_lineno, n.end_col_offset + 1)], \
+                            f"skip self.{attr} ({k}) before {lt or 'the loss'} (it expects raw logits)"
+    return None
+
+
+def _swap_loss(g, old: str, new: str, fold: str, fnew: str) -> tuple[str, list, str] | None:
+    for ln in g.nodes("loss"):
+        if ln.get("loss_type") != old:
+            continue
+        ab = resolve_path(g, ln.span.path)
+        text, tree = src.parse(ab)
+        if tree is None:
+            continue
+        for n in ast.walk(tree):
+            if isinstance(n, ast.Call) and ln.span.line <= n.lineno <= ln.span.end_line:
+                f = n.func
+                name = f.attr if isinstance(f, ast.Attribute) else (f.id if isinstance(f, ast.Name) else "")
+                if name in (old, fold):
+                    seg = ast.get_source_segment(text, f)
+                    repl = seg[: len(seg) - len(name)] + (new if name == old else fnew)
+                    return ab, [ReplaceExpr(f.lineno, f.col_offset + 1, repl, f.end_lineno, f.end_col_offset + 1)], \
+                        f"use {new if name == old else fnew} instead of {name}"
+    return None
+
+
+def _output_pairing(fault, g) -> tuple[str, list, str] | None:
+    probs = [d for d in fault.detections if d.symptom == "output_range_mismatch"]
+    problem = probs[0].details.get("problem") if probs else None
+    if problem == "scores_into_nll":
+        return _swap_loss(g, "NLLLoss", "CrossEntropyLoss", "nll_loss", "cross_entropy")
+    if problem == "logits_into_bce":
+        return _swap_loss(g, "BCELoss", "BCEWithLogitsLoss", "binary_cross_entropy", "binary_cross_entropy_with_logits")
+    return _remove_output_activation(fault, g)
+
+
+def _init(fault, g) -> tuple[str, list, str] | None:
+    relu = any(n.get("layer_type") in {"ReLU", "LeakyReLU"} for n in g.nodes("layer")) or \
+        any(n.get("op") in {"relu", "leaky_relu"} for n in g.nodes("op"))
+    for n in g.nodes("init"):
+        fn = n.get("fn") or ""
+        val = n.get("value")
+        bad = fn in {"zeros_", "ones_", "constant_", "normal_", "uniform_"} and "bias" not in str(n.get("target") or "")
+        if fn in {"normal_", "uniform_"} and not (isinstance(val, (int, float)) and abs(val) >= 1):
+            bad = False
+        if not bad:
+            continue
+        ab = resolve_path(g, n.span.path)
+        text, tree = src.parse(ab)
+        for c in ast.walk(tree) if tree is not None else []:
+            if isinstance(c, ast.Call) and isinstance(c.func, ast.Attribute) and c.func.attr == fn and \
+                    n.span.line <= c.lineno <= n.span.end_line and c.args:
+                prefix = ast.get_source_segment(text, c.func.value)
+                target = ast.get_source_segment(text, c.args[0])
+                new = (f'{prefix}.kaiming_uniform_({target}, nonlinearity="relu")' if relu
+                       else f"{prefix}.xavier_uniform_({target})")
+                return ab, [ReplaceExpr(c.lineno, c.col_offset + 1, new, c.end_lineno, c.end_col_offset + 1)], \
+                    f"initialise {target} with {'kaiming_uniform_' if relu else 'xavier_uniform_'} instead of {fn}"
+    return None
+
+
+def _normalize(fault, g, locations) -> tuple[str, list, str] | None:
+    for l in locations or []:
+        if l.role != "data":
+            continue
+        found = src.stmt_at(l.abspath, l.line)
+        if found is None:
+            continue
+        st = found[0]
+        if isinstance(st, ast.Assign) and len(st.targets) == 1 and isinstance(st.targets[0], ast.Name):
+            v = st.targets[0].id
+            return l.abspath, [InsertStmt(st.lineno, f"{v} = ({v} - {v}.mean(0)) / ({v}.std(0) + 1e-8)\n", after=True)], \
+                f"standardise {v} (zero mean, unit variance per feature) after loading it"
+    return None
+
+
+def _optimizer(fault, g) -> tuple[str, list, str] | None:
+    opts = g.nodes("optimizer")
+    if not opts:
+        return None
+    o = opts[0]
+    ab = resolve_path(g, o.span.path)
+    if o.get("params_kind") in {"subset", "other_model"}:
+        fwd = g.nodes("call", method="forward")
+        mv = fwd[0].get("receiver") if fwd else None
+        mv = mv if isinstance(mv, str) and mv.replace(".", "").replace("_", "").isalnum() else _var((g.nodes("model") or [None])[0], "model")
+        text, tree = src.parse(ab)
+        for c in ast.walk(tree) if tree is not None else []:
+            if isinstance(c, ast.Call) and c.lineno == (o.get("expr_span") or o.span.to_dict())["line"] and c.args:
+                a = c.args[0]
+                return ab, [ReplaceExpr(a.lineno, a.col_offset + 1, f"{mv}.parameters()", a.end_lineno, a.end_col_offset + 1)], \
+                    f"optimize all parameters of {mv}"
+    if (o.get("optimizer_type") == "SGD" and not (o.get("args") or {}).get("momentum")):
+        sp = o.get("expr_span") or o.span.to_dict()
+        text, tree = src.parse(ab)
+        for c in ast.walk(tree) if tree is not None else []:
+            if isinstance(c, ast.Call) and c.lineno == sp["line"] and isinstance(c.func, (ast.Attribute, ast.Name)) and \
+                    (getattr(c.func, "attr", None) or getattr(c.func, "id", None)) == "SGD":
+                return ab, [AddKwarg(c.lineno, c.col_offset + 1, "momentum", "0.9")], "add momentum=0.9 to SGD"
+    return None
+
+
+def _regularization(fault, g) -> tuple[str, list, str] | None:
+    for n in g.nodes("layer"):
+        if (n.get("layer_type") or "").startswith("Dropout"):
+            sp = (n.get("arg_spans") or {}).get("p") or (n.get("arg_spans") or {}).get("0")
+            p = (n.get("args") or {}).get("p", (n.get("args") or {}).get("0"))
+            if sp and isinstance(p, (int, float)) and p >= 0.7:
+                return resolve_path(g, sp["path"]), [ReplaceExpr(sp["line"], sp["column"], "0.3", sp["end_line"], sp["end_column"])], \
+                    f"dropout {p} -> 0.3"
+    opts = g.nodes("optimizer")
+    if not opts:
+        return None
+    o = opts[0]
+    wd = (o.get("args") or {}).get("weight_decay")
+    if isinstance(wd, (int, float)) and wd >= 0.05:
+        return _replace_value(g, o, "weight_decay", "weight_decay", lambda old: 5e-4, "weight decay")
+    if wd is None and any(d.symptom == "train_validation_gap" for d in fault.detections):
+        sp = o.get("expr_span") or o.span.to_dict()
+        ab = resolve_path(g, sp["path"])
+        text, tree = src.parse(ab)
+        for c in ast.walk(tree) if tree is not None else []:
+            if isinstance(c, ast.Call) and c.lineno == sp["line"] and c.col_offset + 1 == sp["column"]:
+                return ab, [AddKwarg(c.lineno, c.col_offset + 1, "weight_decay", "1e-4")], "add weight_decay=1e-4 (L2 regularisation)"
+    return None
+
+
+def make_patch(fault: Any, graph: Any, *, trace: Any = None, locations: list[Any] | None = None,
+               cwd: str | None = None) -> Patch | None:
+    """Build the patch for one fault (a FaultCandidate) or None when no edit is sensible."""
+    if graph is None:
+        return None
+    g = graph
+    t = fault.type
+    tv = None
+    if trace is not None:
+        from faultlens.models.symptoms import TraceView
+        tv = TraceView.of(trace)
+    try:
+        if t == "learning_rate":
+            r = _lr(fault, g, tv)
+        elif t == "training_loop":
+            r = _training_loop(fault, g, tv, locations)
+        elif t in ("activation", "loss_function"):
+            r = _output_pairing(fault, g)
+        elif t == "weight_initialization":
+            r = _init(fault, g)
+        elif t == "data_preprocessing":
+            r = _normalize(fault, g, locations)
+        elif t == "optimizer":
+            r = _optimizer(fault, g)
+        elif t == "epochs":
+            loops = g.nodes("loop", role="epoch")
+            r = _replace_value(g, loops[0] if loops else None, "range", "epochs", lambda v: v * 3, "epochs")
+        elif t == "batch_size":
+            dls = g.nodes("dataloader")
+            r = _replace_value(g, dls[0] if dls else None, "batch_size", "batch_size",
+                               lambda v: 32 if v <= 2 else (256 if v >= 2048 else None), "batch size")
+        elif t == "regularization":
+            r = _regularization(fault, g)
+        else:
+            r = None
+    except (EditError, OSError, SyntaxError, KeyError, IndexError, TypeError, ValueError):
+        r = None
+    if r is None:
+        return None
+    path, edits, desc = r
+    try:
+        with open(path, encoding="utf-8") as fh:
+            old = fh.read()
+        new = apply_edits(old, edits)
+    except (OSError, EditError, Exception):
+        return None
+    if new == old:
+        return None
+    new = annotate(old, new, desc)
+    diff = unified(old, new, diff_path(path, cwd), f"{t}: {desc}")
+    return Patch(desc, diff, None, path, new)

@@ -1,0 +1,208 @@
+"""After a program ran: diagnose, localize, patch, report.
+
+``finish_run(result, args) -> int`` is called by ``faultlens run`` with the instrumenter's
+:class:`RunResult`. It lints the program, diagnoses the trace, localizes and patches the
+faults, prints the terminal report (unless ``args.quiet``), prints the combined diff with
+``args.diff``, writes ``args.json`` / ``args.sarif`` / ``args.html``, re-runs the patched
+program with ``args.verify`` and writes the patch into the file with ``args.fix``.
+
+Exit codes: 0 healthy, 1 faulty or crashed, 3 inconclusive (2 stays the CLI's usage error).
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+from typing import Any
+
+from faultlens.errors import FaultlensError
+
+EXIT = {"healthy": 0, "faulty": 1, "crashed": 1, "inconclusive": 3}
+
+
+def lint_program(path: str) -> list[Any]:
+    try:
+        from faultlens.analyzer.lint import lint_paths
+    except ImportError:
+        return []
+    try:
+        return list(lint_paths([path]))
+    except FaultlensError:
+        return []
+    except Exception:
+        return []
+
+
+def load_graph_for(path: str) -> Any:
+    try:
+        from faultlens.analyzer import build_graph
+    except ImportError:
+        return None
+    try:
+        return build_graph(path)
+    except Exception:
+        return None
+
+
+def diagnose_result(result: Any, program: str | None = None, *, lint: bool = True, cwd: str | None = None,
+                    patches: bool = True) -> Any:
+    """RunResult -> Report (no printing, no files)."""
+    from faultlens.models.diagnosis import diagnose
+    from faultlens.models.symptoms import TraceView
+    from faultlens.report.build import build_report
+
+    program = program or getattr(result, "program", None) or ""
+    src_path = os.path.abspath(getattr(result, "program", None) or program) if (getattr(result, "program", None) or program) else ""
+    graph = getattr(result, "graph", None)
+    if graph is None and src_path and os.path.isfile(src_path):
+        graph = load_graph_for(src_path)
+    trace_path = getattr(result, "trace_path", None)
+    if trace_path and os.path.exists(trace_path):
+        tv = TraceView.of(trace_path)
+    else:
+        tv = TraceView()
+        tv.meta = {"status": getattr(result, "status", "crashed"), "steps": getattr(result, "steps", 0),
+                   "crash": getattr(result, "crash", None)}
+    # the runner's view of the end of the run wins over a trace written by a killed child
+    if getattr(result, "crash", None) and not tv.crash:
+        tv.meta["crash"] = result.crash
+    if getattr(result, "status", None) and tv.meta.get("status") in (None, "running"):
+        tv.meta["status"] = result.status
+    findings = lint_program(src_path) if lint and src_path and os.path.isfile(src_path) else []
+    diag = diagnose(tv, graph, findings)
+    return build_report(program, diag, graph, tv, seconds=float(getattr(result, "seconds", 0.0) or 0.0),
+                        trace_path=trace_path, run_dir=getattr(result, "run_dir", None), cwd=cwd, patches=patches), graph
+
+
+def _loss_tail(report: Any) -> float | None:
+    curves = (report.plots or {}).get("curves", {})
+    if "loss" not in curves:
+        return None
+    vals = [v for v in curves["loss"][1]]
+    if not vals:
+        return None
+    k = max(1, len(vals) // 5)
+    tail = vals[-k:]
+    if any(v is None for v in tail):
+        return float("inf")
+    return sum(tail) / len(tail)
+
+
+def verify_patch(report: Any, result: Any, graph: Any, *, max_steps: int | None = None,
+                 max_seconds: float | None = None, seed: int | None = None, curvature: bool = False,
+                 sample_every: int = 10) -> dict[str, Any] | None:
+    """Re-run the program with the top fault's patch applied (a copy in the run directory)
+    under the same budget; set ``patch.verified`` and ``patch.verification``."""
+    top = report.top
+    if top is None or top.patch is None:
+        return None
+    from faultlens.instrumenter.runner import run_program
+
+    patch = top.patch
+    root = getattr(graph, "root", None) or os.path.dirname(os.path.abspath(report.program))
+    base = result.run_dir or os.path.join(os.getcwd(), ".faultlens")
+    vdir = os.path.join(base, "verify")
+    src_dir = os.path.join(vdir, "src")
+    shutil.rmtree(vdir, ignore_errors=True)
+    os.makedirs(src_dir, exist_ok=True)
+    files = list(getattr(graph, "files", []) or [])
+    entry_abs = os.path.abspath(getattr(result, "program", None) or report.program)
+    entry_rel = os.path.relpath(entry_abs, root)
+    if entry_rel not in files:
+        files.append(entry_rel)
+    for rel in files:
+        s = os.path.join(root, rel)
+        d = os.path.join(src_dir, rel)
+        os.makedirs(os.path.dirname(d), exist_ok=True)
+        if os.path.isfile(s):
+            shutil.copy2(s, d)
+    prel = os.path.relpath(patch.path, root)
+    with open(os.path.join(src_dir, prel), "w", encoding="utf-8") as fh:
+        fh.write(patch.new_source)
+    if max_steps is None and max_seconds is None:
+        max_seconds = max(60.0, 3.0 * float(result.seconds or 0))
+    try:
+        res2 = run_program(os.path.join(src_dir, entry_rel), list(getattr(result, "argv", []) or []),
+                           max_steps=max_steps, max_seconds=max_seconds, out_dir=os.path.join(vdir, "run"),
+                           curvature=curvature, seed=seed, stream=False, sample_every=sample_every)
+    except Exception as exc:
+        patch.verified = False
+        patch.verification = {"error": f"{type(exc).__name__}: {exc}", "summary": "the patched program could not be run"}
+        return patch.verification
+    rep2, _ = diagnose_result(res2, os.path.join(src_dir, entry_rel), lint=False, patches=False)
+    before = {e["symptom"] for e in top.evidence if e["symptom"] != "crash"}
+    cats = {s["symptom"]: s.get("category") for s in report.symptoms}
+    key = {s for s in before if cats.get(s) in ("failure", "defect")} or before
+    after = {s["symptom"] for s in rep2.symptoms}
+    gone = sorted(key - after)
+    remaining = sorted(key & after)
+    l0, l1 = _loss_tail(report), _loss_tail(rep2)
+    improved = (l1 is not None and (l0 is None or l1 < l0 or (l0 == float("inf") and l1 != float("inf"))))
+    if report.verdict == "faulty" and l0 is not None and l1 is not None and l0 != float("inf"):
+        improved = l1 <= l0 * 1.02 if key & {"accumulating_gradients", "eval_mode_missing", "train_mode_missing",
+                                             "output_range_mismatch"} else l1 < l0
+    ok = rep2.verdict not in ("crashed",) and not remaining and bool(improved)
+    patch.verified = bool(ok)
+    patch.verification = {
+        "verdict": rep2.verdict, "symptoms_gone": gone, "symptoms_remaining": remaining,
+        "loss_before": l0, "loss_after": l1, "steps": rep2.steps, "trace": rep2.trace,
+        "summary": (f"re-ran the patched copy: verdict {rep2.verdict}; "
+                    + (f"symptoms gone: {', '.join(gone)}; " if gone else "")
+                    + (f"still present: {', '.join(remaining)}; " if remaining else "")
+                    + (f"final loss {_f(l0)} -> {_f(l1)}" if l0 is not None or l1 is not None else "")),
+    }
+    return patch.verification
+
+
+def _f(x: float | None) -> str:
+    return "n/a" if x is None else f"{x:.4g}"
+
+
+def _write(path: str, text: str) -> None:
+    try:
+        d = os.path.dirname(os.path.abspath(path))
+        os.makedirs(d, exist_ok=True)
+        with open(path, "w", encoding="utf-8") as fh:
+            fh.write(text)
+    except OSError as exc:
+        raise FaultlensError(f"{path}: cannot write: {exc}") from exc
+
+
+def write_outputs(report: Any, args: Any) -> None:
+    if getattr(args, "json", None):
+        _write(args.json, report.to_json() + "\n")
+    if getattr(args, "sarif", None):
+        _write(args.sarif, json.dumps(report.to_sarif(), indent=2) + "\n")
+    if getattr(args, "html", None):
+        _write(args.html, report.to_html())
+
+
+def finish_run(result: Any, args: Any) -> int:
+    program = getattr(args, "file", None) or getattr(result, "program", None) or ""
+    report, graph = diagnose_result(result, program)
+    if getattr(args, "verify", False) and report.top is not None and report.top.patch is not None:
+        verify_patch(report, result, graph, max_steps=getattr(args, "max_steps", None),
+                     max_seconds=getattr(args, "max_seconds", None), seed=getattr(args, "seed", None),
+                     curvature=bool(getattr(args, "curvature", False)),
+                     sample_every=int(getattr(args, "sample_every", 10) or 10))
+    quiet = bool(getattr(args, "quiet", False))
+    out = sys.stdout
+    if not quiet:
+        out.write(report.to_text(color=out.isatty()))
+    if getattr(args, "diff", False):
+        d = report.combined_diff()
+        if d:
+            out.write(d)
+        elif not quiet:
+            out.write("faultlens: no patch to show\n")
+    write_outputs(report, args)
+    if getattr(args, "fix", False):
+        top = report.top
+        if top is not None and top.patch is not None:
+            _write(top.patch.path, top.patch.new_source)
+            print(f"faultlens: fixed {os.path.relpath(top.patch.path)}: {top.patch.description}", file=sys.stderr)
+        else:
+            print("faultlens: nothing to fix", file=sys.stderr)
+    out.flush()
+    return EXIT.get(report.verdict, 1)

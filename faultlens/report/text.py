@@ -1,0 +1,108 @@
+"""Terminal rendering of a report: verdict, top faults with the source in context, the patch
+and a short "why" with the key numbers."""
+from __future__ import annotations
+
+import math
+import os
+from typing import Any
+
+_COLORS = {"healthy": "32", "faulty": "31", "crashed": "35", "inconclusive": "33"}
+
+
+def _c(text: str, code: str, on: bool) -> str:
+    return f"\033[{code}m{text}\033[0m" if on else text
+
+
+def _source_context(path: str, line: int, context: int, abspath: str = "") -> list[str]:
+    p = abspath or path
+    try:
+        with open(p, encoding="utf-8") as fh:
+            lines = fh.read().splitlines()
+    except OSError:
+        return []
+    out = []
+    lo, hi = max(1, line - context), min(len(lines), line + context)
+    width = len(str(hi))
+    for i in range(lo, hi + 1):
+        mark = ">" if i == line else " "
+        out.append(f"      {mark} {i:>{width}} | {lines[i - 1]}")
+    return out
+
+
+def _num(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:.4g}" if math.isfinite(v) else str(v)
+    if isinstance(v, list):
+        return "[" + ", ".join(_num(x) for x in v) + "]"
+    return str(v)
+
+
+def _why(report: Any) -> list[str]:
+    out = []
+    d = report.diagnosis
+    if d is not None:
+        out.append(f"P(faulty) = {report.p_faulty:.2f} from {sum(1 for s in report.symptoms if s.get('category') != 'context')} "
+                   f"failure/defect symptom(s); {len(report.lint)} lint finding(s); {report.steps} steps in {report.seconds:.1f} s")
+    curves = (report.plots or {}).get("curves", {})
+    if "loss" in curves:
+        vals = [v for v in curves["loss"][1] if v is not None]
+        if vals:
+            k = max(1, len(vals) // 10)
+            out.append(f"loss: first {sum(vals[:k]) / k:.4g} -> last {sum(vals[-k:]) / k:.4g} "
+                       f"(min {min(vals):.4g}) over {len(curves['loss'][1])} records")
+    if "accuracy" in curves:
+        vals = [v for v in curves["accuracy"][1] if v is not None]
+        if vals:
+            out.append(f"train accuracy: last {vals[-1]:.3f}")
+    stab = (report.plots or {}).get("stability", {})
+    if stab.get("lambda_max*lr"):
+        vals = [v for v in stab["lambda_max*lr"][1] if v is not None]
+        if vals:
+            lim = stab.get("limit")
+            limv = [v for v in lim[1] if v is not None] if lim else []
+            out.append(f"lambda_max*lr: last {vals[-1]:.3g} vs stability limit {limv[-1] if limv else 2:.3g}")
+    return out
+
+
+def render_text(report: Any, color: bool = False, context: int = 1) -> str:
+    L: list[str] = []
+    v = report.verdict
+    L.append(f"faultlens: {report.program}: {_c(v.upper(), _COLORS.get(v, '0'), color)}"
+             + (f" (confidence {report.p_faulty:.2f})" if v == "faulty" else ""))
+    if report.crash:
+        c = report.crash
+        L.append(f"  crashed at {c.get('path')}:{c.get('line')}: {c.get('type')}: {c.get('message')}")
+    for n in report.notes:
+        L.append(f"  note: {n}")
+    for i, f in enumerate(report.faults[:3], start=1):
+        L.append("")
+        L.append(f"{i}. {_c(f.type, '1', color)}  confidence {f.confidence:.2f}")
+        L.append(f"   {f.summary}")
+        for loc in f.locations[:4]:
+            L.append(f"   {loc.path}:{loc.line}:{loc.column}  [{loc.role}]")
+            if i == 1:
+                L.extend(_source_context(loc.path, loc.line, context, getattr(loc, "abspath", "")))
+        for e in f.evidence[:4]:
+            where = f" at step {e.get('step')}" if e.get("step") is not None else ""
+            node = f" on {e.get('node')}" if e.get("node") else ""
+            L.append(f"   - {e.get('symptom')}{where}{node}: {_num(e.get('value'))}")
+        if f.patch is not None and i == 1:
+            L.append("   patch: " + f.patch.description + (
+                "" if f.patch.verified is None else (" (verified)" if f.patch.verified else " (NOT verified)")))
+            ver = f.patch.verification or {}
+            if ver.get("summary"):
+                L.append("   verify: " + ver["summary"])
+            L.extend("   " + ln for ln in f.patch.diff.rstrip("\n").splitlines())
+    if v == "healthy":
+        L.append("  no failure or defect symptoms: training behaves normally.")
+    why = _why(report)
+    if why:
+        L.append("")
+        L.append("why:")
+        L.extend("  " + w for w in why)
+    ctx = [s for s in report.symptoms if s.get("category") == "context"]
+    if ctx and v != "healthy":
+        L.append("  context: " + "; ".join(s.get("message", s["symptom"]) for s in ctx[:4]))
+    if report.trace:
+        L.append(f"trace: {os.path.relpath(report.trace) if not report.trace.startswith('..') else report.trace}")
+    return "\n".join(L) + "\n"
