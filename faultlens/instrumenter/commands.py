@@ -128,8 +128,10 @@ def run_run(args: argparse.Namespace) -> int:
             raise
         pipeline = None
     if pipeline is not None and hasattr(pipeline, "finish_run"):
-        return int(pipeline.finish_run(result, args) or 0)
-    return _fallback_report(result, args)
+        rc = int(pipeline.finish_run(result, args) or 0)
+    else:
+        rc = _fallback_report(result, args)
+    return 130 if result.status == "interrupted" else rc
 
 
 def _fallback_report(result: Any, args: argparse.Namespace) -> int:

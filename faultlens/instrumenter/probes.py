@@ -409,16 +409,17 @@ class CurvatureProbe(Probe):
     preconditioned sharpness (power iteration on P^-1/2 H P^-1/2 with P = sqrt(v_hat) + eps)
     is recorded as ``lambda_max_precond`` and used for ``lambda_max_lr``.
 
-    Cost control: an evaluation runs only when the time spent in curvature so far plus the
-    expected cost of this evaluation stays within ``budget`` (8%) of the run's elapsed time,
-    so the overhead is bounded whatever the model size. All random vectors come from a
+    Cost control: the first evaluation runs at step ``min_step`` (10); each later one only
+    when the time spent in curvature so far plus the last evaluation's cost stays within
+    ``budget`` (8%) of the training time so far, so the overhead is bounded whatever the
+    model size (runs shorter than ~300 steps get one or two evaluations). All random vectors come from a
     private ``torch.Generator``; the recomputed forward runs under ``torch.random.fork_rng``
     and every buffer (BatchNorm running statistics) is restored afterwards.
     """
 
     name = "curvature"
     budget = 0.08
-    min_step = 3
+    min_step = 10
 
     def __init__(self, S):
         super().__init__(S)
@@ -432,12 +433,13 @@ class CurvatureProbe(Probe):
 
     def on_opt_pre(self, ow):
         S = self.S
-        if not S.curvature or S.curv_ctx is None or S.step < self.min_step:
+        if not S.curvature or S.curv_ctx is None or S.step < self.min_step or S.train_t0 is None:
             return
-        elapsed = S.elapsed()
-        est = self.last_cost if self.last_cost is not None else 25.0 * elapsed / max(1, S.step)
-        if self.spent + est > self.budget * elapsed:
-            return
+        elapsed = time.perf_counter() - S.train_t0
+        if self.evals or self.last_cost is not None:
+            # later evaluations: only while the total stays within the budget
+            if self.spent + (self.last_cost or 0.0) > self.budget * elapsed:
+                return
         t0 = time.perf_counter()
         try:
             self._measure(ow, S.curv_ctx)

@@ -118,6 +118,7 @@ class _State:
         self.sample_every = max(1, int(sample_every))
         self.dense_steps = dense_steps
         self.t0 = time.perf_counter()
+        self.train_t0: float | None = None   # time of the first training forward
         self.step = 0
         self.started = False           # a training forward happened
         self.dirty = False             # a backward/step happened in the current iteration
@@ -628,7 +629,9 @@ def _fwd_pre_hook(module, args, kwargs):
             S.lead = mw
         if mw is S.lead and S.dirty:
             S.advance()
-        S.started = True
+        if not S.started:
+            S.started = True
+            S.train_t0 = time.perf_counter()
         S.event("forward", mw.node, training, True)
         if S.curvature:
             mw.last_inputs = (args, kwargs)

@@ -1,0 +1,85 @@
+"""Trace store: round trip, NaN/Inf values, schema check, and crash safety under SIGKILL."""
+from __future__ import annotations
+
+import math
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+from faultlens.errors import FaultlensError
+from faultlens.instrumenter.store import TraceWriter
+from faultlens.instrumenter.trace import load_trace
+
+
+def test_round_trip(tmp_path):
+    p = tmp_path / "t.sqlite"
+    w = TraceWriter(str(p), flush_steps=2)
+    for step in range(5):
+        w.scalar(step, "loss", "loss:a.py:3:crit", 1.0 / (step + 1))
+        w.scalar(step, "lr", "optimizer:a.py:2:opt#g0", 0.1)
+        w.event(step, 2 * step, "forward", "model:a.py:1:model", True, True)
+        w.event(step, 2 * step + 1, "backward", None, None, True)
+        w.maybe_flush(step)
+    w.scalar(5, "loss", "loss:a.py:3:crit", math.nan)
+    w.scalar(6, "loss", "loss:a.py:3:crit", math.inf)
+    w.set_meta(status="finished", steps=7)
+    w.close()
+    t = load_trace(str(p))
+    assert t.status == "finished" and t.steps == 7
+    s, v = t.series("loss")
+    assert s.tolist() == list(range(7))
+    assert np.allclose(v[:5], [1, 1 / 2, 1 / 3, 1 / 4, 1 / 5])
+    assert math.isnan(v[5]) and math.isinf(v[6])
+    assert t.metrics() == [("loss", "loss:a.py:3:crit"), ("lr", "optimizer:a.py:2:opt#g0")]
+    assert t.nodes("lr") == ["optimizer:a.py:2:opt#g0"]
+    assert [e.event for e in t.events[:2]] == ["forward", "backward"]
+    assert t.events[0].training is True and t.events[1].training is None
+    arrays = t.to_dict_of_arrays()
+    assert "loss@loss:a.py:3:crit" in arrays and "step:lr@optimizer:a.py:2:opt#g0" in arrays
+    assert t.series("missing")[0].size == 0
+
+
+def test_rejects_non_trace(tmp_path):
+    p = tmp_path / "x.sqlite"
+    p.write_text("not a database at all")
+    with pytest.raises(FaultlensError):
+        load_trace(str(p))
+    with pytest.raises(FaultlensError):
+        load_trace(str(tmp_path / "absent.sqlite"))
+
+
+def test_sigkill_leaves_readable_trace(tmp_path):
+    """A run killed with SIGKILL keeps every flushed step (WAL, one transaction per flush)."""
+    trace = tmp_path / "killed.sqlite"
+    prog = tmp_path / "prog.py"
+    prog.write_text(textwrap.dedent("""
+        import torch, torch.nn as nn
+        torch.set_num_threads(1)
+        model = nn.Sequential(nn.Linear(16, 32), nn.ReLU(), nn.Linear(32, 1))
+        opt = torch.optim.SGD(model.parameters(), lr=0.01)
+        crit = nn.MSELoss()
+        x, y = torch.randn(32, 16), torch.randn(32, 1)
+        while True:
+            opt.zero_grad()
+            loss = crit(model(x), y)
+            loss.backward()
+            opt.step()
+    """))
+    driver = textwrap.dedent(f"""
+        import os, signal, threading, time
+        import torch
+        from faultlens.instrumenter.runner import execute
+        threading.Timer(2.5, lambda: os.kill(os.getpid(), signal.SIGKILL)).start()
+        execute({str(prog)!r}, [], {str(trace)!r}, tee=False)
+    """)
+    proc = subprocess.run([sys.executable, "-c", driver], capture_output=True, timeout=60)
+    assert proc.returncode == -9, proc.stderr.decode()[-2000:]
+    t = load_trace(str(trace))
+    assert t.status == "running"          # never finished
+    s, v = t.series("loss")
+    assert len(s) > 10                    # flushed steps are there
+    assert np.all(np.diff(s) == 1) and np.all(np.isfinite(v))
+    assert any(e.event == "step" for e in t.events)
