@@ -1,0 +1,112 @@
+"""Labelling a mutant: is it really faulty, or equivalent to the original?
+
+The rule follows DeepCrime (Humbatova et al., ISSTA 2021) and DeepFD (Cao et al., ICSE 2022):
+train the original and the mutant over k seeds each and call the mutant *killed* (faulty)
+only when its score is statistically and practically worse:
+
+* Welch's t-test (unequal variances, two-sided) p < 0.05, **and**
+* Cohen's d >= 0.5 (pooled standard deviation), **and**
+* the mutant's mean score is lower (all subject programs report higher-is-better scores).
+
+A run that crashed, or reported a non-finite score, has no score; a mutant whose runs
+crashed in at least half of its seeds is labelled ``crash`` (faulty), and its crashed runs
+count as the worst score in the test otherwise. Everything else is ``equivalent`` (the
+injected change did not make training measurably worse: a healthy program). With fewer
+than 2 scores on either side the label is ``pending``.
+
+Both sides with zero variance: the t statistic is undefined; we then call the mutant worse
+when its (constant) mean is lower by more than 1e-9 (p = 0, d = inf) and equivalent
+otherwise.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Iterable, Sequence
+
+ALPHA = 0.05
+MIN_EFFECT = 0.5
+
+
+@dataclass
+class LabelResult:
+    label: str                 # "faulty" | "crash" | "equivalent" | "pending"
+    killed: bool
+    n_orig: int
+    n_mut: int
+    n_mut_crashed: int
+    mean_orig: float | None
+    mean_mut: float | None
+    std_orig: float | None
+    std_mut: float | None
+    p_value: float | None
+    cohens_d: float | None
+    test: str = "welch_t"
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _mean_std(xs: Sequence[float]) -> tuple[float, float]:
+    n = len(xs)
+    m = sum(xs) / n
+    var = sum((x - m) ** 2 for x in xs) / (n - 1) if n > 1 else 0.0
+    return m, math.sqrt(var)
+
+
+def cohens_d(orig: Sequence[float], mut: Sequence[float]) -> float:
+    """Effect size (orig - mutant) / pooled sd; positive when the mutant is worse."""
+    m1, s1 = _mean_std(orig)
+    m2, s2 = _mean_std(mut)
+    n1, n2 = len(orig), len(mut)
+    pooled = math.sqrt(((n1 - 1) * s1 ** 2 + (n2 - 1) * s2 ** 2) / max(n1 + n2 - 2, 1))
+    diff = m1 - m2
+    if pooled == 0:
+        return 0.0 if abs(diff) <= 1e-9 else math.copysign(math.inf, diff)
+    return diff / pooled
+
+
+def welch_p(orig: Sequence[float], mut: Sequence[float]) -> float:
+    """Two-sided Welch t-test p-value (scipy.stats.ttest_ind(equal_var=False))."""
+    m1, s1 = _mean_std(orig)
+    m2, s2 = _mean_std(mut)
+    n1, n2 = len(orig), len(mut)
+    v1, v2 = s1 ** 2 / n1, s2 ** 2 / n2
+    if v1 + v2 == 0:
+        return 1.0 if abs(m1 - m2) <= 1e-9 else 0.0
+    from scipy import stats
+
+    return float(stats.ttest_ind(list(orig), list(mut), equal_var=False).pvalue)
+
+
+def is_finite_score(x) -> bool:
+    return x is not None and isinstance(x, (int, float)) and math.isfinite(x)
+
+
+def label_mutant(orig_scores: Iterable[float | None], mut_scores: Iterable[float | None],
+                 alpha: float = ALPHA, min_effect: float = MIN_EFFECT) -> LabelResult:
+    """Label a mutant from the scores of the original's and the mutant's runs.
+
+    ``None`` / NaN / inf in ``mut_scores`` is a crashed (or diverged) run."""
+    orig = [float(x) for x in orig_scores if is_finite_score(x)]
+    mut_all = list(mut_scores)
+    mut = [float(x) for x in mut_all if is_finite_score(x)]
+    n_crash = len(mut_all) - len(mut)
+    mo = _mean_std(orig) if orig else (None, None)
+    if len(mut_all) and n_crash * 2 >= len(mut_all) and n_crash > 0:
+        mm = _mean_std(mut) if mut else (None, None)
+        return LabelResult("crash", True, len(orig), len(mut_all), n_crash, mo[0], mm[0], mo[1], mm[1],
+                           None, None)
+    if len(orig) < 2 or len(mut_all) < 2:
+        mm = _mean_std(mut) if mut else (None, None)
+        return LabelResult("pending", False, len(orig), len(mut_all), n_crash, mo[0], mm[0], mo[1], mm[1],
+                           None, None)
+    if n_crash:  # a minority of crashed seeds: count them as the worst observed score
+        worst = min(orig + mut)
+        mut = mut + [worst] * n_crash
+    mm = _mean_std(mut)
+    p = welch_p(orig, mut)
+    d = cohens_d(orig, mut)
+    killed = p < alpha and d >= min_effect and mm[0] < mo[0]
+    return LabelResult("faulty" if killed else "equivalent", killed, len(orig), len(mut_all), n_crash,
+                       mo[0], mm[0], mo[1], mm[1], p, None if math.isinf(d) else d)

@@ -1,0 +1,60 @@
+"""The mutant label test (Welch t-test + Cohen's d + direction) on synthetic score lists."""
+import math
+
+import pytest
+
+from faultlens.corpus.labels import cohens_d, label_mutant, welch_p
+
+
+def test_clearly_worse_mutant_is_faulty():
+    r = label_mutant([0.95, 0.96, 0.94, 0.95, 0.96], [0.60, 0.55, 0.62])
+    assert r.label == "faulty" and r.killed
+    assert r.p_value < 0.05 and r.cohens_d >= 0.5
+    assert r.mean_mut < r.mean_orig
+
+
+def test_equal_scores_are_equivalent():
+    r = label_mutant([0.95, 0.96, 0.94, 0.95, 0.96], [0.95, 0.94, 0.96])
+    assert r.label == "equivalent" and not r.killed
+
+
+def test_better_mutant_is_never_faulty():
+    r = label_mutant([0.80, 0.81, 0.79, 0.80], [0.95, 0.96, 0.97])
+    assert r.p_value < 0.05 and r.cohens_d < 0  # significant, but in the good direction
+    assert r.label == "equivalent"
+
+
+def test_significant_but_tiny_effect_is_equivalent():
+    # huge samples make a tiny difference significant; d < 0.5 keeps it equivalent
+    orig = [0.9 + 0.01 * ((i * 37) % 11 - 5) / 5 for i in range(400)]
+    mut = [x - 0.0012 for x in orig]
+    r = label_mutant(orig, mut)
+    assert r.p_value < 0.05 or r.cohens_d < 0.5
+    assert r.cohens_d < 0.5 and r.label == "equivalent"
+
+
+def test_crashes_make_a_crash_label():
+    r = label_mutant([0.9, 0.91, 0.92], [None, float("nan"), 0.9])
+    assert r.label == "crash" and r.killed and r.n_mut_crashed == 2
+
+
+def test_minority_crash_counts_as_worst_score():
+    r = label_mutant([0.9, 0.91, 0.92, 0.9], [0.5, 0.52, None])
+    assert r.label == "faulty" and r.n_mut_crashed == 1
+
+
+def test_too_few_scores_is_pending():
+    assert label_mutant([0.9], [0.1, 0.2]).label == "pending"
+
+
+def test_constant_samples():
+    assert label_mutant([1.0, 1.0, 1.0], [0.5, 0.5]).label == "faulty"
+    assert label_mutant([1.0, 1.0, 1.0], [1.0, 1.0]).label == "equivalent"
+
+
+def test_welch_matches_scipy_and_d_sign():
+    from scipy import stats
+
+    a, b = [1.0, 2.0, 3.0, 4.0], [2.0, 4.0, 6.0, 9.0]
+    assert math.isclose(welch_p(a, b), stats.ttest_ind(a, b, equal_var=False).pvalue)
+    assert cohens_d(b, a) > 0 > cohens_d(a, b)
