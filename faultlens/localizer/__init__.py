@@ -224,7 +224,7 @@ def _data(c: _Collector, nodes: list[str], preprocessing: bool) -> None:
     names: set[str] = set()
     entry_abs = None
     for dl in g.nodes("dataloader"):
-        names |= src.names_in(str(dl.get("dataset") or ""))
+        names |= src.first_arg_names(str(dl.get("dataset") or (dl.get("args") or {}).get("dataset") or ""))
         entry_abs = resolve_path(g, dl.span.path)
     for call in g.nodes("call", method="forward"):
         for inp in (call.get("inputs") or [])[:1]:
@@ -302,7 +302,13 @@ def _training_loop(c: _Collector, nodes: list[str], detections: list[Any]) -> No
     if "missing_update" in names:
         reason = next((d.details.get("reason") for d in detections if d.symptom == "missing_update"), "no_step")
         if reason == "cleared":
-            for z in _calls(g, "zero_grad")[:1]:
+            zs = _calls(g, "zero_grad")
+            bk = _calls(g, "backward")
+            st = _calls(g, "step")
+            if bk and st:
+                b0, s0 = bk[0], st[0]
+                zs = [z for z in zs if z.span.path == b0.span.path and b0.span.line < z.span.line < s0.span.line] or zs
+            for z in zs[:1]:
                 c.add_span(z.span, z.id, "misplaced")
         back = _calls(g, "backward")
         if back:

@@ -211,20 +211,31 @@ def _training_loop(fault, g, tv, locations) -> tuple[str, list, str] | None:
             mis = [l for l in (locations or []) if l.role == "misplaced"]
             back = g.nodes("call", method="backward")
             if mis and back:
+                others = [z for z in g.nodes("call", method="zero_grad") if z.span.line < back[0].span.line
+                          and z.get("loop") == back[0].get("loop") and z.span.path == back[0].span.path]
+                if others:  # gradients are already cleared before backward: just drop the extra call
+                    return mis[0].abspath, [RemoveStmt(mis[0].line)], \
+                        f"remove {ov}.zero_grad() at line {mis[0].line}: it clears the gradients before step()"
                 loop = _node(g, back[0].get("loop"))
                 pos = _first_stmt_pos(g, loop) if loop is not None else None
                 if pos and pos[0] == mis[0].abspath:
                     return pos[0], [RemoveStmt(mis[0].line), InsertStmt(pos[1], f"{ov}.zero_grad()\n")], \
                         f"move {ov}.zero_grad() from line {mis[0].line} (between backward and step) to line {pos[1]}"
             return None
-        if ins:
+        back = g.nodes("call", method="backward")
+        if ins and back:
             l = ins[0]
-            back = g.nodes("call", method="backward")
-            if back and l.line > back[0].span.end_line and not src.stmt_at(l.abspath, l.line):
-                # nothing follows backward in its block: insert after it
-                return l.abspath, [InsertStmt(back[0].span.line, f"{ov}.step()\n", after=True)], \
-                    f"insert {ov}.step() after line {back[0].span.line}"
-            return l.abspath, [InsertStmt(l.line, f"{ov}.step()\n")], f"insert {ov}.step() before line {l.line}"
+            after = back[0]
+            for cl in g.nodes("call", method="clip_grad_norm_") + g.nodes("call", method="clip_grad_value_"):
+                if cl.span.path == after.span.path and cl.span.line > after.span.line and cl.get("loop") == after.get("loop"):
+                    after = cl
+            st, nxt = src.next_stmt(l.abspath, after.span.end_line)
+            if st is None:
+                return None
+            if nxt is None:  # nothing follows in its block: insert after it
+                return l.abspath, [InsertStmt(st.lineno, f"{ov}.step()\n", after=True)], \
+                    f"insert {ov}.step() after line {st.end_lineno}"
+            return l.abspath, [InsertStmt(nxt.lineno, f"{ov}.step()\n")], f"insert {ov}.step() before line {nxt.lineno}"
     if "eval_mode_missing" in names and ins:
         l = ins[0]
         edits = [InsertStmt(l.line, f"{mv}.eval()\n")]
@@ -278,8 +289,9 @@ def _remove_output_activation(fault, g) -> tuple[str, list, str] | None:
                 f"remove the {k.lower()} before {lt or 'the loss'} (it expects raw logits)"
         if last.kind == "layer":
             parent = _node(g, last.get("parent"))
+            owner0 = _node(g, last.get("owner"))
             sp = last.get("expr_span") or last.span.to_dict()
-            if parent is not None:  # an element of nn.Sequential(...)
+            if parent is not None or (owner0 is not None and owner0.kind == "model"):  # an element of nn.Sequential(...)
                 return ab, [RemoveArg(sp["line"], sp["column"])], \
                     f"drop the nn.{k} layer before {lt or 'the loss'} (it expects raw logits)"
             owner = _node(g, last.get("owner"))

@@ -145,7 +145,8 @@ def self_calls(path: str, class_name: str, attr: str, method: str = "forward") -
 def data_sources(path: str, names: set[str], depth: int = 4) -> list[Pos]:
     """Assignment statements (module level or in functions) that produce ``names``, followed
     back through the names used on their right-hand side up to ``depth`` levels; only those
-    that load, generate or scale data are kept (data loading calls, ``.data``, arithmetic)."""
+    that load, generate or scale data are kept (data loading calls, ``.data``, arithmetic).
+    Ordered by distance from ``names`` (nearest first), then by line."""
     _, tree = parse(path)
     if tree is None:
         return []
@@ -159,11 +160,11 @@ def data_sources(path: str, names: set[str], depth: int = 4) -> list[Pos]:
                         assigns.setdefault(n.id, []).append(node)
     text = parse(path)[0]
     seen: set[int] = set()
-    out: list[Pos] = []
+    found: list[tuple[int, Pos]] = []
     frontier = set(names)
-    for _ in range(depth):
+    for level in range(depth):
         nxt: set[str] = set()
-        for name in frontier:
+        for name in sorted(frontier):
             for st in assigns.get(name, []):
                 if id(st) in seen:
                     continue
@@ -175,9 +176,25 @@ def data_sources(path: str, names: set[str], depth: int = 4) -> list[Pos]:
                         if isinstance(n, ast.Name):
                             nxt.add(n.id)
                 if _DATA_CALL.search(seg) or isinstance(value, ast.BinOp):
-                    out.append(pos_of(st))
+                    found.append((level, pos_of(st)))
         frontier = nxt - names
-    return sorted(set(out), key=lambda p: (p.line, p.column))
+    out: list[Pos] = []
+    for _, p in sorted(found, key=lambda t: (t[0], t[1].line)):
+        if p not in out:
+            out.append(p)
+    return out
+
+
+def first_arg_names(expr_text: str) -> set[str]:
+    """Names in the first positional argument of a call expression (the inputs of
+    ``TensorDataset(X, y)``), else all names in the expression."""
+    try:
+        tree = ast.parse(expr_text.strip(), mode="eval")
+    except SyntaxError:
+        return names_in(expr_text)
+    if isinstance(tree.body, ast.Call) and tree.body.args:
+        return {n.id for n in ast.walk(tree.body.args[0]) if isinstance(n, ast.Name)}
+    return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
 
 
 def names_in(expr_text: str) -> set[str]:

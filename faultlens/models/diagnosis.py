@@ -27,6 +27,7 @@ Verdicts: ``crashed`` when the program raised; ``inconclusive`` when fewer than
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -260,18 +261,25 @@ def _lint_scores(lint: list[Any] | None) -> tuple[dict[str, float], dict[str, li
     return sc, nodes, items
 
 
-def _classifier_probs(trace: Any, graph: Any) -> dict[str, float] | None:
+def _classifier_probs(trace: Any, graph: Any) -> tuple[dict[str, float] | None, float | None]:
+    """(p(type) from the shipped classifier, p(faulty) from its triage head) or Nones."""
     try:
         from faultlens.models import classifier as _clf  # owned by the corpus/models helper
         model = _clf.load_shipped()
         if model is None:
-            return None
+            return None, None
         from faultlens.models import features as _feat
-        feats = _feat.extract(trace, graph)
-        probs = model.predict_proba(feats)
-        return {str(k): float(v) for k, v in dict(probs).items()}
+        tr = trace
+        path = trace if isinstance(trace, (str, os.PathLike)) else (getattr(trace, "path", None) if isinstance(trace, TraceView) else None)
+        if path is not None:
+            from faultlens.instrumenter.trace import load_trace
+            tr = load_trace(path)
+        feats = _feat.extract(tr, graph)
+        probs = {str(k): float(v) for k, v in dict(model.predict_proba(feats)).items()}
+        triage = model.triage_proba(feats) if hasattr(model, "triage_proba") else None
+        return probs, (None if triage is None else float(triage))
     except Exception:
-        return None
+        return None, None
 
 
 def _softmax(scores: dict[str, float]) -> dict[str, float]:
@@ -340,9 +348,11 @@ def diagnose(trace: Any, graph: Any = None, lint: list[Any] | None = None, *, us
             q = REGISTRY[d.symptom].reliability
             prod *= 1.0 - q * d.strength
     p_rules_faulty = 1.0 - prod
-    clf = _classifier_probs(trace, graph) if use_classifier else None
+    clf, triage = _classifier_probs(trace, graph) if use_classifier else (None, None)
     p_faulty = p_rules_faulty
-    if clf and "healthy" in clf:
+    if triage is not None:
+        p_faulty = (1 - CLASSIFIER_WEIGHT) * p_rules_faulty + CLASSIFIER_WEIGHT * triage
+    elif clf and "healthy" in clf:
         p_faulty = (1 - CLASSIFIER_WEIGHT) * p_rules_faulty + CLASSIFIER_WEIGHT * (1.0 - clf["healthy"])
 
     # 2. type scores

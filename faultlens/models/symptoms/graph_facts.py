@@ -142,6 +142,13 @@ class GraphFacts:
                     classes.append(c)
             if not classes:
                 classes = [n.id for n in g.nodes("module_class")]
+            for m in self.models:  # nn.Sequential(...) models own their layers directly
+                own = [n for n in g.nodes("layer") if n.get("owner") == m.id]
+                if own:
+                    def pos(n):
+                        sp = n.get("expr_span") or n.span.to_dict()
+                        return (sp["line"], sp["column"])
+                    out.append(max(own, key=pos))
             for c in classes:
                 fl = g.flow(c)
                 if fl:

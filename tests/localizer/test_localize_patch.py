@@ -1,0 +1,188 @@
+"""Localization roles and patches on small fixture programs (no training)."""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from faultlens.analyzer import build_graph
+from faultlens.localizer import localize
+from faultlens.localizer.edits import InsertStmt, ReplaceExpr, annotate, apply_edits, unified
+from faultlens.localizer.patches import make_patch, round_down
+from faultlens.models.diagnosis import FaultCandidate
+from faultlens.models.symptoms import Detection
+
+FIX = Path(__file__).parent / "fixtures"
+
+
+def fault(ftype, *dets, nodes=()):
+    return FaultCandidate(ftype, 0.9, 0.9, "", [], list(nodes), list(dets))
+
+
+def det(name, category="failure", **details):
+    return Detection(name, 5, None, 1.0, "", category, 1.0, details)
+
+
+@pytest.fixture
+def work(tmp_path, monkeypatch):
+    """Copies of the fixtures in a fresh git repository, cwd there."""
+    for f in FIX.glob("*.py"):
+        shutil.copy(f, tmp_path / f.name)
+    subprocess.run(["git", "init", "-q", "."], cwd=tmp_path, check=True)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def code(src):
+    """Source without comment lines (the patches add ``# faultlens:`` explanations)."""
+    return "\n".join(l for l in src.splitlines() if not l.strip().startswith("#"))
+
+
+def roles(locs):
+    return [(l.role, l.line) for l in locs]
+
+
+def check_applies(work, patch):
+    p = work / "fix.diff"
+    p.write_text(patch.diff)
+    assert "# faultlens:" in patch.diff
+    r = subprocess.run(["git", "apply", "--check", str(p)], cwd=work, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr + patch.diff
+    if shutil.which("patch"):
+        r = subprocess.run(["patch", "-p0", "--dry-run", "-i", str(p)], cwd=work, capture_output=True, text=True)
+        assert r.returncode == 0, r.stdout + r.stderr
+    compile(patch.new_source, "patched", "exec")
+    # the annotated new source is exactly what applying the diff gives
+    r = subprocess.run(["git", "apply", str(p)], cwd=work, capture_output=True, text=True)
+    assert r.returncode == 0
+    assert Path(patch.path).read_text() == patch.new_source
+
+
+def test_lr_definition_and_use(work):
+    g = build_graph(str(work / "mlp_loop.py"))
+    locs = localize(fault("learning_rate"), g)
+    assert roles(locs)[:2] == [("definition", 11), ("use", 36)]
+    assert locs[0].path == "mlp_loop.py" and locs[0].column == 49
+
+
+def test_lr_patch_from_curvature(work):
+    g = build_graph(str(work / "mlp_loop.py"))
+    f = fault("learning_rate", det("beyond_stability", lambda_max=50.0, limit=2.0))
+    p = make_patch(f, g, locations=localize(f, g))
+    assert "default=0.02" in p.new_source  # 0.5 * 2 / 50
+    check_applies(work, p)
+
+
+def test_lr_patch_factor_ten(work):
+    g = build_graph(str(work / "mlp_loop.py"))
+    p = make_patch(fault("learning_rate", det("diverging_loss")), g)
+    assert "default=0.3" in p.new_source and "a factor 10 smaller" in p.description
+
+
+def test_missing_step_and_zero_grad(work):
+    g = build_graph(str(work / "mlp_loop.py"))
+    f = fault("training_loop", det("missing_update", "defect", reason="no_step"))
+    locs = localize(f, g)
+    assert ("insertion_point", 43) in roles(locs) or ("insertion_point", 43) in roles(locs)
+    p = make_patch(f, g, locations=locs)
+    lines = p.new_source.splitlines()
+    i = lines.index("        loss.backward()")
+    assert lines[i + 1].strip().startswith("# faultlens:") and lines[i + 2] == "        optimizer.step()"
+    check_applies(work, p)
+
+
+def test_accumulating_gradients_insertion(work):
+    g = build_graph(str(work / "mlp_loop.py"))
+    f = fault("training_loop", det("accumulating_gradients", "defect"))
+    locs = localize(f, g)
+    assert ("insertion_point", 40) in roles(locs)
+    p = make_patch(f, g, locations=locs)
+    assert "        optimizer.zero_grad()\n        out = model(xb)" in p.new_source
+    check_applies(work, p)
+
+
+def test_eval_mode_insertion(work):
+    g = build_graph(str(work / "mlp_loop.py"))
+    f = fault("training_loop", det("eval_mode_missing", "defect"))
+    locs = localize(f, g)
+    assert roles(locs)[0] == ("insertion_point", 43)
+    p = make_patch(f, g, locations=locs)
+    assert "    model.eval()\n    with torch.no_grad():" in p.new_source
+    assert "        model.train()\n        for xb, yb in loader:" in p.new_source.replace("    # faultlens", "# faultlens") or \
+        "model.train()" in p.new_source
+    check_applies(work, p)
+
+
+def test_activation_softmax_removed(work):
+    g = build_graph(str(work / "mlp_loop.py"))
+    f = fault("activation", det("output_range_mismatch", "defect", problem="probabilities_into_logit_loss"),
+              nodes=["op:mlp_loop.py:30:Net.softmax"])
+    locs = localize(f, g)
+    assert ("construction", 30) in roles(locs) and ("construction", 35) in roles(locs)
+    p = make_patch(f, g, locations=locs)
+    assert "return self.fc2(x)" in p.new_source and "softmax" not in code(p.new_source).split("def forward")[1]
+    check_applies(work, p)
+
+
+def test_nll_swapped_and_sequential_softmax(work):
+    g = build_graph(str(work / "nll_seq.py"))
+    f = fault("loss_function", det("output_range_mismatch", "defect", problem="scores_into_nll"))
+    p = make_patch(f, g)
+    assert "nn.CrossEntropyLoss()" in p.new_source
+    check_applies(work, p)
+    subprocess.run(["git", "checkout", "-q", "--", "."], cwd=work)
+    shutil.copy(FIX / "nll_seq.py", work / "nll_seq.py")
+    g = build_graph(str(work / "nll_seq.py"))
+    f = fault("activation", det("output_range_mismatch", "defect", problem="probabilities_into_logit_loss"))
+    p = make_patch(f, g)
+    assert p is not None and "Softmax" not in code(p.new_source)
+    check_applies(work, p)
+
+
+def test_misplaced_zero_grad_moved(work):
+    g = build_graph(str(work / "nll_seq.py"))
+    f = fault("training_loop", det("missing_update", "defect", reason="cleared"))
+    locs = localize(f, g)
+    assert ("misplaced", 19) in roles(locs)
+    p = make_patch(f, g, locations=locs)
+    body = code(p.new_source).split("for step in range(20):")[1].splitlines()
+    assert [l.strip() for l in body if l.strip()] == [
+        "optimizer.zero_grad()", "loss = criterion(model(x), y)", "loss.backward()",
+        "optimizer.step()"]
+    check_applies(work, p)
+
+
+def test_init_and_normalisation(work):
+    g = build_graph(str(work / "mlp_loop.py"))
+    p = make_patch(fault("weight_initialization", det("vanishing_gradient")), g)
+    assert 'nn.init.kaiming_uniform_(model.fc1.weight, nonlinearity="relu")' in p.new_source
+    check_applies(work, p)
+    subprocess.run(["git", "checkout", "-q", "--", "."], cwd=work)
+    shutil.copy(FIX / "mlp_loop.py", work / "mlp_loop.py")
+    g = build_graph(str(work / "mlp_loop.py"))
+    f = fault("data_preprocessing", det("input_out_of_range", "context"))
+    locs = localize(f, g)
+    assert any(l.role == "data" and l.line == 16 for l in locs), roles(locs)
+    p = make_patch(f, g, locations=locs)
+    assert "X = (X - X.mean(0)) / (X.std(0) + 1e-8)" in p.new_source
+    check_applies(work, p)
+
+
+def test_crash_location_first(work):
+    g = build_graph(str(work / "mlp_loop.py"))
+    crash = {"kind": "shape_mismatch", "path": "mlp_loop.py", "line": 41, "column": 9, "end_line": 41, "end_column": 30}
+    locs = localize(fault("architecture"), g, crash=crash)
+    assert locs[0].role == "crash" and locs[0].line == 41
+
+
+def test_edit_engine_and_diff_headers(tmp_path):
+    src = "a = 1\nif a:\n    b = f(a, lr=0.5)\n"
+    new = apply_edits(src, [ReplaceExpr(3, 17, "0.05", 3, 20), InsertStmt(3, "c = 2\n")])
+    assert new == "a = 1\nif a:\n    c = 2\n    b = f(a, lr=0.05)\n"
+    d = unified(src, annotate(src, new, "why"), "./x.py", "desc")
+    assert d.startswith("faultlens: desc\n--- ./x.py\n+++ ./x.py\n@@")
+    assert "+    # faultlens: why\n" in d
+    assert round_down(0.0837) == 0.08 and round_down(3.0 / 10) == 0.3
