@@ -687,7 +687,9 @@ class Builder:
             rhs = self.eval(d.value, d.scope, d.pos, depth + 1)
             deps = prev.deps | rhs.deps
             val = Val(None, False, "unknown", None, deps)
-            if prev.resolved and rhs.resolved and _is_number(prev.value) and _is_number(rhs.value):
+            if d.loop_depth > 0:
+                pass  # updated on every iteration: no single value
+            elif prev.resolved and rhs.resolved and _is_number(prev.value) and _is_number(rhs.value):
                 opname = type(d.extra).__name__.replace("Assign", "")
                 res = _arith(opname, prev.value, rhs.value)
                 if res is not _UNRESOLVED:
@@ -701,7 +703,9 @@ class Builder:
         v = self.eval(value, d.scope, d.pos, depth + 1)
         if v.obj is not None:
             return v
-        if isinstance(value, (cst.Integer, cst.Float, cst.UnaryOperation)) and v.resolved and v.source == "literal":
+        if d.key.endswith("]"):
+            src = "config" if v.resolved or v.deps else "unknown"
+        elif isinstance(value, (cst.Integer, cst.Float, cst.UnaryOperation)) and v.resolved and v.source == "literal":
             src = "constant" if d.scope.kind == "module" else ("config" if d.scope.kind == "class" else "literal")
         elif isinstance(value, (cst.SimpleString, cst.Name, cst.ConcatenatedString, cst.Tuple, cst.List)) \
                 and v.source == "literal" and v.hp is None:
@@ -726,6 +730,8 @@ class Builder:
             return v
         if d.kind == "aug" and not v.resolved:
             return v  # an accumulator (``total += loss.item()``), not a hyperparameter
+        if not v.resolved and d.value is not None and _has_foreign_call(d.value):
+            return v  # a tensor computed from hyperparameters (``loss / accum_steps``)
         short = key.split(".")[-1]
         if N.canonical_hp(short) == short and short not in N.CANONICAL_HPS and any(
                 x.kind == "aug" and x.loop_depth > d.loop_depth for x in d.scope.defs.get(key, ())):
@@ -746,10 +752,11 @@ class Builder:
             attrs["expr"] = self.text(fi, d.stmt)
         if d.scope.kind == "class":
             attrs["owner_class"] = d.scope.qualname
-        if "." in key and key.split(".")[0] != "self":
-            base = self.lookup(key.rsplit(".", 1)[0], d.scope, d.pos)
-            if base.obj is not None and base.obj[0] == "args":
-                prev = self.member(base.obj, name)
+        bkey, memb = _split_key(key)
+        if bkey is not None and head(key) != "self":
+            base = self.lookup(bkey, d.scope, d.pos)
+            if base.obj is not None:
+                prev = self.member(base.obj, memb)
                 if prev is not None and prev.hp:
                     attrs["overrides"] = prev.hp
         hp = self.add("hyperparameter", name, fi, d.stmt, d.scope, **attrs)
@@ -1715,6 +1722,18 @@ class Builder:
             if index < len(pos_args):
                 return _int_literal(pos_args[index].value)
         return None
+
+
+_VALUE_FUNCS = {"int", "float", "round", "abs", "min", "max", "bool", "str", "len", "get"}
+
+
+def _has_foreign_call(expr) -> bool:
+    """True when ``expr`` calls something other than a value conversion."""
+    for call, _ in iter_calls(expr):
+        k = dotted(call.func)
+        if k is None or k.split(".")[-1] not in _VALUE_FUNCS:
+            return True
+    return False
 
 
 def _int_literal(e):

@@ -64,6 +64,9 @@ class Scope:
         ones while the later ones sit in a branch that does not enclose ``pos``. The flag
         says whether one of them is certain to run before ``pos`` (else the value from
         outside the scope may reach too)."""
+        if pos >= END:  # seen from an inner scope: any definition may be the live one
+            ds = sorted(self.defs.get(key, ()), key=lambda d: d.pos, reverse=True)
+            return ds, any(not d.conditional for d in ds)
         use_branch = self.file.branch_at.get(pos, ())
         out: list[Def] = []
         cands = sorted((d for d in self.defs.get(key, ()) if d.pos < pos), key=lambda d: d.pos, reverse=True)

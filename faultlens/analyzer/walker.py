@@ -390,6 +390,7 @@ class Walker:
         recv = receiver if len(receiver) <= 60 else receiver[:57] + "..."
         name = f"{recv}.{method}" if recv else method
         inputs = [b.text(fi, a.value) for a in call.args]
+        extra.setdefault("manual", False)
         cid = b.add("call", name, fi, stmt, ctx.scope, method=method, receiver=receiver, target=target,
                     loop=ctx.loops[-1] if ctx.loops else None, loops=list(ctx.loops), contexts=list(ctx.contexts),
                     in_closure=ctx.in_closure or id(ctx.scope) in self.closures, result=result, inputs=inputs,
@@ -469,7 +470,7 @@ class Walker:
         if vexpr is not None:
             v = b.eval(vexpr, ctx.scope, pos)
             self.g.set_attr(nid, value=_jsonable(v.value) if v.resolved else None,
-                            value_span=b.span(fi, vexpr).to_dict())
+                            value_span=b.span(fi, vexpr).to_dict(), expr=b.text(fi, vexpr))
             if v.hp:
                 self.g.add_edge(v.hp, nid, "uses", arg="value")
             elif not v.resolved:
@@ -498,7 +499,8 @@ class Walker:
         nid = b.add("transform", kind, fi, sm, ctx.scope, transform=kind, target=tgt,
                     result=b.text(fi, sm.targets[0].target), expr_span=b.span(fi, v).to_dict())
         if kind == "divide":
-            self.g.set_attr(nid, value=_jsonable(right.value), value_span=b.span(fi, v.right).to_dict())
+            self.g.set_attr(nid, value=_jsonable(right.value), value_span=b.span(fi, v.right).to_dict(),
+                            expr=b.text(fi, v.right))
 
     def _manual_update(self, stmt, expr, ctx: Ctx, parents, pvar: str) -> None:
         """``p.data.add_(p.grad, alpha=-lr)`` / ``p -= lr * p.grad`` inside
