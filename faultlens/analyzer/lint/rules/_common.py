@@ -31,9 +31,11 @@ def loss_type_of(ctx: LintContext, call) -> tuple[str | None, Any]:
     last = recv.rsplit(".", 1)[-1]
     if last in FUNCTIONAL_LOSSES:
         return FUNCTIONAL_LOSSES[last], None
-    for loss in ctx.nodes("loss"):
-        if loss.get("var") and loss.get("var") == recv:
-            return loss.get("loss_type"), loss
+    from faultlens.analyzer.lint.rules._loops import by_var
+
+    loss = by_var(ctx, "loss", call)
+    if loss is not None:
+        return loss.get("loss_type"), loss
     return None, None
 
 
@@ -113,16 +115,26 @@ class Producer:
 
 
 def _forward_model(ctx: LintContext, loss_node, callee_text: str | None, line: int) -> Any:
-    """The model node a forward call ``callee_text(...)`` refers to."""
+    """The model node a forward call ``callee_text(...)`` (on ``line``) refers to."""
+    from faultlens.analyzer.lint.rules._loops import by_var
+
     if callee_text:
         for fwd in ctx.calls("forward"):
-            if fwd.get("receiver") == callee_text and fwd.span.path == loss_node.span.path:
+            if (fwd.get("receiver") == callee_text and fwd.span.path == loss_node.span.path
+                    and fwd.span.line <= line <= fwd.span.end_line):
                 tgt = ctx.target(fwd)
                 if tgt is not None:
                     return tgt
-        for m in ctx.nodes("model"):
-            if m.get("var") == callee_text:
-                return m
+        class _Probe:  # the receiver lookup of by_var, scoped like the loss call
+            span = loss_node.span
+
+            @staticmethod
+            def get(k, d=None):
+                return {"receiver": callee_text, "function": loss_node.get("function")}.get(k, d)
+
+        m = by_var(ctx, "model", _Probe)
+        if m is not None:
+            return m
     for fwd in ctx.graph.predecessors(loss_node.id, "feeds"):
         if fwd.kind == "call":
             tgt = ctx.target(fwd)
@@ -136,6 +148,7 @@ def prediction_producer(ctx: LintContext, loss_call) -> Producer:
     call = ast_call_for(ctx, loss_call)
     rel = loss_call.span.path
     callee = None
+    fwd_line = loss_call.span.line
     if facts is not None and call is not None:
         pred = prediction_arg(call)
         scope = facts.enclosing_function(call)
@@ -144,13 +157,14 @@ def prediction_producer(ctx: LintContext, loss_call) -> Producer:
             return Producer(kind, ctx.ast_location(rel, node), ast_node=node,
                             describe=facts.text(node).split("\n")[0])
         if kind == "call" and isinstance(node, ast.Call):
+            fwd_line = node.lineno
             callee = facts.text(node.func)
             if isinstance(node.func, ast.Attribute) and node.func.attr == "forward":
                 callee = facts.text(node.func.value)
         elif kind != "name":
             if kind == "other" and pred is not None and not isinstance(pred, (ast.Name, ast.Call)):
                 return Producer(None, None)
-    model = _forward_model(ctx, loss_call, callee, loss_call.span.line)
+    model = _forward_model(ctx, loss_call, callee, fwd_line)
     cls = ctx.model_class(model) if model is not None else None
     if (cls is None or cls.kind != "module_class") and model is not None and ctx.graph.flow(model.id):
         cls = model  # a container model (nn.Sequential(...)): its layers hang off the model node

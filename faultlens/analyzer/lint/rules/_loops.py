@@ -26,11 +26,7 @@ def optimizer_of(ctx: LintContext, call) -> Any:
     tgt = ctx.target(call)
     if tgt is not None and tgt.kind == "optimizer":
         return tgt
-    recv = call.get("receiver")
-    for o in ctx.optimizers():
-        if o.get("var") and o.get("var") == recv:
-            return o
-    return None
+    return by_var(ctx, "optimizer", call)
 
 
 def model_of_optimizer(ctx: LintContext, opt) -> Any:
@@ -46,11 +42,38 @@ def model_of_call(ctx: LintContext, call) -> Any:
     tgt = ctx.target(call)
     if tgt is not None and tgt.kind == "model":
         return tgt
+    return by_var(ctx, "model", call)
+
+
+def by_var(ctx: LintContext, kind: str, call) -> Any:
+    """The ``kind`` node whose variable is the call's receiver, in the call's scope: the same
+    function, else module level unless the name is a parameter/local of the function."""
     recv = call.get("receiver")
-    for m in ctx.nodes("model"):
-        if m.get("var") and m.get("var") == recv:
-            return m
-    return None
+    if not recv:
+        return None
+    fn = call.get("function") or "<module>"
+    same = [m for m in ctx.nodes(kind) if m.get("var") == recv and (m.get("function") or "<module>") == fn]
+    if same:
+        return same[-1]
+    if fn != "<module>" and _is_local_name(ctx, call, recv.split(".")[0]):
+        return None
+    glob = [m for m in ctx.nodes(kind) if m.get("var") == recv and (m.get("function") or "<module>") == "<module>"]
+    return glob[-1] if glob else None
+
+
+def _is_local_name(ctx: LintContext, call, name: str) -> bool:
+    facts = ctx.facts(call.span.path)
+    if facts is None:
+        return True
+    fn = facts.enclosing_function(call.span.line)
+    if fn is None:
+        return False
+    a = fn.args
+    params = {x.arg for x in a.posonlyargs + a.args + a.kwonlyargs}
+    params |= {x.arg for x in (a.vararg, a.kwarg) if x is not None}
+    if name in params:
+        return True
+    return any(n == name and facts.enclosing_function(stmt) is fn for n, _, _, stmt in facts.assigns)
 
 
 def same_model(ctx: LintContext, call, model) -> bool:

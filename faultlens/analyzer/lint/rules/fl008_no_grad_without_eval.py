@@ -119,7 +119,7 @@ class NoGradWithoutEval(LintRule):
             cm = contexts[0]
             if (cm.id, model.id) in reported:
                 continue
-            if self._eval_before(ctx, eval_calls, model, cm):
+            if self._eval_before(ctx, eval_calls, model, cm, fwd):
                 continue
             reported.add((cm.id, model.id))
             var = model.get("var") or "model"
@@ -155,14 +155,14 @@ class NoGradWithoutEval(LintRule):
         return " and ".join(names[:2]) + (" layers" if len(names) != 1 else "")
 
     @staticmethod
-    def _eval_before(ctx, eval_calls, model, cm) -> bool:
-        fn = cm.get("function")
+    def _eval_before(ctx, eval_calls, model, cm, fwd) -> bool:
+        fn = fwd.get("function")
         for e in eval_calls:
             if not same_model(ctx, e, model):
                 continue
-            if e.get("function") != fn or e.span.path != cm.span.path:
+            if e.get("function") != fn or e.span.path != fwd.span.path:
                 return True  # set elsewhere (a caller): cannot order it, accept
-            if e.span.line < cm.span.line:
+            if e.span.line < fwd.span.line:
                 return True
             # an eval() later in an enclosing loop body runs before this block on the next
             # iteration only; the first evaluation still runs in training mode

@@ -1,0 +1,133 @@
+"""Lint speed benchmark (prints figures; not a test).
+
+1. Generates a ~50k-line repository (``benchmarks/gen_repo.py``: mostly plain Python, a
+   portion of PyTorch model/training files of varied size) in a temporary directory.
+2. Cold run: ``faultlens lint REPO --jobs N`` through the real console script with an empty
+   cache directory -> wall time and lines/s.
+3. Warm run: the same command again with nothing changed -> wall time.
+4. Per-file wall time: each PyTorch file analysed in-process (graph build + rules), so the
+   figures exclude interpreter start and imports; reported as median / p90 / max and as
+   lines per second.
+5. Single file: a ~300-line training script linted through the CLI in a fresh interpreter
+   (``--no-cache``: cold, and with a warm cache), median of several runs.
+
+    python benchmarks/lint_speed.py [--lines 50000] [--jobs 2] [--runs 5] [--keep DIR]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+import gen_repo  # noqa: E402
+
+
+def cli() -> list[str]:
+    exe = os.path.join(os.path.dirname(sys.executable), "faultlens")
+    return [exe] if os.path.exists(exe) else [sys.executable, "-m", "faultlens"]
+
+
+def timed(cmd: list[str], env: dict, cwd: str) -> tuple[float, subprocess.CompletedProcess]:
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, env=env, cwd=cwd, capture_output=True, text=True)
+    return time.perf_counter() - t0, proc
+
+
+def single_file_script(path: str) -> int:
+    """A ~300-line training script (model + data + train/eval + argparse)."""
+    import random
+
+    rng = random.Random(7)
+    model = gen_repo._model_file(rng, "BenchNet")
+    train = gen_repo._train_file(rng, "bench_models", "BenchNet", 230).replace(
+        "from bench_models import BenchNet, init_weights\n", "")
+    text = model + "\n\n" + train.split('"""', 2)[2]
+    with open(path, "w") as fh:
+        fh.write(text)
+    return text.count("\n")
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description="faultlens lint speed benchmark")
+    ap.add_argument("--lines", type=int, default=50_000)
+    ap.add_argument("--dl-fraction", type=float, default=0.25)
+    ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--runs", type=int, default=5, help="runs for the single-file median")
+    ap.add_argument("--keep", metavar="DIR", help="generate into DIR and keep it")
+    a = ap.parse_args(argv)
+
+    tmp = tempfile.mkdtemp(prefix="faultlens-lint-bench-")
+    repo = a.keep or os.path.join(tmp, "repo")
+    try:
+        stats = gen_repo.generate(repo, a.lines, a.dl_fraction, seed=0)
+        print(f"repository: {stats['files']} files, {stats['lines']} lines; "
+              f"{stats['dl_files']} PyTorch files with {stats['dl_lines']} lines ({repo})")
+        env = dict(os.environ, FAULTLENS_CACHE_DIR=os.path.join(tmp, "cache"), OMP_NUM_THREADS="1")
+        cmd = cli() + ["lint", ".", "--jobs", str(a.jobs), "--fail-on", "never"]
+        cold, proc = timed(cmd, env, repo)
+        if proc.returncode not in (0, 1):
+            print(proc.stderr[-2000:])
+            return 1
+        n_findings = len(proc.stdout.splitlines())
+        print(f"cold run  (--jobs {a.jobs}): {cold:7.2f} s wall  {stats['lines'] / cold:8.0f} lines/s  "
+              f"({n_findings} findings; {proc.stderr.strip().splitlines()[-1]})")
+        warm, proc2 = timed(cmd, env, repo)
+        same = proc2.stdout == proc.stdout
+        print(f"warm run  (no change):  {warm:7.2f} s wall  {stats['lines'] / warm:8.0f} lines/s  "
+              f"(identical output: {same})")
+
+        # per-file, in-process (no interpreter start, imports done once)
+        from faultlens.analyzer.lint.engine import imports_dl_framework, lint_file
+
+        files = []
+        for dirpath, _, names in os.walk(repo):
+            for n in names:
+                if n.endswith(".py"):
+                    p = os.path.join(dirpath, n)
+                    with open(p, "rb") as fh:
+                        data = fh.read()
+                    if imports_dl_framework(data):
+                        files.append((p, data.count(b"\n")))
+        lint_file(files[0][0])  # warm the imports
+        times = []
+        for p, n in files:
+            t0 = time.perf_counter()
+            lint_file(p)
+            times.append((time.perf_counter() - t0, n))
+        secs = sorted(t for t, _ in times)
+        total_lines = sum(n for _, n in times)
+        print(f"per PyTorch file (in-process, {len(times)} files): median {statistics.median(secs) * 1000:.0f} ms, "
+              f"p90 {secs[int(0.9 * (len(secs) - 1))] * 1000:.0f} ms, max {secs[-1] * 1000:.0f} ms; "
+              f"{total_lines / sum(secs):.0f} lines/s on one core (graph build + rules)")
+
+        # single ~300-line script through the CLI, fresh interpreter each time
+        script = os.path.join(tmp, "single", "train_single.py")
+        os.makedirs(os.path.dirname(script))
+        n_lines = single_file_script(script)
+        env1 = dict(env, FAULTLENS_CACHE_DIR=os.path.join(tmp, "cache1"))
+        cold1 = [timed(cli() + ["lint", "--no-cache", "--fail-on", "never", script], env1, tmp)[0] for _ in range(a.runs)]
+        timed(cli() + ["lint", "--fail-on", "never", script], env1, tmp)
+        warm1 = [timed(cli() + ["lint", "--fail-on", "never", script], env1, tmp)[0] for _ in range(a.runs)]
+        bare = [timed([sys.executable, "-c", "pass"], env1, tmp)[0] for _ in range(a.runs)]
+        print(f"single {n_lines}-line script via CLI (median of {a.runs}): cold {statistics.median(cold1):.2f} s, "
+              f"cached {statistics.median(warm1):.2f} s (bare interpreter start {statistics.median(bare):.2f} s)")
+        try:
+            load = os.getloadavg()[0]
+            print(f"machine: {os.cpu_count()} cores, load average {load:.1f} at the end of the run")
+        except OSError:
+            pass
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
