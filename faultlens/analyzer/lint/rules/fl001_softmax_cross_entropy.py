@@ -10,7 +10,8 @@ class SoftmaxBeforeCrossEntropy(LintRule):
     name = "softmax-before-cross-entropy"
     severity = "error"
     fault_type = "loss_function"
-    summary = "softmax / log_softmax output passed to CrossEntropyLoss (which applies log_softmax itself)"
+    summary = ("softmax output passed to CrossEntropyLoss (which applies log_softmax itself); "
+               "a redundant log_softmax is reported as info")
     rationale = ("nn.CrossEntropyLoss / F.cross_entropy expect raw logits and apply log_softmax "
                  "internally (PyTorch docs, CrossEntropyLoss). A softmax in front squashes the logits "
                  "into [0, 1], so the loss saturates near log(C) and gradients shrink: training stalls. "
@@ -166,7 +167,15 @@ class SoftmaxBeforeCrossEntropy(LintRule):
                 continue
             act = "softmax" if prod.kind == "softmax" else "log_softmax"
             src = f" in {prod.describe}" if prod.node is not None else ""
-            msg = (f"{act}{src} feeds CrossEntropyLoss (line {call.span.line}), which applies "
-                   f"log_softmax itself: pass the raw logits")
             fix = remove_activation_fix(ctx, prod, act)
-            yield self.finding(ctx, prod.where, msg, node=prod.node.id if prod.node is not None else call.id, fix=fix)
+            node = prod.node.id if prod.node is not None else call.id
+            if act == "log_softmax":
+                # log_softmax is idempotent: CrossEntropy(log_softmax(z)) == CrossEntropy(z).
+                # Redundant work, not a wrong loss.
+                msg = (f"log_softmax{src} before CrossEntropyLoss (line {call.span.line}) is redundant "
+                       f"(the loss applies log_softmax itself); harmless, but use NLLLoss or drop it")
+                yield self.finding(ctx, prod.where, msg, node=node, fix=fix, severity="info")
+                continue
+            msg = (f"softmax{src} feeds CrossEntropyLoss (line {call.span.line}), which applies "
+                   f"log_softmax itself: pass the raw logits")
+            yield self.finding(ctx, prod.where, msg, node=node, fix=fix)

@@ -22,6 +22,17 @@ class BackwardWithoutStep(LintRule):
             import torch
             import torch.nn as nn
 
+            model = nn.Linear(2, 1)
+            x, y = torch.randn(64, 2), torch.randn(64, 1)
+            for epoch in range(50):
+                model.zero_grad()
+                loss = ((model(x) - y) ** 2).mean()
+                loss.backward()
+            """, line=9, note="manual-SGD loop whose update was forgotten"),
+        Invalid("""
+            import torch
+            import torch.nn as nn
+
             model = nn.Linear(10, 2)
             criterion = nn.CrossEntropyLoss()
             optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
@@ -84,6 +95,7 @@ class BackwardWithoutStep(LintRule):
     def check(self, ctx):
         optimizers = ctx.optimizers()
         if not optimizers:
+            yield from self._no_optimizer(ctx)
             return
         steps = optimizer_steps(ctx, ctx.calls("step"))
         looseless = [s for s in steps if not s.get("loops")]
@@ -112,6 +124,23 @@ class BackwardWithoutStep(LintRule):
                     fixes.Edit(t[0], t[3] + 1, 1, t[3] + 1, 1,
                                f"{stmt_indent(ctx, bw)}{fixes.statement_code(f'{var}.step()')}\n"),))
             names = ", ".join(o.get("var") or o.name for o in optimizers)
+            if len(optimizers) > 1:
+                fix = None
             msg = (f"{bw.get('receiver') or 'loss'}.backward() computes gradients but no optimizer "
                    f"step follows in this loop ({names} never steps): the weights never change")
             yield self.finding(ctx, bw, msg, node=bw.id, fix=fix)
+
+    def _no_optimizer(self, ctx):
+        """No optimizer at all: flag backward() in a training loop (graph role epoch/step)
+        when no file of the program updates parameters by hand."""
+        for rel in getattr(ctx.graph, "files", []) or []:
+            facts = ctx.facts(rel)
+            if facts is not None and facts.manual_parameter_update(1, len(facts.lines) + 1):
+                return
+        for bw in ctx.calls("backward"):
+            loops = [ctx.node(l) for l in (bw.get("loops") or [])]
+            if bw.get("in_closure") or not any(l is not None and l.get("role") in ("epoch", "step") for l in loops):
+                continue
+            msg = (f"{bw.get('receiver') or 'loss'}.backward() computes gradients in a training loop, but "
+                   f"there is no optimizer and no manual parameter update: the weights never change")
+            yield self.finding(ctx, bw, msg, node=bw.id)
