@@ -135,8 +135,20 @@ def _add_hp(c: _Collector, consumer: Any, arg: str, hp_name: str) -> None:
 
 
 # ------------------------------------------------------------------ per type
-def _learning_rate(c: _Collector, nodes: list[str]) -> None:
+def _learning_rate(c: _Collector, nodes: list[str], detections: list[Any] = ()) -> None:
     g = c.graph
+    if any(d.symptom == "lr_collapse" for d in detections):
+        for sch in g.nodes("scheduler")[:1]:  # the schedule that drives the lr to ~0
+            spans = sch.get("arg_spans") or {}
+            for arg in ("gamma", "lr_lambda", "T_max", "step_size"):
+                defs = _hp_definitions(g, sch.id, arg)
+                for h in defs[:1]:
+                    c.add_span(h.get("value_span") or h.span, h.id, "definition")
+                if arg in spans and spans[arg] and not defs:
+                    c.add_span(spans[arg], sch.id, "definition")
+                if defs or arg in spans:
+                    break
+            c.add_span(sch.get("expr_span") or sch.span, sch.id, "construction")
     opts = [n for n in (c.node(x) for x in nodes) if n is not None and n.kind == "optimizer"] or g.nodes("optimizer")
     if not opts:
         for h in g.nodes("hyperparameter", hp="lr")[:2]:
@@ -384,7 +396,7 @@ def localize(fault: Any, graph: Any, *, nodes: list[str] | None = None, crash: d
         return c.out
     try:
         {
-            "learning_rate": lambda: _learning_rate(c, nodes),
+            "learning_rate": lambda: _learning_rate(c, nodes, detections),
             "optimizer": lambda: _optimizer(c, nodes),
             "loss_function": lambda: _loss_function(c, nodes),
             "activation": lambda: (_activation(c, nodes), _loss(c, nodes) if any(d.symptom == "output_range_mismatch" for d in detections) else None),

@@ -75,7 +75,22 @@ EVIDENCE: dict[str, dict[str, float]] = {
     "target_out_of_range": {"data_preprocessing": 2.0},
     "output_range_mismatch": {"activation": 3.0, "loss_function": 2.6},
     "train_validation_gap": {"regularization": 3.0, "epochs": 0.8, "data": 0.5, "architecture": 0.3},
+    "negative_loss": {"loss_function": 3.0, "activation": 1.5},
+    "no_better_than_baseline": {"loss_function": 0.8, "data": 0.8, "learning_rate": 0.6, "optimizer": 0.5,
+                                "architecture": 0.4, "data_preprocessing": 0.4, "activation": 0.3},
+    "lr_collapse": {"learning_rate": 2.5},
 }
+
+#: output_range_mismatch: which contract was broken -> scores (replaces the default row)
+OUTPUT_MISMATCH: dict[str, dict[str, float]] = {
+    "probabilities_into_logit_loss": {"activation": 3.0, "loss_function": 2.2},  # redundant softmax/sigmoid
+    "scores_into_nll": {"loss_function": 3.0, "activation": 2.0},                # NLLLoss without log_softmax
+    "logits_into_bce": {"loss_function": 3.0, "activation": 2.0},                # BCELoss on logits
+    "bounded_output_regression": {"activation": 3.0, "loss_function": 1.0},      # ReLU/sigmoid output head
+}
+
+#: symptoms whose learning-rate reading is explained away by a broken output/loss contract
+EXPLAINED_BY_CONTRACT = {"nan_or_inf", "diverging_loss", "exploding_gradient", "oscillating_loss"}
 
 #: crash kind -> {fault type: score}
 CRASH_EVIDENCE: dict[str, dict[str, float]] = {
@@ -162,7 +177,7 @@ def _graph_scores(gf: GraphFacts, fired: set[str], det: list[Detection], tv: Tra
                 nodes[t].append(n)
 
     explosive = fired & {"diverging_loss", "nan_or_inf", "exploding_gradient", "oscillating_loss", "beyond_stability"}
-    stuck = fired & {"loss_not_decreasing", "slow_convergence", "unchanged_weights"}
+    stuck = fired & {"loss_not_decreasing", "slow_convergence", "unchanged_weights", "no_better_than_baseline"}
     opt, lr = gf.optimizer_lr()
     if opt is not None and lr is not None:
         otype = opt.get("optimizer_type") or ""
@@ -179,8 +194,33 @@ def _graph_scores(gf: GraphFacts, fired: set[str], det: list[Detection], tv: Tra
             add("learning_rate", 3.0, opt.id)
         if stuck and not adaptive and not momentum and not low and "slow_convergence" in fired:
             add("optimizer", 0.4, opt.id)
-        if "unchanged_weights" in fired and opt.get("params_kind") in {"subset", "other_model"}:
+        if stuck and opt.get("params_kind") in {"subset", "other_model"}:
             add("optimizer", 3.0, opt.id)
+    for o in gf.optimizers:
+        # optimizer-specific hyperparameters far outside their standard ranges (torch defaults:
+        # Adam eps 1e-8, betas (0.9, 0.999); SGD momentum 0..0.95): effective step sizes change by
+        # orders of magnitude
+        a = o.get("args") or {}
+        otype = o.get("optimizer_type") or ""
+        eps, mom, betas = (_opt_arg(gf, o, k) for k in ("eps", "momentum", "betas"))
+        for metric in ("momentum",):  # the value the optimizer actually used, when traced
+            for node in tv.nodes(metric):
+                if node and node.split("#")[0] == o.id:
+                    _, v = tv.series(metric, node)
+                    v = v[v == v]
+                    if len(v):
+                        mom = float(v[-1])
+        odd = []
+        if otype in _ADAPTIVE and isinstance(eps, (int, float)) and not isinstance(eps, bool) and eps >= 1e-3:
+            odd.append(f"eps={eps}")
+        if isinstance(mom, (int, float)) and not isinstance(mom, bool) and mom >= 0.99:
+            odd.append(f"momentum={mom}")
+        if isinstance(betas, (list, tuple)) and len(betas) == 2 and all(isinstance(b, (int, float)) for b in betas):
+            if betas[0] >= 0.999 or betas[1] < 0.9 or betas[0] < 0.5:
+                odd.append(f"betas={tuple(betas)}")
+        failing = any(d.category == "failure" for d in det)
+        if odd and failing:
+            add("optimizer", 3.0, o.id)
     epochs = gf.hp_value("epochs")
     if "slow_convergence" in fired and epochs is not None and epochs <= 3:
         add("epochs", 1.5, *[n.id for n in gf.hyper.get("epochs", [])])
@@ -231,7 +271,20 @@ def _graph_scores(gf: GraphFacts, fired: set[str], det: list[Detection], tv: Tra
     if "output_range_mismatch" in fired:
         for ln in gf.losses[:1]:
             add("loss_function", 0.0, ln.id)
+        for last in gf.last_forward_items():
+            add("activation", 0.0, last.id)
     return sc, nodes
+
+
+def _opt_arg(gf: GraphFacts, o: Any, name: str) -> Any:
+    """An optimizer argument's value: the resolved literal, else (for ``args.eps``-style text)
+    the value of the hyperparameter of that name (argparse default), else None."""
+    v = (o.get("args") or {}).get(name)
+    if isinstance(v, str):
+        key = v.split(".")[-1].strip()
+        hv = gf.hp_value(key) if key.isidentifier() else None
+        return hv
+    return v
 
 
 def _lint_fault_types() -> dict[str, str]:
@@ -366,8 +419,11 @@ def diagnose(trace: Any, graph: Any = None, lint: list[Any] | None = None, *, us
             table = {"optimizer": 2.5, "architecture": 0.5}
         if d.symptom == "abnormal_update_ratio" and d.details.get("direction") == "high":
             table = {"learning_rate": 1.0}
-        if d.symptom == "output_range_mismatch" and d.details.get("problem") == "scores_into_nll":
-            table = {"activation": 2.6, "loss_function": 2.6}
+        if d.symptom == "output_range_mismatch" and d.details.get("problem") in OUTPUT_MISMATCH:
+            table = dict(OUTPUT_MISMATCH[d.details["problem"]])
+        if d.symptom in EXPLAINED_BY_CONTRACT and fired & {"output_range_mismatch", "negative_loss"}:
+            # a broken output/loss contract explains the blow-up: the lr reading is weak evidence
+            table = {t: (w * 0.3 if t == "learning_rate" else w) for t, w in table.items()}
         if d.symptom == "abnormal_activation_scale" and d.details.get("direction") == "high":
             table = {"weight_initialization": 1.0, "data_preprocessing": 1.0}
         for t, w in table.items():

@@ -186,3 +186,55 @@ def test_duck_typed_trace_object():
     tv = TraceView.of(T())
     assert tv.steps == 3 and tv.events[0].event == "forward" and tv.nodes("loss") == [LOSS]
     assert "nan_or_inf" in {d.symptom for d in detect_all(tv, None)}
+
+
+def test_contract_and_baseline_symptoms(tmp_path):
+    # NLLLoss fed raw scores: the loss goes negative
+    tb = healthy()
+    replace(tb, "loss", LOSS, np.linspace(0.5, -30, 120))
+    assert "negative_loss" in fired(tb, tmp_path, graph(loss_type="NLLLoss"), name="neg.sqlite")
+    assert "negative_loss" not in fired(healthy(), tmp_path, graph(loss_type="NLLLoss"), name="neg2.sqlite")
+    # MSE that ends at the target variance (predicts the mean)
+    tb = healthy()
+    replace(tb, "loss", LOSS, 1.02 + 0.01 * np.sin(np.arange(120)))
+    replace(tb, "target_std", MODEL, np.full(120, 1.0))
+    assert "no_better_than_baseline" in fired(tb, tmp_path, graph(loss_type="MSELoss"), name="b.sqlite")
+    tb = healthy()
+    replace(tb, "target_std", MODEL, np.full(120, 1.0))
+    assert "no_better_than_baseline" not in fired(tb, tmp_path, graph(loss_type="MSELoss"), name="b2.sqlite")
+    # a regression head that cannot go negative while the targets do
+    tb = healthy()
+    ts = np.arange(0, 120, 10)
+    replace(tb, "act_min", MODEL + "#output", np.zeros(12), ts)
+    replace(tb, "act_max", MODEL + "#output", np.full(12, 3.0), ts)
+    tb.series("target_min", MODEL, np.full(120, -2.0)).series("target_max", MODEL, np.full(120, 2.5))
+    tb.series("target_std", MODEL, np.full(120, 1.0))
+    d = fired(tb, tmp_path, graph(loss_type="MSELoss"), name="r.sqlite")["output_range_mismatch"]
+    assert d.details["problem"] == "bounded_output_regression"
+
+
+def test_lr_collapse_and_below_target(tmp_path):
+    tb = healthy()
+    replace(tb, "lr", OPT + "#g0", 0.05 * 0.01 ** np.minimum(np.arange(120) // 10, 4))
+    assert "lr_collapse" in fired(tb, tmp_path, name="lr.sqlite")
+    tb = healthy()  # a cosine-like anneal reaching ~0 only at the very end is normal
+    replace(tb, "lr", OPT + "#g0", 0.05 * np.cos(np.linspace(0, np.pi / 2, 120)) + 1e-9)
+    assert "lr_collapse" not in fired(tb, tmp_path, name="lr2.sqlite")
+    tb = healthy()
+    rng = np.random.default_rng(1)
+    replace(tb, "accuracy", LOSS, np.linspace(0.1, 0.25, 120) + rng.normal(0, 0.01, 120))
+    replace(tb, "loss", LOSS, np.linspace(2.3, 1.8, 120))
+    tb.series("target_max", MODEL, np.full(120, 9.0)).series("target_is_int", MODEL, np.ones(120))
+    d = fired(tb, tmp_path, name="acc.sqlite")["slow_convergence"]
+    assert d.details["rule"] == "below_target"
+
+
+def test_degenerate_step_numbering(tmp_path):
+    """A run whose step counter never advanced (functional model): records are numbered."""
+    tb = TraceBuilder()
+    tb.meta["steps"] = 0
+    tb.series("grad_norm_total", OPT, np.geomspace(0.5, 5e3, 50), np.zeros(50, dtype=int))
+    tv = TraceView.of(str(tb.write(tmp_path / "d.sqlite")))
+    s, v = tv.series("grad_norm_total", OPT)
+    assert list(s[:3]) == [0, 1, 2] and tv.steps == 50
+    assert "exploding_gradient" in {d.symptom for d in detect_all(tv, None)}

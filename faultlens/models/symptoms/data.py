@@ -78,7 +78,11 @@ class OutputRangeMismatch(Symptom):
       [0, 1] (probabilities; >= 3 checks);
     * NLLLoss takes log-probabilities (<= 0): fires when the output max is > 0 at >= 50% of the
       checks (raw scores; log_softmax missing);
-    * BCELoss takes probabilities: fires when outputs leave [0, 1] (sigmoid missing)."""
+    * BCELoss takes probabilities: fires when outputs leave [0, 1] (sigmoid missing);
+    * regression losses (MSE/L1/Huber): the output is bounded (never below 0, e.g. a final
+      ReLU/sigmoid) while the targets go below -0.5 std in >= 50% of batches, or the output stays
+      in [0, 1] while the targets exceed 1 + 0.5 std in >= 50% of batches: the model cannot
+      represent its targets."""
 
     name = "output_range_mismatch"
     category = "defect"
@@ -109,6 +113,25 @@ class OutputRangeMismatch(Symptom):
                 return [self.hit(int(s[0]), node, float(mx.max()),
                                  "outputs exceed 0 but NLLLoss expects log-probabilities (log_softmax missing)", 1.0,
                                  loss_type=lt, problem="scores_into_nll")]
+            if lt in REGRESSION_LOSSES:
+                _, tmin = finite(*tv.series("target_min"))
+                _, tmax = finite(*tv.series("target_max"))
+                _, tsd = finite(*tv.series("target_std"))
+                if len(tmin) >= 3 and len(tmax) >= 3:
+                    sd = float(np.median(tsd)) if len(tsd) else 1.0
+                    below = float(np.mean(tmin < -0.5 * sd))
+                    above = float(np.mean(tmax > 1 + 0.5 * sd))
+                    if np.all(mn >= 0) and below >= 0.5:
+                        bounded = "[0, 1]" if np.all(mx <= 1 + 1e-6) else "[0, inf)"
+                        return [self.hit(int(s[0]), node, [float(mn.min()), float(mx.max())],
+                                         f"outputs never go below 0 ({bounded}) but targets do in {below:.0%} of "
+                                         f"batches (min {fmt(float(tmin.min()))})", 1.0,
+                                         loss_type=lt, problem="bounded_output_regression")]
+                    if np.all(mn >= 0) and np.all(mx <= 1 + 1e-6) and above >= 0.5:
+                        return [self.hit(int(s[0]), node, [float(mn.min()), float(mx.max())],
+                                         f"outputs stay in [0, 1] but targets exceed 1 in {above:.0%} of batches "
+                                         f"(max {fmt(float(tmax.max()))})", 1.0,
+                                         loss_type=lt, problem="bounded_output_regression")]
             if lt == "BCELoss" and (np.any(mn < 0) or np.any(mx > 1)):
                 return [self.hit(int(s[0]), node, [float(mn.min()), float(mx.max())],
                                  "outputs leave [0, 1] but BCELoss expects probabilities", 1.0,

@@ -105,6 +105,9 @@ class SlowConvergence(Symptom):
 
     Accuracy rule (AUTOTRAINER): judged after the first 30% of steps on 5-10 windowed means of
     the training accuracy: every change between windows <= 0.01 and the best accuracy < 0.6.
+    Below-target rule (AUTOTRAINER's target, applied at the end of the budget): the best
+    windowed accuracy < 0.6 and the final loss > 0.5*log(C) (C = classes seen in the targets),
+    i.e. the run ends far from fitting the training data.
     Loss rule (faultlens, for runs without accuracy or where the accuracy still moves): the
     loss fell by 1%-50% only (last 20% vs first 10%) and is still falling at the end (the last
     third of the run holds >= 20% of the total drop), i.e. neither converged nor stuck."""
@@ -122,6 +125,19 @@ class SlowConvergence(Symptom):
             if len(w) >= 3 and np.all(np.abs(np.diff(w)) <= 0.01) and np.max(w) < 0.6:
                 return [self.hit(int(js[-1]), tv.nodes("accuracy")[0], float(np.max(w)),
                                  f"accuracy stuck at {fmt(float(np.max(w)))} (changes <= 0.01)", 1.0, rule="accuracy")]
+            # the run ended below AUTOTRAINER's typical task target (0.6) while the loss is still
+            # far from fitting (> half of the chance-level cross-entropy log(C))
+            _, tmax = finite(*tv.series("target_max"))
+            _, isint = finite(*tv.series("target_is_int"))
+            s_l, v_l = _loss(tv)
+            if len(tmax) and len(v_l) >= MIN_STEPS and (not len(isint) or np.median(isint) > 0.5):
+                n_cls = int(np.max(tmax)) + 1
+                best = float(np.max(w)) if len(w) else float(np.max(ja))
+                _, tail = head_tail(v_l)
+                if n_cls >= 2 and best < 0.6 and tail > 0.5 * math.log(n_cls):
+                    return [self.hit(int(js[-1]), tv.nodes("accuracy")[0], best,
+                                     f"best training accuracy {best:.2f} (< 0.6) and loss {fmt(tail)} > "
+                                     f"0.5*log({n_cls}) at the end of the run", 0.8, rule="below_target")]
         s, v = _loss(tv)
         if len(v) >= 2 * MIN_STEPS:
             head, tail = head_tail(v)
@@ -239,4 +255,91 @@ class TrainValidationGap(Symptom):
                 return [self.hit(int(sl[-1]), tv.nodes("val_loss")[0], float(vl[-1] / vl[i_min]),
                                  f"validation loss rose to {fmt(float(vl[-1]))} from {fmt(float(vl[i_min]))} "
                                  "while the training loss fell", 0.7)]
+        return []
+
+
+_NONNEG_LOSSES = {"CrossEntropyLoss", "NLLLoss", "BCELoss", "BCEWithLogitsLoss", "MSELoss", "L1Loss",
+                  "SmoothL1Loss", "HuberLoss", "KLDivLoss", "MultiLabelSoftMarginLoss"}
+
+
+@register
+class NegativeLoss(Symptom):
+    """A loss that cannot be negative went below zero.
+
+    Cross-entropy, NLL (on log-probabilities), BCE, MSE and L1 are >= 0 by definition; a
+    negative value means the loss receives inputs outside its contract — typically NLLLoss on
+    raw scores instead of log-probabilities, which makes the loss unbounded below (TorchFix /
+    CodeGuru's "softmax with NLLLoss" family). Threshold: any loss value < -1e-6 with such a
+    loss type in the graph."""
+
+    name = "negative_loss"
+    category = "defect"
+    reliability = 0.95
+
+    def detect(self, tv, gf):
+        lts = set(gf.loss_types())
+        if not (lts & _NONNEG_LOSSES):
+            return []
+        s, v = _loss(tv)
+        neg = v < -1e-6
+        if neg.any():
+            i = int(np.argmax(neg))
+            return [self.hit(int(s[i]), tv.nodes("loss")[0], float(v[i]),
+                             f"{'/'.join(sorted(lts & _NONNEG_LOSSES))} went negative ({fmt(float(v[i]))}) at step {int(s[i])}",
+                             1.0, loss_types=sorted(lts))]
+        return []
+
+
+@register
+class NoBetterThanBaseline(Symptom):
+    """A regression model that ends no better than predicting the mean.
+
+    With a mean-squared-error loss, predicting the target mean gives a loss equal to the
+    target variance; TheDeepChecker's pre-training check compares the initial loss with this
+    chance level. Threshold (faultlens): the mean MSE over the last 20% of steps >= 0.9x the
+    median per-batch target variance (R^2 <= 0.1), after >= 20 steps."""
+
+    name = "no_better_than_baseline"
+    category = "failure"
+    reliability = 0.8
+
+    def detect(self, tv, gf):
+        lts = set(gf.loss_types())
+        if "MSELoss" not in lts or len(lts) > 1:
+            return []
+        s, v = _loss(tv)
+        _, tsd = finite(*tv.series("target_std"))
+        if len(v) < 2 * MIN_STEPS or not len(tsd):
+            return []
+        var = float(np.median(tsd)) ** 2
+        _, tail = head_tail(v)
+        if var > 0 and tail >= 0.9 * var:
+            return [self.hit(int(s[-1]), tv.nodes("loss")[0], tail / var,
+                             f"final MSE {fmt(tail)} vs target variance {fmt(var)} (R^2 ~ {1 - tail / var:.2f})", 0.9)]
+        return []
+
+
+@register
+class LearningRateCollapse(Symptom):
+    """The learning rate decays to (almost) zero early in the run, so the rest of the
+    training cannot move the weights. Threshold (faultlens): the recorded lr falls below
+    1e-3x its initial value before half of the run (a schedule that anneals to ~0 only at
+    the end is normal). Context: it explains a stuck loss or unchanged weights."""
+
+    name = "lr_collapse"
+    category = "context"
+    reliability = 0.6
+
+    def detect(self, tv, gf):
+        for node in tv.nodes("lr"):
+            s, lr = finite(*tv.series("lr", node))
+            if len(lr) < 5 or lr[0] <= 0:
+                continue
+            low = lr < 1e-3 * lr[0]
+            if low.any():
+                i = int(np.argmax(low))
+                if s[i] <= s[0] + 0.5 * (s[-1] - s[0]):
+                    return [self.hit(int(s[i]), node, float(lr[i]),
+                                     f"learning rate fell from {fmt(float(lr[0]))} to {fmt(float(lr[i]))} by step {int(s[i])}",
+                                     1.0, initial=float(lr[0]))]
         return []

@@ -125,13 +125,14 @@ class TraceView:
             for (m, n) in keys.values():
                 tv._nodes.setdefault(m, []).append(n)
             cols: dict[int, tuple[list[int], list[float]]] = {}
-            for step, key, value in con.execute("SELECT step, key, value FROM scalars ORDER BY key, step"):
+            for step, key, value in con.execute("SELECT step, key, value FROM scalars ORDER BY key, step, rowid"):
                 c = cols.setdefault(key, ([], []))
                 c[0].append(step)
                 c[1].append(np.nan if value is None else value)
             for kid, (s, v) in cols.items():
                 if kid in keys:
                     tv._series[keys[kid]] = (np.asarray(s, dtype=np.int64), np.asarray(v, dtype=float))
+            tv._fix_degenerate_steps()
             try:
                 rows = con.execute(
                     "SELECT step, seq, event, node, training, grad_enabled FROM events ORDER BY step, seq"
@@ -166,6 +167,7 @@ class TraceView:
                 tv._nodes[m] = [n for n in nodes]
                 for n in nodes:
                     tv._series[(m, n)] = _as_xy(trace.series(m, n))
+        tv._fix_degenerate_steps()
         ev = getattr(trace, "events", None)
         ev = ev() if callable(ev) else ev
         tv.events = [_as_event(r) for r in _iter_rows(ev)]
@@ -176,6 +178,20 @@ class TraceView:
             if val is not None:
                 tv.meta[attr] = val
         return tv
+
+    def _fix_degenerate_steps(self) -> None:
+        """When the run's step counter never advanced (e.g. no nn.Module was watched: a
+        functional model), every record carries step 0. Number such series by record order
+        instead, so that curve symptoms still see a curve; ``steps`` then counts records of
+        the longest such series (noted in ``meta['steps_from_records']``)."""
+        longest = 0
+        for key, (s, v) in list(self._series.items()):
+            if len(s) > 1 and s[0] == s[-1]:
+                self._series[key] = (np.arange(len(s), dtype=np.int64), v)
+                longest = max(longest, len(s))
+        if longest and int(self.meta.get("steps") or 0) < 2:
+            self.meta["steps"] = longest
+            self.meta["steps_from_records"] = True
 
     # ---------------------------------------------------------------- queries
     @property

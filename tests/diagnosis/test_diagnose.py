@@ -1,0 +1,64 @@
+"""Diagnosis: verdicts, ranking, confidence and explaining-away on synthetic traces."""
+from __future__ import annotations
+
+import numpy as np
+
+from diagnosis.tracebuild import LOSS, MODEL, OPT, graph, healthy
+from faultlens.models import FAULT_TYPES, diagnose
+
+
+def _diag(tmp_path, tb, g=None, name="t.sqlite", lint=None):
+    return diagnose(str(tb.write(tmp_path / name)), g if g is not None else graph(), lint, use_classifier=False)
+
+
+def test_healthy_and_inconclusive(tmp_path):
+    d = _diag(tmp_path, healthy())
+    assert d.verdict == "healthy" and d.faults == [] and d.p_faulty < 0.5
+    short = healthy(5)
+    short.meta["steps"] = 5
+    assert _diag(tmp_path, short, name="s.sqlite").verdict == "inconclusive"
+
+
+def test_lint_alone_does_not_make_a_program_faulty(tmp_path):
+    lint = [{"code": "FL999", "name": "x", "severity": "error", "message": "m", "path": "train.py", "line": 3,
+             "column": 1, "end_line": 3, "end_column": 2, "node": None, "fault_type": "learning_rate"}]
+    assert _diag(tmp_path, healthy(), lint=lint).verdict == "healthy"
+
+
+def test_diverging_high_lr_ranks_learning_rate(tmp_path):
+    tb = healthy()
+    tb.scalars.pop(("loss", LOSS))
+    tb.series("loss", LOSS, 0.7 * np.exp(np.arange(120) / 25))
+    d = _diag(tmp_path, tb, graph(lr=5.0))
+    assert d.verdict == "faulty" and d.faults[0].type == "learning_rate"
+    assert 0.5 < d.faults[0].confidence <= d.p_faulty <= 1
+    assert all(f.type in FAULT_TYPES for f in d.faults)
+    confs = [f.confidence for f in d.faults]
+    assert confs == sorted(confs, reverse=True)
+    assert abs(sum(d.scores.values())) > 0
+
+
+def test_loop_defect_is_faulty_even_when_loss_falls(tmp_path):
+    tb = healthy(60)
+    tb.events = []
+    tb.loop_events(60, order=("forward", "loss", "backward", "step"))
+    d = _diag(tmp_path, tb)
+    assert d.verdict == "faulty" and d.faults[0].type == "training_loop"
+    assert d.faults[0].evidence[0].symptom == "accumulating_gradients"
+
+
+def test_contract_explains_away_the_blow_up(tmp_path):
+    tb = healthy()
+    tb.scalars.pop(("loss", LOSS))
+    tb.series("loss", LOSS, -np.exp(np.arange(120) / 10))
+    d = _diag(tmp_path, tb, graph(loss_type="NLLLoss"))
+    assert d.faults[0].type == "loss_function"
+
+
+def test_crash_verdict(tmp_path):
+    tb = healthy(3)
+    tb.meta.update(status="crashed", crash={"kind": "out_of_memory", "type": "RuntimeError", "message": "OOM",
+                                            "path": "train.py", "line": 40, "step": 2})
+    d = _diag(tmp_path, tb, name="c.sqlite")
+    assert d.verdict == "crashed" and d.faults[0].type == "batch_size"
+    assert d.faults[0].evidence[0].symptom == "crash"
