@@ -108,11 +108,22 @@ def score(entries: list[dict], recs: dict[str, dict]) -> dict:
         true = {(e["abspath"], int(x)) for x in e.get("lines") or []}
         true_lines = {int(x) for x in e.get("lines") or []}
 
+        texts = {" ".join(t.split()) for t in e.get("line_text") or []}
+
         def hit(pairs):
+            # a reported (file, line) is right when it is a true line of the entry file, or -- for
+            # programs of several files, whose true lines the manifest gives by number and text --
+            # a true line number in another file of the program whose text is the true line's text
             for p, ln in pairs:
-                if (p, ln) in true or (os.path.basename(p) == os.path.basename(e["abspath"]) and ln in true_lines
-                                       and os.path.dirname(p) == os.path.dirname(e["abspath"])):
+                if (p, ln) in true:
                     return True
+                if ln in true_lines and texts and os.path.dirname(p).startswith(os.path.dirname(e["abspath"])):
+                    try:
+                        src = Path(p).read_text().splitlines()[ln - 1]
+                    except (OSError, IndexError):
+                        continue
+                    if " ".join(src.split()) in texts:
+                        return True
             return False
 
         loc_any = any(hit(ls) for ls in r["lines"])

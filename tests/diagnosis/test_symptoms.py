@@ -216,6 +216,8 @@ def test_contract_and_baseline_symptoms(tmp_path):
 def test_lr_collapse_and_below_target(tmp_path):
     tb = healthy()
     replace(tb, "lr", OPT + "#g0", 0.05 * 0.01 ** np.minimum(np.arange(120) // 10, 4))
+    assert "lr_collapse" not in fired(tb, tmp_path, name="lr0.sqlite")  # the loss had converged anyway
+    replace(tb, "loss", LOSS, np.linspace(0.8, 0.75, 120))
     assert "lr_collapse" in fired(tb, tmp_path, name="lr.sqlite")
     tb = healthy()  # a cosine-like anneal reaching ~0 only at the very end is normal
     replace(tb, "lr", OPT + "#g0", 0.05 * np.cos(np.linspace(0, np.pi / 2, 120)) + 1e-9)

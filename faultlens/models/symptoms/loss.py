@@ -324,11 +324,13 @@ class LearningRateCollapse(Symptom):
     """The learning rate decays to (almost) zero early in the run, so the rest of the
     training cannot move the weights. Threshold (faultlens): the recorded lr falls below
     1e-3x its initial value before half of the run (a schedule that anneals to ~0 only at
-    the end is normal). Context: it explains a stuck loss or unchanged weights."""
+    the end is normal), and the loss over the last 20% of the run is still > 0.5x its first
+    10% (the run had not converged when the lr died: corroboration, so that a plateau
+    schedule after convergence is not flagged)."""
 
     name = "lr_collapse"
-    category = "context"
-    reliability = 0.6
+    category = "failure"
+    reliability = 0.75
 
     def detect(self, tv, gf):
         for node in tv.nodes("lr"):
@@ -336,6 +338,11 @@ class LearningRateCollapse(Symptom):
             if len(lr) < 5 or lr[0] <= 0:
                 continue
             low = lr < 1e-3 * lr[0]
+            ls, lv = _loss(tv)
+            if len(lv) >= MIN_STEPS:
+                head, tail = head_tail(lv)
+                if head > 0 and tail <= 0.5 * head:
+                    continue
             if low.any():
                 i = int(np.argmax(low))
                 if s[i] <= s[0] + 0.5 * (s[-1] - s[0]):
