@@ -12,6 +12,13 @@ def calls_in_loop(ctx: LintContext, loop_id: str, method: str) -> list:
     return [c for c in ctx.calls(method) if loop_id in (c.get("loops") or []) or c.get("loop") == loop_id]
 
 
+def is_distributed_backward(call) -> bool:
+    """``dist_autograd.backward(context_id, [loss])``: gradients go to a distributed autograd
+    context (read by a DistributedOptimizer), not to ``.grad``; zero_grad does not apply."""
+    recv = (call.get("receiver") or "").replace(" ", "")
+    return "dist_autograd" in recv or "distributed.autograd" in recv
+
+
 def optimizer_steps(ctx: LintContext, calls: list) -> list:
     """``step`` calls that are (or may be) optimizer steps, not scheduler steps."""
     return [c for c in calls if ctx.is_optimizer_call(c) is not False]

@@ -4,7 +4,7 @@ from __future__ import annotations
 from faultlens.analyzer.lint import fixes
 from faultlens.analyzer.lint.base import Invalid, LintRule, Valid
 from faultlens.analyzer.lint.rules._loops import (
-    body_lines, calls_in_loop, model_of_call, model_of_optimizer, optimizer_of, optimizer_steps,
+    body_lines, calls_in_loop, is_distributed_backward, model_of_call, model_of_optimizer, optimizer_of, optimizer_steps,
     step_has_closure, stmt_indent,
 )
 
@@ -162,7 +162,7 @@ class MissingZeroGrad(LintRule):
             if loop is None:
                 continue
             steps = optimizer_steps(ctx, steps)
-            backward = [b for b in calls_in_loop(ctx, lid, "backward")]
+            backward = [b for b in calls_in_loop(ctx, lid, "backward") if not is_distributed_backward(b)]
             if not steps or not backward:
                 continue
             zeros = calls_in_loop(ctx, lid, "zero_grad")

@@ -4,7 +4,7 @@ from __future__ import annotations
 from faultlens.analyzer.lint import fixes
 from faultlens.analyzer.lint.base import Invalid, LintRule, Valid
 from faultlens.analyzer.lint.context import span_tuple
-from faultlens.analyzer.lint.rules._loops import body_lines, optimizer_steps, stmt_indent
+from faultlens.analyzer.lint.rules._loops import body_lines, is_distributed_backward, optimizer_steps, stmt_indent
 
 
 class BackwardWithoutStep(LintRule):
@@ -101,7 +101,7 @@ class BackwardWithoutStep(LintRule):
         looseless = [s for s in steps if not s.get("loops")]
         for bw in ctx.calls("backward"):
             loops = bw.get("loops") or ([bw.get("loop")] if bw.get("loop") else [])
-            if not loops or bw.get("in_closure"):
+            if not loops or bw.get("in_closure") or is_distributed_backward(bw):
                 continue
             if any(set(s.get("loops") or [s.get("loop")]) & set(loops) for s in steps):
                 continue
@@ -137,10 +137,15 @@ class BackwardWithoutStep(LintRule):
             facts = ctx.facts(rel)
             if facts is not None and facts.manual_parameter_update(1, len(facts.lines) + 1):
                 return
+        steps = [s for s in ctx.calls("step") if ctx.is_optimizer_call(s) is not False]
         for bw in ctx.calls("backward"):
             loops = [ctx.node(l) for l in (bw.get("loops") or [])]
-            if bw.get("in_closure") or not any(l is not None and l.get("role") in ("epoch", "step") for l in loops):
+            if bw.get("in_closure") or is_distributed_backward(bw):
                 continue
+            if not any(l is not None and l.get("role") in ("epoch", "step") for l in loops):
+                continue
+            if any(set(s.get("loops") or []) & set(bw.get("loops") or []) or not s.get("loops") for s in steps):
+                continue  # an optimizer the graph did not resolve (a function parameter) steps
             msg = (f"{bw.get('receiver') or 'loss'}.backward() computes gradients in a training loop, but "
                    f"there is no optimizer and no manual parameter update: the weights never change")
             yield self.finding(ctx, bw, msg, node=bw.id)

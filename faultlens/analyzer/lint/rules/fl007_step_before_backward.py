@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from faultlens.analyzer.lint import fixes
 from faultlens.analyzer.lint.base import Invalid, LintRule, Valid
-from faultlens.analyzer.lint.rules._loops import calls_in_loop, in_conditional, optimizer_steps, step_has_closure, stmt_indent
+from faultlens.analyzer.lint.rules._loops import calls_in_loop, is_distributed_backward, in_conditional, optimizer_steps, step_has_closure, stmt_indent
 
 
 class StepBeforeBackward(LintRule):
@@ -87,7 +87,8 @@ class StepBeforeBackward(LintRule):
                 by_loop.setdefault(s.get("loop"), []).append(s)
         for lid, steps in by_loop.items():
             loop = ctx.node(lid)
-            backward = [b for b in calls_in_loop(ctx, lid, "backward") if not b.get("in_closure")]
+            backward = [b for b in calls_in_loop(ctx, lid, "backward")
+                        if not b.get("in_closure") and not is_distributed_backward(b)]
             if loop is None or not backward:
                 continue
             first_bw = min(backward, key=lambda b: (b.span.line, b.span.column))

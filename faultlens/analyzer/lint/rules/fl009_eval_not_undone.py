@@ -115,6 +115,29 @@ class EvalNotUndone(LintRule):
             """, note="eval() after the training loop"),
     ]
 
+    @staticmethod
+    def _train_in_body(ctx, loop, e, model) -> bool:
+        """Local helper for calls the graph does not model: a chained
+        ``transformer.to(device).train()`` (or ``.train(True)``) inside the loop body."""
+        import ast
+
+        from faultlens.analyzer.lint.facts import call_name
+
+        facts = ctx.facts(loop.span.path)
+        if facts is None:
+            return False
+        line, eline = body_lines(ctx, loop)
+        var = (model.get("var") if model is not None else None) or (e.get("receiver") or "").split(".")[0]
+        for c in facts.calls_between(line, eline):
+            if call_name(c) != "train" or not isinstance(c.func, ast.Attribute):
+                continue
+            if c.args and facts.text(c.args[0]) in ("False", "0"):
+                continue
+            base = facts.text(c.func.value)
+            if not var or base == var or base.startswith(var + ".") or base.startswith(var + "("):
+                return True
+        return False
+
     def check(self, ctx):
         loops = ctx.nodes("loop")
         reported = set()
@@ -130,6 +153,8 @@ class EvalNotUndone(LintRule):
             for e in evals:
                 model = model_of_call(ctx, e)
                 if any(same_model(ctx, t, model) for t in trains):
+                    continue
+                if self._train_in_body(ctx, loop, e, model):
                     continue
                 if model is not None and not NoGradWithoutEval()._has_mode_layers(ctx, model):
                     continue  # no dropout / batch-norm: eval() changes nothing

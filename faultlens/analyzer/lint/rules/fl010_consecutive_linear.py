@@ -4,13 +4,18 @@ from __future__ import annotations
 import ast
 
 from faultlens.analyzer.lint.base import Invalid, LintRule, Valid
-from faultlens.analyzer.lint.context import AFFINE_LAYERS
+from faultlens.analyzer.lint.context import AFFINE_LAYERS, span_tuple
 from faultlens.analyzer.lint.facts import PASSTHROUGH_METHODS, call_name
 
 #: layers that keep the composition affine (shape changes, dropout, normalisation)
 _LINEAR_TRANSPARENT = {"Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "Flatten", "Unflatten", "Identity",
                        "BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "LayerNorm", "GroupNorm"}
 _LINEAR_OPS = set(PASSTHROUGH_METHODS) | {"dropout", "flatten"}
+
+
+def span_line(node) -> int:
+    t = span_tuple(node.get("expr_span")) or span_tuple(node.span)
+    return t[1]
 
 
 class ConsecutiveLinear(LintRule):
@@ -49,6 +54,20 @@ class ConsecutiveLinear(LintRule):
     ]
     VALID = [
         Valid("""
+            import torch.nn as nn
+
+            class Head(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.act = nn.ReLU()
+                    self.out = nn.Sequential(nn.Linear(8, 8), self.act, nn.Linear(8, 2))
+
+                def forward(self, x):
+                    return self.out(x)
+
+            model = Head()
+            """, note="a shared activation module between the layers"),
+        Valid("""
             import torch
             import torch.nn as nn
             import torch.nn.functional as F
@@ -85,18 +104,32 @@ class ConsecutiveLinear(LintRule):
 
     def check(self, ctx):
         reported = set()
-        # Sequential containers: consecutive children
+        # Sequential containers: consecutive constructor arguments (read from the call itself,
+        # so that entries the graph does not model, e.g. a shared ``self.relu``, break a pair)
         for seq in ctx.containers():
-            kids = [k for k in ctx.sequential_children(seq)]
+            kids = {k.get("module_path") or k.get("attr"): k for k in ctx.sequential_children(seq)}
+            call = self._container_call(ctx, seq)
+            if call is None:
+                continue
+            rel = seq.span.path
             prev = None
-            for k in kids:
-                lt = k.get("layer_type")
-                if lt in AFFINE_LAYERS:
-                    if prev is not None and k.id not in reported:
-                        reported.add(k.id)
-                        yield self.finding(ctx, k, self._msg(prev, k), node=k.id)
-                    prev = k
-                elif lt in _LINEAR_TRANSPARENT:
+            for i, arg in enumerate(call.args):
+                kind = call_name(arg) if isinstance(arg, ast.Call) and not isinstance(arg.func, ast.Call) else None
+                if kind in AFFINE_LAYERS:
+                    if prev is not None:
+                        key = (rel, arg.lineno, arg.col_offset)
+                        if key not in reported:
+                            reported.add(key)
+                            child = next((k for k in ctx.sequential_children(seq)
+                                          if k.span.path == rel and k.get("layer_type") == kind
+                                          and span_line(k) == arg.lineno), None)
+                            msg = (f"{kind} (argument {i} of {seq.name}) is applied directly to the output of "
+                                   f"{prev[0]} (argument {prev[1]}) with no nonlinearity between: the two collapse "
+                                   f"into one affine map (add an activation such as ReLU)")
+                            yield self.finding(ctx, ctx.ast_location(rel, arg), msg,
+                                               node=child.id if child is not None else seq.id)
+                    prev = (kind, i)
+                elif kind in _LINEAR_TRANSPARENT:
                     continue
                 else:
                     prev = None
@@ -125,6 +158,20 @@ class ConsecutiveLinear(LintRule):
                         continue
                     reported.add(key)
                     yield self.finding(ctx, ctx.ast_location(cls.span.path, call), self._msg(affine[src], lay), node=lay.id)
+
+    @staticmethod
+    def _container_call(ctx, seq):
+        facts = ctx.facts(seq.span.path)
+        if facts is None:
+            return None
+        t = span_tuple(seq.get("expr_span"))
+        cands = list(facts.calls_between(seq.span.line, seq.span.end_line))
+        if t is not None:
+            hit = next((c for c in cands if facts.pos(c) == t[1:] and call_name(c) == "Sequential"), None)
+            if hit is not None:
+                return hit
+        seqs = [c for c in cands if call_name(c) == "Sequential"]
+        return seqs[0] if len(seqs) == 1 else None
 
     @staticmethod
     def _msg(a, b) -> str:

@@ -104,9 +104,9 @@ class ConstantInit(LintRule):
             if call is not None and self._guarded_by_norm(facts, call):
                 continue
             layer_type, single = self._layer(ctx, init, target)
-            if layer_type is not None and (layer_type not in AFFINE_LAYERS or layer_type.startswith(_NORM)):
-                continue
-            if single:
+            if layer_type is None and call is not None:
+                layer_type, single = self._applied(ctx, facts, call, target)
+            if layer_type is None or layer_type not in AFFINE_LAYERS or single:
                 continue
             value = init.get("value")
             what = "zero" if fn in ("zeros_", "zero_") or value == 0 else "constant"
@@ -146,21 +146,49 @@ class ConstantInit(LintRule):
 
     @staticmethod
     def _layer(ctx, init, target):
-        """(layer type or None, whether the model is a single affine layer)."""
-        parts = target.split(".")
-        # self.fc1.weight / model.fc1.weight
-        if len(parts) >= 3 and parts[-1] in ("weight", "data") or len(parts) >= 3:
-            attr = parts[-2] if parts[-1] == "weight" else parts[-3]
+        """(layer type or None, whether it is a single-layer model) for ``self.fc1.weight``,
+        ``model.fc1.weight``, ``model[0].weight`` and ``model.weight`` targets."""
+        parts = [p for p in target.replace("[", ".").replace("]", "").split(".") if p]
+        if parts and parts[-1] == "data":
+            parts = parts[:-1]
+        if len(parts) >= 3 and parts[-1] == "weight":
+            attr = parts[-2]
             owner = init.get("owner")
             for lay in ctx.nodes("layer"):
-                if lay.get("attr") == attr and (owner is None or lay.get("owner") == owner):
+                if (lay.get("attr") == attr or lay.get("module_path") == attr) and (
+                        owner is None or lay.get("owner") == owner or parts[0] != "self"):
                     return lay.get("layer_type"), False
-        if len(parts) == 2:
-            base = parts[0]
+        if len(parts) == 2 and parts[0] != "self":
             for m in ctx.nodes("model"):
-                if m.get("var") == base:
-                    cls = m.get("class") or ""
-                    if isinstance(cls, str) and cls.rsplit(".", 1)[-1] in AFFINE_LAYERS:
-                        return cls.rsplit(".", 1)[-1], True
+                if m.get("var") == parts[0]:
+                    kind = (m.get("model_type") or str(m.get("class") or "")).rsplit(".", 1)[-1]
+                    if kind in AFFINE_LAYERS:
+                        return kind, True
+        return None, False
+
+    @staticmethod
+    def _applied(ctx, facts, call, target):
+        """``m.weight`` where ``m`` is the parameter of an init function: the layer types the
+        function applies to (its isinstance guard, else every affine layer); a single-layer
+        model counts as single."""
+        parts = target.split(".")
+        fn = facts.enclosing_function(call)
+        if fn is None or len(parts) != 2 or parts[1] != "weight":
+            return None, False
+        params = [a.arg for a in fn.args.args]
+        if parts[0] not in params or parts[0] in ("self", "cls"):
+            return None, False
+        node = facts.parent.get(call)
+        while node is not None and node is not fn:
+            if isinstance(node, ast.If) and "isinstance" in facts.text(node.test) and any(
+                    call in ast.walk(s) for s in node.body):
+                test = facts.text(node.test)
+                hit = next((a for a in AFFINE_LAYERS if a in test), None)
+                break
+            node = facts.parent.get(node)
+        else:
+            hit = "Linear" if "classname" not in facts.text(fn) else None
         affine = [l for l in ctx.nodes("layer") if l.get("layer_type") in AFFINE_LAYERS]
-        return None, len(affine) == 1
+        if hit is None:
+            return None, False
+        return hit, len(affine) <= 1
