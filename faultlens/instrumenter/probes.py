@@ -110,6 +110,8 @@ class AccuracyProbe(Probe):
     _int = (torch.int64, torch.int32, torch.int16, torch.int8, torch.uint8)
 
     def on_loss(self, lw, out, args, kwargs, val):
+        if not val and not self.S.tier1:
+            return
         if len(args) < 2:
             tgt = kwargs.get("target")
             if len(args) < 1 or tgt is None:
@@ -203,16 +205,20 @@ class ActivationProbe(Probe):
         after = mw.after_ops.get(name, ())
 
         def hook(module, args, output):
+            t0 = time.perf_counter()
             try:
                 t = _first_tensor(output)
-                if t is None or not t.is_floating_point():
-                    return None
-                self._record(node, t, relu, sat, after)
-            except Exception as exc:  # pragma: no cover - reported like any probe error
+                if t is not None and t.is_floating_point():
+                    self._record(node, t, relu, sat, after)
+            except Exception as exc:  # reported like any probe error
                 self.S.disable(self.name, exc)
                 for h in mw.act_handles:
                     h.remove()
                 mw.act_handles = []
+            finally:
+                dt = time.perf_counter() - t0
+                self.S.probe_time += dt
+                self.S.probe_seconds[self.name] = self.S.probe_seconds.get(self.name, 0.0) + dt
             return None
 
         return hook
@@ -266,18 +272,21 @@ class GradProbe(Probe):
 
     def on_opt_pre(self, ow):
         S = self.S
+        if not S.tier1:
+            return
         items = [(gi, pi, p) for gi, pi, p in _opt_params(ow.opt) if p.grad is not None and not p.grad.is_sparse]
         if not items:
             return
-        grads = [p.grad.detach() for _, _, p in items]
-        norms = torch._foreach_norm(grads)
-        total = float(torch.linalg.vector_norm(torch.stack([n.float() for n in norms])))
+        grads = [p.grad for _, _, p in items]
+        vals = torch.stack(torch._foreach_norm(grads)).tolist()   # one fused op, one host sync
+        total = math.sqrt(sum(v * v for v in vals))
         from faultlens.instrumenter.runtime import param_node
-        gnode = self._global_node(ow, items)
+        gnode = getattr(ow, "global_node", None)
+        if gnode is None:
+            gnode = ow.global_node = self._global_node(ow, items)
         S.put("grad_norm_total", gnode, total)
         if not S.sampled:
             return
-        vals = torch.stack([n.float() for n in norms]).tolist()
         finite = math.isfinite(total)
         for (gi, pi, p), g, v in zip(items, grads, vals):
             node = param_node(S, p, ow, gi, pi)
@@ -400,8 +409,9 @@ class CurvatureProbe(Probe):
     Recomputes the training loss at the current parameters from the last training batch
     (only when the loss input was the watched model's output), then with Hessian-vector
     products (double backward): lambda_max by power iteration (warm-started from the last
-    eigenvector: up to 10 iterations the first time, 4 later, stopping at 1e-3 relative
-    change); a Hutchinson trace estimate (one Rademacher probe per evaluation, reported as
+    eigenvector: up to 6 iterations the first time, 3 later, stopping at 1e-3 relative
+    change; field.md: 8-12 HVPs converge from a random start, so the first value is rough
+    and later ones sharpen as the warm start carries over); a Hutchinson trace estimate (one Rademacher probe per evaluation, reported as
     the mean of the last 5 evaluations, since one probe is 20-60% off); the directional
     sharpness g^T H g / ||g||^2; lambda_max * lr against the stability limit (2 for plain
     GD, 2(1+beta) with heavy-ball momentum, (2 + 2 beta1)/(1 - beta1) for Adam's
@@ -409,10 +419,11 @@ class CurvatureProbe(Probe):
     preconditioned sharpness (power iteration on P^-1/2 H P^-1/2 with P = sqrt(v_hat) + eps)
     is recorded as ``lambda_max_precond`` and used for ``lambda_max_lr``.
 
-    Cost control: the first evaluation runs at step ``min_step`` (10); each later one only
-    when the time spent in curvature so far plus the last evaluation's cost stays within
-    ``budget`` (8%) of the training time so far, so the overhead is bounded whatever the
-    model size (runs shorter than ~300 steps get one or two evaluations). All random vectors come from a
+    Cost control: an evaluation (from step ``min_step`` on) runs only when the time spent in
+    curvature so far plus the expected cost (the last evaluation's, or ~16 training steps
+    for the first) stays within ``budget`` (8%) of the training time so far, so the
+    overhead is bounded whatever the model size; a run gets its first evaluation after
+    ~200 steps and then one every ~150-200 steps. All random vectors come from a
     private ``torch.Generator``; the recomputed forward runs under ``torch.random.fork_rng``
     and every buffer (BatchNorm running statistics) is restored afterwards.
     """
@@ -420,6 +431,9 @@ class CurvatureProbe(Probe):
     name = "curvature"
     budget = 0.08
     min_step = 10
+    first_iters = 6
+    warm_iters = 3
+    first_cost_steps = 16.0
 
     def __init__(self, S):
         super().__init__(S)
@@ -436,13 +450,17 @@ class CurvatureProbe(Probe):
         if not S.curvature or S.curv_ctx is None or S.step < self.min_step or S.train_t0 is None:
             return
         elapsed = time.perf_counter() - S.train_t0
-        if self.evals or self.last_cost is not None:
-            # later evaluations: only while the total stays within the budget
-            if self.spent + (self.last_cost or 0.0) > self.budget * elapsed:
-                return
+        est = self.last_cost
+        if est is None:  # first evaluation: ~first_cost_steps training steps
+            est = self.first_cost_steps * elapsed / max(1, S.step)
+        budget = self.budget
+        if not isinstance(S.curvature, bool) and isinstance(S.curvature, (int, float)) and 0 < S.curvature <= 1:
+            budget = float(S.curvature)  # execute(curvature=0.3): a larger share for more evaluations
+        if self.spent + est > budget * elapsed:
+            return
         t0 = time.perf_counter()
         try:
-            self._measure(ow, S.curv_ctx)
+            self._measure(ow, S.curv_ctx, t0 + max(est, budget * elapsed - self.spent))
         finally:
             cost = time.perf_counter() - t0
             self.spent += cost
@@ -455,7 +473,7 @@ class CurvatureProbe(Probe):
             r = torch.randn(p.shape, generator=self.gen, dtype=p.dtype)
         return r.to(p.device)
 
-    def _measure(self, ow, ctx) -> None:
+    def _measure(self, ow, ctx, deadline: float) -> None:
         S = self.S
         mw, lw = ctx["model"], ctx["loss"]
         model = mw.model
@@ -485,28 +503,33 @@ class CurvatureProbe(Probe):
                     return [torch.zeros_like(p) if h is None else h.detach() for p, h in zip(ps, hv)]
 
                 key = id(ow.opt)
-                lam, v = self._power(hvp, ps, self.vec.get(key))
-                self.vec[key] = v
-                z = [self._rand(p, rademacher=True) for p in ps]
-                self.traces.append(float(_dot(z, hvp(z))))
-                g = [x.detach() for x in gs]
-                gn2 = float(_dot(g, g))
-                ghg = float(_dot(g, hvp(g))) / gn2 if gn2 > 0 else 0.0
+                node = mw.node
                 group = ow.opt.param_groups[0]
                 lr = group.get("lr")
                 lr = float(lr) if isinstance(lr, (int, float, torch.Tensor)) else None
-                node = mw.node
-                S.put("lambda_max", node, lam)
-                S.put("hessian_trace", node, sum(self.traces) / len(self.traces))
-                S.put("grad_curvature", node, ghg)
-                sharp, limit = lam, None
+                # directional sharpness first (one HVP), then the power iteration, then
+                # Hutchinson, each only while the evaluation is within its time allowance
+                g = [x.detach() for x in gs]
+                gn2 = float(_dot(g, g))
+                if gn2 > 0:
+                    S.put("grad_curvature", node, float(_dot(g, hvp(g))) / gn2)
+                lam, v, ok = self._power(hvp, ps, self.vec.get(key), deadline)
+                self.vec[key] = v
+                sharp, limit = (lam if ok else None), None
+                if ok:
+                    S.put("lambda_max", node, lam)
+                if time.perf_counter() < deadline:
+                    z = [self._rand(p, rademacher=True) for p in ps]
+                    self.traces.append(float(_dot(z, hvp(z))))
+                    S.put("hessian_trace", node, sum(self.traces) / len(self.traces))
                 betas = group.get("betas")
                 state_sq = [ow.opt.state.get(p, {}).get("exp_avg_sq") for p in ps]
                 if isinstance(betas, (tuple, list)) and all(isinstance(s, torch.Tensor) for s in state_sq):
+                    sharp = None
                     b1, b2 = float(betas[0]), float(betas[1])
                     st = ow.opt.state.get(ps[0], {}).get("step", 0)
                     t = float(st) if not isinstance(st, torch.Tensor) else float(st.item())
-                    if t > 0:
+                    if t > 0 and time.perf_counter() < deadline:
                         eps = float(group.get("eps", 1e-8))
                         d = [((s / (1 - b2 ** t)).sqrt() + eps).rsqrt() for s in state_sq]
 
@@ -514,20 +537,21 @@ class CurvatureProbe(Probe):
                             hv = hvp([di * vi for di, vi in zip(d, vs)])
                             return [di * hi for di, hi in zip(d, hv)]
 
-                        plam, pv = self._power(phvp, ps, self.pvec.get(key))
+                        plam, pv, pok = self._power(phvp, ps, self.pvec.get(key), deadline)
                         self.pvec[key] = pv
-                        S.put("lambda_max_precond", node, plam)
-                        sharp, limit = plam, (2 + 2 * b1) / (1 - b1)
+                        if pok:
+                            S.put("lambda_max_precond", node, plam)
+                            sharp, limit = plam, (2 + 2 * b1) / (1 - b1)
                 elif type(ow.opt).__name__ == "SGD":
                     mom = float(group.get("momentum", 0.0) or 0.0)
                     if group.get("nesterov"):
                         limit = (2 + 2 * mom) / (1 + 2 * mom)
                     else:
                         limit = 2.0 * (1.0 + mom)
-                if lr is not None:
+                if lr is not None and sharp is not None:
                     S.put("lambda_max_lr", node, sharp * lr)
-                if limit is not None:
-                    S.put("stability_limit", node, limit)
+                    if limit is not None:
+                        S.put("stability_limit", node, limit)
                 self.evals += 1
         finally:
             S.suspended -= 1
@@ -535,20 +559,20 @@ class CurvatureProbe(Probe):
                 for b, saved in bufs:
                     b.copy_(saved)
 
-    def _power(self, op, ps, start):
-        if start is None or len(start) != len(ps):
-            v = [self._rand(p) for p in ps]
-            iters = 10
-        else:
-            v = start
-            iters = 4
+    def _power(self, op, ps, start, deadline):
+        """Power iteration; returns (lambda, vector, trustworthy). Stops at convergence,
+        after the iteration budget or at the deadline; an estimate counts when it had two
+        iterations, or one from a warm start (the vector carries over between evaluations)."""
+        warm = start is not None and len(start) == len(ps)
+        v = start if warm else [self._rand(p) for p in ps]
+        iters = self.warm_iters if warm else self.first_iters
         nrm = float(_dot(v, v)) ** 0.5 or 1.0
         v = [x / nrm for x in v]
-        lam = 0.0
-        prev = None
+        lam, prev, done = 0.0, None, 0
         for _ in range(iters):
             hv = op(v)
             lam = float(_dot(v, hv))
+            done += 1
             n = float(_dot(hv, hv)) ** 0.5
             if n == 0 or not math.isfinite(n):
                 break
@@ -556,7 +580,9 @@ class CurvatureProbe(Probe):
             if prev is not None and abs(lam - prev) <= 1e-3 * abs(lam):
                 break
             prev = lam
-        return lam, v
+            if time.perf_counter() > deadline:
+                break
+        return lam, v, math.isfinite(lam) and (done >= 2 or (warm and done >= 1))
 
 
 #: The registry: every run gets one instance of each.

@@ -56,6 +56,15 @@ class StopRun(BaseException):
 #: are already non-finite after the first such update in nearly every case).
 NONFINITE_STOP_STEPS = 3
 
+#: Fraction of the training time the detailed (sampled) probes may use: a sampled step is
+#: postponed while the probes' total time exceeds it. Chosen so the whole instrumentation
+#: stays within the 5% overhead target (benchmarks/overhead.py) with room for the
+#: every-step probes.
+PROBE_BUDGET = 0.025
+#: The every-step probes that cost a few tensor ops (accuracy, fused gradient norm) skip a
+#: step while the probes' total time exceeds this fraction of the training time.
+TIER1_BUDGET = 0.035
+
 #: Reasons (``meta.stop_reason``) that map to status ``cut_short``.
 STOP_REASONS = ("max_steps", "max_seconds", "max_seconds_hard", "nonfinite_loss", "nonfinite_params")
 
@@ -125,6 +134,7 @@ class _State:
         self.lead: ModelWatch | None = None
         self.seq = 0
         self.sampled = True
+        self.tier1 = True              # run the every-step tensor probes this step
         self.suspended = 0             # >0 while probes run their own forwards
         self.models: dict[int, ModelWatch] = {}
         self.optimizers: dict[int, OptWatch] = {}
@@ -140,6 +150,10 @@ class _State:
         self.disabled: set[str] = set()
         self.nonfinite_loss_streak = 0
         self.step_loss_nonfinite = False
+        self.probe_time = 0.0          # seconds spent in probes (curvature excluded)
+        self.probe_seconds: dict[str, float] = {}
+        self.probe_budget = PROBE_BUDGET
+        self.last_sampled = 0
         self.trigger_sample = False
         self.last_training_mode: bool | None = None
         self.stop_reason: str | None = None
@@ -180,16 +194,23 @@ class _State:
         self.acc.clear()
 
     def run_probes(self, hook: str, *args: Any) -> None:
+        pc = time.perf_counter
         for p in self.probes:
             fn = getattr(p, hook, None)
             if fn is None or p.name in self.disabled:
                 continue
+            t = pc()
             try:
                 fn(*args)
             except StopRun:
                 raise
             except Exception as exc:  # a probe must never break the program
                 self.disable(p.name, exc)
+            finally:
+                dt = pc() - t
+                self.probe_seconds[p.name] = self.probe_seconds.get(p.name, 0.0) + dt
+                if p.name != "curvature":
+                    self.probe_time += dt
 
     def disable(self, name: str, exc: BaseException) -> None:
         if name in self.disabled:
@@ -205,7 +226,17 @@ class _State:
 
     # ---------------------------------------------------------------- steps
     def is_sampled(self, step: int) -> bool:
-        return step < self.dense_steps or step % self.sample_every == 0
+        """Detailed probes for ``step``? The first ``dense_steps`` always; later every
+        ``sample_every``-th step, postponed while the probes' time so far exceeds
+        ``probe_budget`` of the training time (so small, fast models keep a bounded overhead)."""
+        if step < self.dense_steps:
+            return True
+        if step - self.last_sampled < self.sample_every:
+            return False
+        if self.train_t0 is not None:
+            if self.probe_time > self.probe_budget * (time.perf_counter() - self.train_t0):
+                return False
+        return True
 
     def elapsed(self) -> float:
         return time.perf_counter() - self.t0
@@ -226,6 +257,10 @@ class _State:
             raise StopRun("max_seconds")
         self.step = nxt
         self.sampled = self.is_sampled(nxt) or self.trigger_sample
+        if self.sampled:
+            self.last_sampled = nxt
+        self.tier1 = self.sampled or self.train_t0 is None or (
+            self.probe_time <= TIER1_BUDGET * (time.perf_counter() - self.train_t0))
         self.trigger_sample = False
         self.writer.set_meta(steps=self.step)
         self.writer.maybe_flush(self.step)
@@ -250,6 +285,8 @@ class _State:
         meta = {
             "status": status, "finished": time.time(), "steps": self.steps_done(),
             "seconds": round(self.elapsed(), 4), "probe_errors": self.probe_errors,
+            "probe_seconds": {k: round(v, 4) for k, v in sorted(self.probe_seconds.items())},
+            "training_seconds": None if self.train_t0 is None else round(time.perf_counter() - self.train_t0, 4),
             "crash": crash, "stop_reason": stop_reason, "returncode": returncode,
             "watched": {
                 "models": [m.node for m in self.models.values()],

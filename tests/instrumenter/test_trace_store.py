@@ -56,23 +56,24 @@ def test_sigkill_leaves_readable_trace(tmp_path):
     trace = tmp_path / "killed.sqlite"
     prog = tmp_path / "prog.py"
     prog.write_text(textwrap.dedent("""
+        import os, signal
         import torch, torch.nn as nn
         torch.set_num_threads(1)
         model = nn.Sequential(nn.Linear(16, 32), nn.ReLU(), nn.Linear(32, 1))
         opt = torch.optim.SGD(model.parameters(), lr=0.01)
         crit = nn.MSELoss()
         x, y = torch.randn(32, 16), torch.randn(32, 1)
-        while True:
+        for step in range(100000):
+            if step == 65:
+                os.kill(os.getpid(), signal.SIGKILL)
             opt.zero_grad()
             loss = crit(model(x), y)
             loss.backward()
             opt.step()
     """))
     driver = textwrap.dedent(f"""
-        import os, signal, threading, time
         import torch
         from faultlens.instrumenter.runner import execute
-        threading.Timer(2.5, lambda: os.kill(os.getpid(), signal.SIGKILL)).start()
         execute({str(prog)!r}, [], {str(trace)!r}, tee=False)
     """)
     proc = subprocess.run([sys.executable, "-c", driver], capture_output=True, timeout=60)
@@ -80,6 +81,6 @@ def test_sigkill_leaves_readable_trace(tmp_path):
     t = load_trace(str(trace))
     assert t.status == "running"          # never finished
     s, v = t.series("loss")
-    assert len(s) > 10                    # flushed steps are there
+    assert len(s) >= 40                   # flushed steps are there (a flush every 20 steps)
     assert np.all(np.diff(s) == 1) and np.all(np.isfinite(v))
     assert any(e.event == "step" for e in t.events)
