@@ -87,8 +87,12 @@ def _value_target(g: Any, consumer: Any, arg: str, hp: str) -> tuple[str, Any, f
     """(abspath, span, current value) of the literal that defines ``consumer``'s ``arg``."""
     from faultlens.localizer import _hp_definitions
     defs = _hp_definitions(g, consumer.id, arg) if consumer is not None else []
-    if not defs and consumer is None:
-        defs = g.nodes("hyperparameter", hp=hp)
+    if not defs:
+        # no uses edge (e.g. a value read through args inside a function): the definitions of
+        # that hyperparameter name, when there is exactly one with a literal value
+        named = [h for h in g.nodes("hyperparameter", hp=hp) if h.get("value_span")]
+        if len(named) == 1:
+            defs = named
     for h in defs:
         vs = h.get("value_span")
         v = h.get("value")
@@ -130,15 +134,16 @@ def _var(n: Any, default: str) -> str:
 
 # ------------------------------------------------------------------ per type
 def _lr(fault, g, tv) -> tuple[str, list, str] | None:
-    names = {d.symptom for d in fault.detections}
+    from faultlens.models.diagnosis import lr_direction
     opts = g.nodes("optimizer")
     if not opts:
         return None
     opt = opts[0]
-    too_high = bool(names & {"diverging_loss", "nan_or_inf", "exploding_gradient", "oscillating_loss", "beyond_stability"}) \
-        or any(d.symptom == "abnormal_update_ratio" and d.details.get("direction") == "high" for d in fault.detections)
-    too_low = not too_high and bool(names & {"loss_not_decreasing", "slow_convergence", "unchanged_weights",
-                                             "abnormal_update_ratio"})
+    direction = lr_direction(list(fault.detections))
+    if direction == "collapse":
+        return _scheduler_gamma(g)
+    too_high = direction == "high"
+    too_low = direction == "low"
     lam, limit = None, None
     for d in fault.detections:
         if d.symptom == "beyond_stability":
@@ -187,6 +192,19 @@ def _lr(fault, g, tv) -> tuple[str, list, str] | None:
         return None
     path, edits, desc = r
     return path, edits, f"{desc} ({why})" if why else desc
+
+
+def _scheduler_gamma(g) -> tuple[str, list, str] | None:
+    """A decay factor that kills the lr early (gamma < 0.1 per step of a StepLR/ExponentialLR)
+    -> 0.5."""
+    for sch in g.nodes("scheduler"):
+        gamma = (sch.get("args") or {}).get("gamma")
+        if isinstance(gamma, (int, float)) and not isinstance(gamma, bool) and gamma < 0.1:
+            r = _replace_value(g, sch, "gamma", "gamma", lambda old: 0.5, "scheduler decay factor gamma")
+            if r is not None:
+                path, edits, desc = r
+                return path, edits, desc + " (the learning rate fell below 1e-3 of its start before half the run)"
+    return None
 
 
 def _first_stmt_pos(g, loop) -> tuple[str, int] | None:

@@ -79,6 +79,7 @@ EVIDENCE: dict[str, dict[str, float]] = {
     "no_better_than_baseline": {"loss_function": 0.8, "data": 0.8, "learning_rate": 0.6, "optimizer": 0.5,
                                 "architecture": 0.4, "data_preprocessing": 0.4, "activation": 0.3},
     "lr_collapse": {"learning_rate": 2.5},
+    "loss_spike": {"learning_rate": 2.5, "batch_size": 0.4, "data_preprocessing": 0.4, "optimizer": 0.4},
 }
 
 #: output_range_mismatch: which contract was broken -> scores (replaces the default row)
@@ -90,7 +91,7 @@ OUTPUT_MISMATCH: dict[str, dict[str, float]] = {
 }
 
 #: symptoms whose learning-rate reading is explained away by a broken output/loss contract
-EXPLAINED_BY_CONTRACT = {"nan_or_inf", "diverging_loss", "exploding_gradient", "oscillating_loss"}
+EXPLAINED_BY_CONTRACT = {"nan_or_inf", "diverging_loss", "exploding_gradient", "oscillating_loss", "loss_spike"}
 
 #: crash kind -> {fault type: score}
 CRASH_EVIDENCE: dict[str, dict[str, float]] = {
@@ -176,7 +177,8 @@ def _graph_scores(gf: GraphFacts, fired: set[str], det: list[Detection], tv: Tra
             if n and n not in nodes.setdefault(t, []):
                 nodes[t].append(n)
 
-    explosive = fired & {"diverging_loss", "nan_or_inf", "exploding_gradient", "oscillating_loss", "beyond_stability"}
+    explosive = fired & {"diverging_loss", "nan_or_inf", "exploding_gradient", "oscillating_loss", "beyond_stability",
+                         "loss_spike"}
     stuck = fired & {"loss_not_decreasing", "slow_convergence", "unchanged_weights", "no_better_than_baseline"}
     opt, lr = gf.optimizer_lr()
     if opt is not None and lr is not None:
@@ -343,16 +345,31 @@ def _softmax(scores: dict[str, float]) -> dict[str, float]:
 
 
 # ---------------------------------------------------------------- summaries
+def lr_direction(dets: list[Detection]) -> str | None:
+    """"high" / "low" / None: which way the learning-rate evidence points."""
+    names = {d.symptom for d in dets}
+    if names & {"diverging_loss", "nan_or_inf", "exploding_gradient", "oscillating_loss", "beyond_stability",
+                "loss_spike"} or any(d.symptom == "abnormal_update_ratio" and d.details.get("direction") == "high"
+                                     for d in dets):
+        return "high"
+    if "lr_collapse" in names:
+        return "collapse"
+    if names & {"loss_not_decreasing", "slow_convergence", "abnormal_update_ratio", "unchanged_weights",
+                "no_better_than_baseline"}:
+        return "low"
+    return None
+
+
 def _summary(t: str, dets: list[Detection], gf: GraphFacts) -> str:
     names = {d.symptom for d in dets}
     key = "; ".join(d.message for d in dets[:2] if d.message)
     _, lr = gf.optimizer_lr()
+    direction = lr_direction(dets)
     head = {
-        "learning_rate": "learning rate " + ("too high" if names & {"diverging_loss", "nan_or_inf", "exploding_gradient",
-                                                                      "oscillating_loss", "beyond_stability"}
-                                            else "too low" if names & {"loss_not_decreasing", "slow_convergence",
-                                                                        "abnormal_update_ratio", "unchanged_weights"}
-                                            else "badly chosen") + (f" (lr={fmt(lr)})" if lr is not None else ""),
+        "learning_rate": ("learning rate too high" if direction == "high" else
+                          "learning rate decays to ~0 too early" if direction == "collapse" else
+                          "learning rate too low" if direction == "low" else "learning rate badly chosen")
+        + (f" (lr={fmt(lr)})" if lr is not None else ""),
         "optimizer": "the optimizer does not update the model well",
         "loss_function": "the loss function does not match the model output",
         "activation": "an activation does not fit (output activation / loss pairing or saturation)",
@@ -418,7 +435,7 @@ def diagnose(trace: Any, graph: Any = None, lint: list[Any] | None = None, *, us
         if d.symptom == "unchanged_weights" and d.details.get("scope") == "parameter":
             table = {"optimizer": 2.5, "architecture": 0.5}
         if d.symptom == "abnormal_update_ratio" and d.details.get("direction") == "high":
-            table = {"learning_rate": 1.0}
+            table = {"learning_rate": 2.0}
         if d.symptom == "output_range_mismatch" and d.details.get("problem") in OUTPUT_MISMATCH:
             table = dict(OUTPUT_MISMATCH[d.details["problem"]])
         if d.symptom in EXPLAINED_BY_CONTRACT and fired & {"output_range_mismatch", "negative_loss"}:

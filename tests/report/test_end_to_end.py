@@ -46,6 +46,6 @@ def test_run_missing_zero_grad(tmp_path):
     p, d = _run(tmp_path, "missing_zero_grad.py")
     assert d["verdict"] == "faulty" and d["faults"][0]["type"] == "training_loop"
     roles = {(l["role"], l["line"]) for l in d["faults"][0]["locations"]}
-    back = _line_of(EXAMPLES / "missing_zero_grad.py", r"loss\.backward\(\)")
-    assert any(r == "insertion_point" and line < back for r, line in roles)
+    back = _line_of(EXAMPLES / "missing_zero_grad.py", r"^\s+loss\.backward\(\)")
+    assert any(r == "insertion_point" and line < back for r, line in roles), (roles, back)
     assert "optimizer.zero_grad()" in d["faults"][0]["patch"]["diff"]

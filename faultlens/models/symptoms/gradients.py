@@ -160,7 +160,8 @@ class AbnormalUpdateRatio(Symptom):
     """The relative weight update per step is far from the usual 1e-3.
 
     Threshold (TheDeepChecker): log10(||update|| / ||param||) outside [-4, -1], taken as the
-    median of ``update_ratio_total`` after the first 30% of the run (>= 5 records). DeepDiagnosis
+    median of ``update_ratio_total`` after the first 30% of the run (>= 5 records; with fewer,
+    all records, >= 3). DeepDiagnosis
     uses the same idea (lr·||dw||/||w|| far from 1e-3). Context only: it tells a too-small
     learning rate from a data problem, and a too-large one from an architecture problem."""
 
@@ -172,7 +173,9 @@ class AbnormalUpdateRatio(Symptom):
         for node in tv.nodes("update_ratio_total"):
             s, u = finite(*tv.series("update_ratio_total", node))
             js, ju = judged(s, u)
-            if len(ju) < 5:
+            if len(ju) < 5:  # sparsely sampled runs: judge all records when there are >= 3
+                js, ju = s, u
+            if len(ju) < 3:
                 continue
             med = float(np.median(ju))
             if med <= 0:

@@ -350,3 +350,34 @@ class LearningRateCollapse(Symptom):
                                      f"learning rate fell from {fmt(float(lr[0]))} to {fmt(float(lr[i]))} by step {int(s[i])}",
                                      1.0, initial=float(lr[0]))]
         return []
+
+
+@register
+class LossSpike(Symptom):
+    """The loss jumps far above where it started: an optimizer step overshot.
+
+    field.md lists the loss spike as a trigger of the curvature tier (a step with loss-decrease
+    ratio rho < 0 overshot). Threshold (faultlens): some recorded loss > 3x the initial loss
+    (median of the first 3 records) and > initial + 1, after step 0. A well-scaled run starts
+    at its highest loss (chance level); climbing 3x above it within the run means the updates
+    are too large for the curvature."""
+
+    name = "loss_spike"
+    category = "failure"
+    reliability = 0.8
+
+    def detect(self, tv, gf):
+        s, v = _loss(tv)
+        if len(v) < MIN_STEPS:
+            return []
+        init = float(np.median(v[:3]))
+        if init <= 0:
+            return []
+        later = v[1:]
+        i = int(np.argmax(later)) + 1
+        peak = float(v[i])
+        if peak > 3 * init and peak > init + 1:
+            return [self.hit(int(s[i]), tv.nodes("loss")[0], peak / init,
+                             f"loss jumped to {fmt(peak)} at step {int(s[i])} from {fmt(init)} at the start",
+                             min(1.0, 0.5 + math.log10(peak / init) / 2), initial=init, peak=peak)]
+        return []
