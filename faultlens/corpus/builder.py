@@ -48,7 +48,7 @@ def discover_programs(directory: str) -> list[tuple[str, str]]:
             if isinstance(it, str):
                 rel = it
             elif isinstance(it, dict):
-                rel = it.get("path") or it.get("file") or it.get("name")
+                rel = it.get("entry") or it.get("path") or it.get("file") or it.get("name")
             else:
                 continue
             if not rel:
@@ -62,7 +62,8 @@ def discover_programs(directory: str) -> list[tuple[str, str]]:
                     path = alt
                 else:
                     continue
-            out.append((os.path.splitext(os.path.basename(path))[0], path))
+            name = it.get("name") if isinstance(it, dict) and it.get("name") else None
+            out.append((name or os.path.splitext(os.path.basename(path))[0], path))
     if not out:
         for f in sorted(os.listdir(directory)):
             if f.endswith(".py") and not f.startswith("_"):
@@ -214,13 +215,13 @@ def _local_results(jobs: list[dict[str, Any]], n_workers: int) -> Iterator[dict[
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
     from concurrent.futures.process import BrokenProcessPool
 
-    from faultlens.corpus.worker import init_worker, run_job
+    from faultlens.corpus.worker import init_pool_worker, run_job
 
     ctx = mp.get_context("spawn")
     pending = list(reversed(jobs))
 
     def new_pool():
-        return ProcessPoolExecutor(max_workers=n_workers, mp_context=ctx, initializer=init_worker,
+        return ProcessPoolExecutor(max_workers=n_workers, mp_context=ctx, initializer=init_pool_worker,
                                    max_tasks_per_child=200)
 
     pool = new_pool()
@@ -305,11 +306,69 @@ def _serial_results(jobs: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
 
 
 # ----------------------------------------------------------------------------- build
+def trace_dir_for(db_path: str) -> str:
+    return os.path.abspath(db_path) + ".traces"
+
+
+def refeature(db_path: str, progress: bool = True) -> int:
+    """Re-extract every run's features from its kept trace (after a change to features.py)."""
+    import gzip
+    import shutil
+    import tempfile
+
+    from faultlens.corpus.worker import _mutant_obj, materialize, trace_file_for
+    from faultlens.instrumenter.trace import load_trace
+    from faultlens.models.features import extract
+
+    con = cdb.connect(db_path)
+    tdir = trace_dir_for(db_path)
+    muts = {(p, m): (op, ft, site, params, desc) for p, m, op, ft, site, params, desc in con.execute(
+        "SELECT program, mutant_id, operator, fault_type, site, params, description FROM mutants")}
+    paths = dict(con.execute("SELECT program, path FROM programs"))
+    runs = con.execute("SELECT run_id, program, mutant_id, seed FROM runs").fetchall()
+    bar = Progress(len(runs), enabled=progress)
+    graphs: dict[tuple[str, str], Any] = {}
+    n = 0
+    for run_id, prog, mid, seed in runs:
+        job = {"program": prog, "mutant_id": mid, "seed": seed, "trace_dir": tdir, "path": paths.get(prog)}
+        tf = trace_file_for(job)
+        if not os.path.exists(tf) or not job["path"]:
+            bar.update("no_trace")
+            continue
+        key = (prog, mid)
+        if key not in graphs:
+            from faultlens.analyzer import build_graph
+
+            graphs[key] = None
+            with tempfile.TemporaryDirectory() as tmp:
+                try:
+                    if mid != "original":
+                        op, ft, site, params, desc = muts[key]
+                        info = json.loads(desc).get("info", []) if desc and desc.startswith("{") else []
+                        job["mutant"] = {"operator": op, "site": site, "params": json.loads(params or "{}"),
+                                         "fault_type": ft, "info": info}
+                    graphs[key] = build_graph(materialize(job, tmp))
+                except Exception:  # noqa: BLE001 - features without static facts
+                    graphs[key] = None
+        with tempfile.TemporaryDirectory() as tmp:
+            tp = os.path.join(tmp, "trace.sqlite")
+            with gzip.open(tf, "rb") as src, open(tp, "wb") as out:
+                shutil.copyfileobj(src, out)
+            feats = extract(load_trace(tp), graphs[key])
+        with cdb.transaction(con):
+            con.execute("INSERT OR REPLACE INTO features(run_id, data) VALUES (?, ?)", (run_id, json.dumps(feats)))
+        n += 1
+        bar.update("ok")
+    bar.close()
+    con.close()
+    return n
+
+
 def build_corpus(programs_dir: str, db_path: str, *, seeds: int = 3, orig_seeds: int | None = None,
                  jobs: int = 1, max_steps: int | None = None, max_seconds: float | None = 60.0,
                  engine: str = "local", address: str | None = None, limit: int | None = None,
                  max_mutants: int | None = None, programs: Iterable[str] | None = None,
-                 curvature: bool = False, progress: bool = True,
+                 curvature: bool = True, progress: bool = True, keep_traces: bool = True,
                  log: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Build (or resume) a corpus. Returns a summary dict (jobs run, statuses, labels)."""
     log = log or (lambda m: print(m, file=sys.stderr))
@@ -317,7 +376,7 @@ def build_corpus(programs_dir: str, db_path: str, *, seeds: int = 3, orig_seeds:
         raise FaultlensError("--seeds must be at least 2 (the label test compares seed samples)")
     if engine not in ("local", "ray", "serial"):
         raise FaultlensError(f"unknown engine {engine!r} (local, ray)")
-    orig_seeds = orig_seeds or seeds + 2
+    orig_seeds = orig_seeds or 2 * seeds
     progs = discover_programs(programs_dir)
     if programs:
         wanted = set(programs)
@@ -333,7 +392,8 @@ def build_corpus(programs_dir: str, db_path: str, *, seeds: int = 3, orig_seeds:
     mutants = {name: plan_program(con, name, path, log) for name, path in progs}
     workdir = os.path.join(os.path.dirname(os.path.abspath(db_path)), ".corpus-work")
     os.makedirs(workdir, exist_ok=True)
-    common = {"max_steps": max_steps, "max_seconds": max_seconds, "curvature": curvature, "workdir": workdir}
+    common = {"max_steps": max_steps, "max_seconds": max_seconds, "curvature": curvature, "workdir": workdir,
+              "trace_dir": trace_dir_for(db_path) if keep_traces else None}
     all_jobs = plan_jobs(progs, mutants, seeds, orig_seeds, max_mutants, common)
     done = cdb.done_jobs(con)
     todo = [j for j in all_jobs if (j["program"], j["mutant_id"], int(j["seed"])) not in done]

@@ -30,7 +30,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     b.add_argument("--programs", default="corpora/programs", help="directory of subject programs")
     b.add_argument("--db", default="corpora/corpus.sqlite", help="corpus SQLite database")
     b.add_argument("--seeds", type=int, default=3, help="seeds per mutant (>= 2)")
-    b.add_argument("--orig-seeds", type=int, default=None, help="seeds per original (default: seeds + 2)")
+    b.add_argument("--orig-seeds", type=int, default=None, help="seeds per original (default: 2 x seeds)")
     b.add_argument("--jobs", type=int, default=1, help="worker processes")
     b.add_argument("--max-steps", type=int, default=None, help="cut each run after N training steps")
     b.add_argument("--max-seconds", type=float, default=60.0, help="cut each run after S seconds")
@@ -39,12 +39,17 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     b.add_argument("--limit", type=int, default=None, help="run at most N new jobs")
     b.add_argument("--max-mutants", type=int, default=None, help="mutants per program")
     b.add_argument("--program", action="append", default=None, help="only these programs (repeatable)")
-    b.add_argument("--curvature", action="store_true", help="record curvature probes")
+    b.add_argument("--no-curvature", action="store_true", help="do not record curvature probes")
+    b.add_argument("--no-keep-traces", action="store_true",
+                   help="do not keep gzip copies of the traces (DB.traces/) for re-extracting features")
     b.add_argument("--no-progress", action="store_true")
     b.set_defaults(func=run_build)
     lab = csub.add_parser("label", help="recompute mutant labels from the stored runs")
     lab.add_argument("--db", default="corpora/corpus.sqlite")
     lab.set_defaults(func=run_label)
+    fe = csub.add_parser("features", help="re-extract features from the kept traces (after a features change)")
+    fe.add_argument("--db", default="corpora/corpus.sqlite")
+    fe.set_defaults(func=run_refeature)
     e = csub.add_parser("export", help="export labels and features as compressed CSV")
     e.add_argument("--db", default="corpora/corpus.sqlite")
     e.add_argument("--out", default="corpora", help="directory for corpus_*.csv.gz")
@@ -118,7 +123,8 @@ def run_build(args: argparse.Namespace) -> int:
     summary = build_corpus(args.programs, args.db, seeds=args.seeds, orig_seeds=args.orig_seeds, jobs=args.jobs,
                            max_steps=args.max_steps, max_seconds=args.max_seconds, engine=args.engine,
                            address=args.address, limit=args.limit, max_mutants=args.max_mutants,
-                           programs=args.program, curvature=args.curvature, progress=not args.no_progress)
+                           programs=args.program, curvature=not args.no_curvature, progress=not args.no_progress,
+                           keep_traces=not args.no_keep_traces)
     print(json.dumps(summary, indent=2))
     return 0
 
@@ -132,6 +138,15 @@ def run_label(args: argparse.Namespace) -> int:
     con = cdb.connect(args.db)
     print(json.dumps(relabel(con), indent=2))
     con.close()
+    return 0
+
+
+def run_refeature(args: argparse.Namespace) -> int:
+    from faultlens.corpus.builder import refeature
+
+    if not os.path.exists(args.db):
+        raise UsageError(f"{args.db}: no such corpus database")
+    print(f"re-extracted features of {refeature(args.db)} runs")
     return 0
 
 

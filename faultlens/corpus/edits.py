@@ -20,6 +20,7 @@ Edit kinds:
 """
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -273,18 +274,37 @@ def _is_docstring(stmt: cst.BaseStatement) -> bool:
             and isinstance(stmt.body[0], cst.Expr) and isinstance(stmt.body[0].value, cst.SimpleString))
 
 
+_WRAPPERS: "OrderedDict[str, MetadataWrapper]" = OrderedDict()
+
+
+def _wrapper(source: str) -> MetadataWrapper:
+    """Parsed module + resolved positions, cached for the last few sources (enumerating the
+    mutants of one program applies many edits to the same text; visiting never mutates it)."""
+    w = _WRAPPERS.get(source)
+    if w is not None:
+        _WRAPPERS.move_to_end(source)
+        return w
+    try:
+        module = cst.parse_module(source)
+    except cst.ParserSyntaxError as exc:
+        raise MutationError(f"cannot parse source: {exc}") from None
+    w = MetadataWrapper(module)
+    w.resolve(PositionProvider)
+    _WRAPPERS[source] = w
+    while len(_WRAPPERS) > 8:
+        _WRAPPERS.popitem(last=False)
+    return w
+
+
 def apply_edits(source: str, edits: list[Edit]) -> str:
     """Apply ``edits`` to ``source`` and return the new source.
 
     Raises :class:`MutationError` when an edit's site is not found or the result does not
     parse (a mutant is then not applicable — never silently the original)."""
-    try:
-        module = cst.parse_module(source)
-    except cst.ParserSyntaxError as exc:
-        raise MutationError(f"cannot parse source: {exc}") from None
+    wrapper = _wrapper(source)
     applier = _Applier(edits)
     try:
-        new = MetadataWrapper(module).visit(applier)
+        new = wrapper.visit(applier)
     except cst.ParserSyntaxError as exc:
         raise MutationError(f"generated code does not parse: {exc}") from None
     missing = [e for e in edits if id(e) not in applier.done]

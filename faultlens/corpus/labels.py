@@ -4,7 +4,8 @@ The rule follows DeepCrime (Humbatova et al., ISSTA 2021) and DeepFD (Cao et al.
 train the original and the mutant over k seeds each and call the mutant *killed* (faulty)
 only when its score is statistically and practically worse:
 
-* Welch's t-test (unequal variances, two-sided) p < 0.05, **and**
+* Welch's t-test (unequal variances), one-sided — H1: the mutant's mean score is lower —
+  p < 0.05, **and**
 * Cohen's d >= 0.5 (pooled standard deviation), **and**
 * the mutant's mean score is lower (all subject programs report higher-is-better scores).
 
@@ -13,6 +14,11 @@ crashed in at least half of its seeds is labelled ``crash`` (faulty), and its cr
 count as the worst score in the test otherwise. Everything else is ``equivalent`` (the
 injected change did not make training measurably worse: a healthy program). With fewer
 than 2 scores on either side the label is ``pending``.
+
+One-sided rather than DeepCrime's two-sided GLM test: the direction (worse) is fixed before the
+data is seen, and our budget allows only a few seeds per mutant (3 by default, against 6 for
+each original), where a two-sided test with Welch's small degrees of freedom would miss even
+large effects.
 
 Both sides with zero variance: the t statistic is undefined; we then call the mutant worse
 when its (constant) mean is lower by more than 1e-9 (p = 0, d = inf) and equivalent
@@ -41,7 +47,7 @@ class LabelResult:
     std_mut: float | None
     p_value: float | None
     cohens_d: float | None
-    test: str = "welch_t"
+    test: str = "welch_t_one_sided"
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -67,16 +73,17 @@ def cohens_d(orig: Sequence[float], mut: Sequence[float]) -> float:
 
 
 def welch_p(orig: Sequence[float], mut: Sequence[float]) -> float:
-    """Two-sided Welch t-test p-value (scipy.stats.ttest_ind(equal_var=False))."""
+    """One-sided Welch t-test p-value for "mutant mean < original mean"
+    (``scipy.stats.ttest_ind(mut, orig, equal_var=False, alternative="less")``)."""
     m1, s1 = _mean_std(orig)
     m2, s2 = _mean_std(mut)
     n1, n2 = len(orig), len(mut)
     v1, v2 = s1 ** 2 / n1, s2 ** 2 / n2
     if v1 + v2 == 0:
-        return 1.0 if abs(m1 - m2) <= 1e-9 else 0.0
+        return 0.0 if m2 < m1 - 1e-9 else 1.0
     from scipy import stats
 
-    return float(stats.ttest_ind(list(orig), list(mut), equal_var=False).pvalue)
+    return float(stats.ttest_ind(list(mut), list(orig), equal_var=False, alternative="less").pvalue)
 
 
 def is_finite_score(x) -> bool:

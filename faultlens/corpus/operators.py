@@ -1037,7 +1037,7 @@ def _read(graph, rel: str) -> str:
     root = getattr(graph, "root", ".") or "."
     path = rel if os.path.isabs(rel) else os.path.join(root, rel)
     with open(path, encoding="utf-8") as fh:
-        return fh.read()
+        return fh.read()  # (small files; the parsed form is cached in faultlens.corpus.edits)
 
 
 def apply_mutant(graph, mutant: Mutant, sources: dict[str, str] | None = None) -> dict[str, str]:

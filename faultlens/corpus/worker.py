@@ -34,6 +34,27 @@ SERIES_POINTS = 64
 _READY = False
 
 
+def _die_with_parent() -> None:
+    """Linux: a worker gets SIGKILL when the build process dies (even by SIGKILL), so a
+    killed build leaves no orphan workers behind. Elsewhere a no-op."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+        import signal
+
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, int(signal.SIGKILL), 0, 0, 0)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def init_pool_worker() -> None:
+    """Initializer of the local engine's worker processes."""
+    _die_with_parent()
+    init_worker()
+
+
 def init_worker() -> None:
     """Import the heavy modules once per worker process."""
     global _READY
@@ -104,6 +125,29 @@ def materialize(job: dict[str, Any], dest: str) -> str:
     return os.path.join(dest, entry_rel)
 
 
+def trace_file_for(job: dict[str, Any]) -> str:
+    safe = re.sub(r"[^A-Za-z0-9_.-]", "_", f"{job['program']}/{job['mutant_id']}")
+    return os.path.join(job["trace_dir"], *safe.split("/"), f"seed{int(job['seed'])}.sqlite.gz")
+
+
+def keep_trace(trace_path: str, job: dict[str, Any]) -> str:
+    """Keep a gzip copy of the run's trace (for re-extracting features later)."""
+    import gzip
+    import sqlite3
+
+    con = sqlite3.connect(trace_path)
+    try:
+        con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        con.close()
+    dest = trace_file_for(job)
+    os.makedirs(os.path.dirname(dest), exist_ok=True)
+    with open(trace_path, "rb") as src, gzip.open(dest + ".tmp", "wb", compresslevel=6) as out:
+        shutil.copyfileobj(src, out)
+    os.replace(dest + ".tmp", dest)
+    return dest
+
+
 def _call_execute(entry: str, argv: list[str], trace_path: str, job: dict[str, Any]) -> Any:
     from faultlens.instrumenter.runner import execute
 
@@ -161,6 +205,11 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
                 trace = load_trace(trace_path)
             except Exception as exc:  # noqa: BLE001
                 err = err or f"trace unreadable: {exc}"
+        if trace is not None and job.get("trace_dir"):
+            try:
+                res["trace_file"] = keep_trace(trace_path, job)
+            except OSError as exc:
+                res["error"] = f"trace not kept: {exc}"
         if trace is not None:
             status = trace.status
             res["trace_status"] = status
