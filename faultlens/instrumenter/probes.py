@@ -294,13 +294,13 @@ class GradProbe(Probe):
             S.put("grad_zero_frac", node, float((g == 0).sum()) / max(1, g.numel()))
             S.put("grad_nonfinite", node, 0.0 if finite else float((~torch.isfinite(g)).sum()))
 
-    def _global_node(self, ow, items) -> str:
+    def _global_node(self, ow, items) -> str | None:
         S = self.S
         for _, _, p in items:
             owner = S.param_owner.get(id(p))
             if owner is not None:
                 return owner[0].node
-        return ow.node or "optimizer"
+        return ow.node
 
 
 class WeightProbe(Probe):

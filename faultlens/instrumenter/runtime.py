@@ -73,7 +73,16 @@ class ModelWatch:
     def __init__(self, model: torch.nn.Module, node: str, names: dict[str, str], after_ops: dict[str, list]):
         self.model = model
         self.node = node
-        self.module_nodes = names          # dotted module path -> layer node id
+        # dotted module path -> layer node id; when one graph layer stands for several
+        # instances (a local block class used twice), each instance gets
+        # "<layer id>#<module path>" so series never collide
+        actual = [n for n, _ in model.named_modules() if n]
+        used: dict[str, int] = {}
+        for n in actual:
+            if n in names:
+                used[names[n]] = used.get(names[n], 0) + 1
+        names = {n: (nid if used.get(nid, 0) <= 1 else f"{nid}#{n}") for n, nid in names.items()}
+        self.module_nodes = names
         self.after_ops = after_ops         # dotted module path -> [(op node id, op name)]
         self.leaves: list[tuple[str, torch.nn.Module]] = [
             (n, m) for n, m in model.named_modules() if n and not any(True for _ in m.children())
@@ -92,7 +101,8 @@ class ModelWatch:
     def param_node(self, pname: str) -> str:
         mod, _, leaf = pname.rpartition(".")
         if mod and mod in self.module_nodes:
-            return f"{self.module_nodes[mod]}#{leaf}"
+            base = self.module_nodes[mod]
+            return f"{base}.{leaf}" if "#" in base else f"{base}#{leaf}"
         return f"{self.node}#{pname}"
 
 
@@ -176,6 +186,8 @@ class _State:
                           torch.is_grad_enabled() if grad is None else grad)
 
     def put(self, metric: str, node: str | None, value: float, step: int | None = None) -> None:
+        if node is None:  # nothing the graph knows: not recorded
+            return
         self.writer.scalar(self.step if step is None else step, metric, node, value)
 
     def mean(self, metric: str, node: str | None, value: float, weight: float = 1.0) -> None:
@@ -753,14 +765,16 @@ def _opt_post_hook(opt, args, kwargs):
     return None
 
 
-def param_node(S: _State, p: torch.Tensor, ow: OptWatch | None = None, gi: int = 0, pi: int = 0) -> str:
+def param_node(S: _State, p: torch.Tensor, ow: OptWatch | None = None, gi: int = 0, pi: int = 0) -> str | None:
+    """Trace node of a parameter: ``<layer id>#<name>`` / ``<model id>#<dotted name>`` when a
+    watched model owns it, else ``<optimizer id>#g<i>.p<j>``; None when neither is known."""
     owner = S.param_owner.get(id(p))
     if owner is not None:
         mw, pname = owner
         return mw.param_node(pname)
     if ow is not None and ow.node:
         return f"{ow.node}#g{gi}.p{pi}"
-    return f"param#g{gi}.p{pi}"
+    return None
 
 
 def _env_configure() -> None:

@@ -12,7 +12,12 @@ Tables
     JSON values: ``schema``, ``program``, ``argv``, ``graph`` (graph JSON path), ``started``,
     ``finished``, ``status`` (``running``/``finished``/``crashed``/``cut_short``/``interrupted``),
     ``steps``, ``seconds``, ``seed``, ``device``, ``probe_errors`` (list), ``crash`` (dict, see
-    :data:`CRASH_KEYS`), ``stop_reason``, ``torch_version``.
+    :data:`CRASH_KEYS`), ``stop_reason`` (:data:`STOP_REASONS`), ``torch_version``.
+    Added by the instrumenter (see docs/trace.md): ``returncode``, ``training_seconds``,
+    ``probe_seconds`` ({probe: seconds}), ``probes`` (names), ``sample_every``, ``curvature``,
+    ``watched`` ({models, optimizers, losses, loaders, schedulers}: node ids), ``loaders``
+    ({node: {batch_size, num_workers, drop_last, batches, dataset_size, type}}), ``run_dir``,
+    ``cwd``, ``max_steps``, ``max_seconds``, ``rewrite_skipped``.
 ``series_keys(id INTEGER PRIMARY KEY, metric TEXT, node TEXT, UNIQUE(metric, node))``
 ``scalars(step INTEGER, key INTEGER, value REAL)``
     One row per recorded (step, metric, node). Long format on disk, columnar in memory.
@@ -33,7 +38,12 @@ Nodes
 ``node`` is a graph node id (``docs/graph.md``), optionally with a ``#suffix``:
 ``<layer id>#weight`` for a parameter tensor, ``<optimizer id>#g0`` for a param group,
 ``<model id>#output`` for the model's final output. A parameter or layer that the graph does not
-know (e.g. from an external module) uses ``<model id>#<dotted name>``.
+know (e.g. from an external module) uses ``<model id>#<dotted name>``. When one graph layer stands
+for several module instances (a local block class used twice), each instance is
+``<layer id>#<module path>`` and its parameters ``<layer id>#<module path>.<param>``. A parameter
+of a watched optimizer that no watched model owns is ``<optimizer id>#g<i>.p<j>``. Values with no
+known node are not recorded. Without a graph (analyzer missing or failed) the instrumenter makes
+ids of the same form (``kind:path:line:var``) that exist in no graph.
 """
 from __future__ import annotations
 
@@ -72,6 +82,7 @@ CURVATURE_METRICS = (  # node: model id (loss curvature on the current batch)
     "grad_curvature",     # g^T H g / ||g||^2
     "lambda_max_lr",      # lambda_max * lr (stability limit 2 for plain GD; 2(1+beta) heavy ball)
     "stability_limit",    # the limit that applies to this optimizer
+    "lambda_max_precond", # Adam/AdamW: largest eigenvalue of P^-1/2 H P^-1/2, P = sqrt(v_hat)+eps
 )
 GLOBAL_METRICS = (  # node: model id
     "grad_norm_total", "weight_norm_total", "update_ratio_total",
@@ -99,7 +110,15 @@ EVENTS = (
 
 # --- run status / crash -------------------------------------------------------------------
 STATUSES = ("running", "finished", "crashed", "cut_short", "interrupted")
-CRASH_KINDS = ("shape_mismatch", "dtype", "device", "nan_check", "out_of_memory", "other")
+#: Why a run ended (meta ``stop_reason``). ``cut_short`` runs: max_steps, max_seconds,
+#: max_seconds_hard (the time budget hit outside a training step), nonfinite_loss (early stop:
+#: the training loss was NaN/Inf for 3 consecutive iterations). Others: None (the program
+#: ended), exit (sys.exit; crashed when the status is non-zero), crash, interrupted (Ctrl-C),
+#: killed (the process died by a signal), child_failed.
+STOP_REASONS = ("max_steps", "max_seconds", "max_seconds_hard", "nonfinite_loss", "exit", "crash",
+                "interrupted", "killed", "child_failed")
+CRASH_KINDS = ("shape_mismatch", "dtype", "device", "nan_check", "out_of_memory", "other",
+               "index_range")  # index_range: IndexError / "out of bounds" (e.g. a label >= classes)
 CRASH_KEYS = (
     "kind",        # one of CRASH_KINDS
     "type",        # exception class name
@@ -108,4 +127,7 @@ CRASH_KEYS = (
     "node",        # graph node id of that statement, or None
     "step",        # training step when it happened
     "traceback",   # formatted traceback text (user frames)
+    "layer",       # layer node (or <model id>#<path>) of the innermost watched sub-module on the
+                   # stack when it was raised (e.g. the Linear whose shapes mismatched), or None
+    "frame_line",  # the line of the innermost user frame (inside the statement span above)
 )

@@ -105,6 +105,7 @@ def test_nan_early_stop(programs, run_inproc):
     ("lbfgs.py", []),
     ("no_optimizer.py", []),
     ("pkg/train.py", ["--epochs", "2"]),
+    ("pkg2/main.py", []),
     ("mlp_seeded.py", []),
 ])
 def test_odd_programs_run_without_probe_errors(programs, run_inproc, name, argv):
@@ -159,3 +160,53 @@ def test_runtime_state_is_reset(programs, run_inproc):
     assert (torch.nn.Module.train, torch.optim.Optimizer.zero_grad, torch.autograd.backward) == before
     from torch.optim.optimizer import _global_optimizer_post_hooks, _global_optimizer_pre_hooks
     assert not _global_optimizer_pre_hooks and not _global_optimizer_post_hooks
+
+
+def _in_graph(node: str, graph) -> bool:
+    """A trace node is a graph id, or a graph id followed by documented '#' suffixes."""
+    cur = node
+    while True:
+        if cur in graph:
+            return True
+        if "#" not in cur:
+            return False
+        cur = cur.rsplit("#", 1)[0]
+
+
+@pytest.mark.skipif(not has_graph(), reason="needs faultlens.analyzer.build_graph")
+@pytest.mark.parametrize("name,argv", [("mlp_seeded.py", []), ("pkg/train.py", ["--epochs", "1"]),
+                                       ("gan.py", []), ("no_optimizer.py", []), ("twin_blocks.py", []),
+                                       ("pkg2/main.py", [])])
+def test_trace_keyed_by_graph_node_ids(programs, run_inproc, name, argv):
+    res, t = run_inproc(programs / name, argv)
+    assert res.status == "finished" and res.graph is not None
+    nodes = {n for _, n in t.metrics()} | {e.node for e in t.events if e.node}
+    assert nodes
+    missing = sorted(n for n in nodes if not _in_graph(n, res.graph))
+    assert missing == []
+    # layer statistics land on graph layer nodes, not only on model#path fallbacks
+    if name not in ("gan.py", "no_optimizer.py", "pkg2/main.py"):
+        assert any(n.startswith("layer:") for n in t.nodes("act_mean"))
+
+
+@pytest.mark.skipif(not has_graph(), reason="needs faultlens.analyzer.build_graph")
+def test_two_instances_of_one_block_do_not_collide(programs, run_inproc):
+    _, t = run_inproc(programs / "twin_blocks.py")
+    lin = [n for n in t.nodes("grad_norm") if "Block.lin" in n]
+    assert len(lin) == 4 and len(set(lin)) == 4      # a.lin / b.lin x weight / bias
+    assert all(len(t.series("grad_norm", n)[0]) == len(set(t.series("grad_norm", n)[0].tolist())) for n in lin)
+
+
+@pytest.mark.skipif(not has_graph(), reason="needs faultlens.analyzer.build_graph")
+def test_objects_built_in_another_local_file_are_watched(programs, run_inproc):
+    """helpers.build() creates model, optimizer and loss: they are watched through an
+    in-memory rewrite of helpers.py served by an import hook; the file itself is untouched."""
+    before = (programs / "pkg2" / "helpers.py").read_text()
+    res, t = run_inproc(programs / "pkg2" / "main.py")
+    assert res.status == "finished" and res.steps == 12
+    w = t.meta["watched"]
+    assert w["models"] and w["optimizers"] and w["losses"]
+    assert all("helpers.py" in n for n in w["models"] + w["optimizers"] + w["losses"])
+    assert len(t.values("lr")) == 12
+    assert (programs / "pkg2" / "helpers.py").read_text() == before
+    assert "helpers" not in sys.modules
