@@ -166,6 +166,9 @@ def _lr(fault, g, tv) -> tuple[str, list, str] | None:
         limit = 2.0 * (1 + float(mom)) if isinstance(mom, (int, float)) else 2.0
     why = ""
 
+    ratio = next((float(d.value) for d in fault.detections if d.symptom == "abnormal_update_ratio"
+                  and isinstance(d.value, (int, float)) and d.value > 0), None)
+
     def new_value(old: float) -> float | None:
         nonlocal why
         if too_high:
@@ -173,6 +176,13 @@ def _lr(fault, g, tv) -> tuple[str, list, str] | None:
                 cand = round_down(0.5 * limit / lam)
                 if 0 < cand < old:
                     why = f"half the stability limit {fmt_num(round(limit, 3))}/lambda_max={lam:.3g}"
+                    return cand
+            if ratio is not None and ratio > 0.1:
+                # updates scale with lr: aim the measured update ratio at 1e-2 (inside
+                # TheDeepChecker's [1e-4, 1e-1] band), at least a factor 10 down
+                cand = round_down(min(old / 10, old * 1e-2 / ratio))
+                if 0 < cand:
+                    why = f"scaled so the update ratio {ratio:.3g} becomes ~1e-2"
                     return cand
             why = "a factor 10 smaller"
             return round_down(old / 10)
@@ -183,6 +193,10 @@ def _lr(fault, g, tv) -> tuple[str, list, str] | None:
             if adaptive and old < 1e-5:
                 why = "the usual Adam rate"
                 return 1e-3
+            if ratio is not None and ratio < 1e-4:
+                cand = round_down(min(old * 100, max(old * 10, old * 1e-3 / ratio)))
+                why = f"scaled so the update ratio {ratio:.3g} moves towards 1e-3 (at most x100)"
+                return cand
             why = "a factor 10 larger"
             return round_down(old * 10) if round_down(old * 10) > old else old * 10
         return None

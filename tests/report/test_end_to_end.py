@@ -32,12 +32,16 @@ def _line_of(path: Path, pattern: str) -> int:
 @pytest.mark.slow
 @pytest.mark.skipif(not (EXAMPLES / "demo_lr_too_high.py").exists(), reason="example not present")
 def test_run_lr_too_high(tmp_path):
-    p, d = _run(tmp_path, "demo_lr_too_high.py", "--diff")
+    p, d = _run(tmp_path, "demo_lr_too_high.py", "--diff", "--verify")
     assert p.returncode == 1, p.stderr[-2000:]
     assert d["verdict"] == "faulty" and d["faults"][0]["type"] == "learning_rate"
     want = _line_of(EXAMPLES / "demo_lr_too_high.py", r'add_argument\("--lr"')
     assert want in [l["line"] for l in d["faults"][0]["locations"]]
-    assert d["faults"][0]["patch"]["diff"] in p.stdout  # --diff prints the annotated diff
+    patch = d["faults"][0]["patch"]
+    assert patch["diff"] in p.stdout  # --diff prints the annotated diff
+    # --verify re-ran the patched copy under the same budget
+    assert patch["verified"] is True, patch.get("verification")
+    assert patch["verification"]["loss_after"] < patch["verification"]["loss_before"]
 
 
 @pytest.mark.slow
