@@ -79,8 +79,14 @@ def main(argv: list[str] | None = None) -> int:
             if res.status != "finished" or res.probe_errors:
                 raise SystemExit(f"{name} [{cfg}]: {res.status} {res.crash} {res.probe_errors}")
             info["steps"] = res.steps
+            meta = load_trace(trace).meta
+            ps = dict(meta.get("probe_seconds") or {})
+            train = float(meta.get("training_seconds") or 0) or float("nan")
+            curv = ps.pop("curvature", 0.0)
+            info.setdefault(f"share_{cfg}", []).append(sum(ps.values()) / train)
             if cfg == "curvature":
-                info["curv_evals"] = len(load_trace(trace).series("lambda_max")[0])
+                info.setdefault("share_curv_only", []).append(curv / train)
+                info["curv_evals"] = len(load_trace(trace).series("grad_curvature")[0])
             return dt
 
         times: dict[str, list[float]] = {c: [] for c in CONFIGS}
@@ -100,10 +106,18 @@ def main(argv: list[str] | None = None) -> int:
         results[name] = {"median_wall_s": med, "median_cpu_s": medc, "wall_s": times, "cpu_s": cpu,
                          "ratio_default": ratio_d, "ratio_curvature": ratio_c,
                          "cpu_ratio_default": cratio_d, "cpu_ratio_curvature": cratio_c,
-                         "steps": info.get("steps"), "curvature_evals": info.get("curv_evals"), "prep_s": prep}
+                         "steps": info.get("steps"), "curvature_evals": info.get("curv_evals"), "prep_s": prep,
+                         "probe_share_default": statistics.median(info["share_default"]),
+                         "probe_share_curvature_run": statistics.median(info["share_curvature"]),
+                         "curvature_share": statistics.median(info["share_curv_only"])}
         print(f"{name:8s} {med['plain']:8.3f} {med['default']:10.3f} {med['curvature']:8.3f} {ratio_d:10.3f}"
               f" {ratio_c:8.3f} {cratio_d:8.3f} {cratio_c:8.3f} {info.get('steps', 0):6d}"
               f" {info.get('curv_evals', 0):6d} {prep:7.2f}", flush=True)
+    print("probes' own measured time / training time (meta.probe_seconds; independent of other load):")
+    for name, r in results.items():
+        print(f"  {name:6s} default probes {100 * r['probe_share_default']:.1f}%, "
+              f"curvature run: probes {100 * r['probe_share_curvature_run']:.1f}% + curvature "
+              f"{100 * r['curvature_share']:.1f}%")
     summary = {}
     for key in ("ratio_default", "ratio_curvature", "cpu_ratio_default", "cpu_ratio_curvature"):
         summary[key] = statistics.median(r[key] for r in results.values())

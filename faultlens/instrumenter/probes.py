@@ -170,10 +170,15 @@ class BatchProbe(Probe):
                      ("input_is_float", float(x.is_floating_point()))):
             S.put(m, mw.node, v)
 
+    last_target_step = -1
+
     def on_loss(self, lw, out, args, kwargs, val):
         S = self.S
         if val or not S.sampled or len(args) < 2 or not isinstance(args[1], torch.Tensor):
             return
+        if self.last_target_step == S.step:   # several loss calls in one iteration: the first
+            return
+        self.last_target_step = S.step
         t = args[1]
         st = tensor_stats(t)
         if st is None:
@@ -194,6 +199,7 @@ class ActivationProbe(Probe):
     name = "activations"
 
     def on_forward_pre(self, mw, args, kwargs):
+        self.seen: set[str] = set()   # a module called several times per forward: first call only
         for name, mod in mw.leaves:
             mw.act_handles.append(mod.register_forward_hook(self._make_hook(mw, name, mod)))
 
@@ -205,6 +211,9 @@ class ActivationProbe(Probe):
         after = mw.after_ops.get(name, ())
 
         def hook(module, args, output):
+            if node in self.seen:
+                return None
+            self.seen.add(node)
             t0 = time.perf_counter()
             try:
                 t = _first_tensor(output)
@@ -421,7 +430,7 @@ class CurvatureProbe(Probe):
 
     Cost control: an evaluation (from step ``min_step`` on) runs only when the time spent in
     curvature so far plus the expected cost (the last evaluation's, or ~16 training steps
-    for the first) stays within ``budget`` (8%) of the training time so far, so the
+    for the first) stays within ``budget`` (6%) of the training time so far, so the
     overhead is bounded whatever the model size; a run gets its first evaluation after
     ~200 steps and then one every ~150-200 steps. All random vectors come from a
     private ``torch.Generator``; the recomputed forward runs under ``torch.random.fork_rng``
@@ -429,7 +438,7 @@ class CurvatureProbe(Probe):
     """
 
     name = "curvature"
-    budget = 0.08
+    budget = 0.06
     min_step = 10
     first_iters = 6
     warm_iters = 3

@@ -141,6 +141,7 @@ class _State:
         self.step = 0
         self.started = False           # a training forward happened
         self.dirty = False             # a backward/step happened in the current iteration
+        self.fwd_since_step = False    # a watched training forward since the last optimizer step
         self.lead: ModelWatch | None = None
         self.seq = 0
         self.sampled = True
@@ -681,6 +682,7 @@ def _fwd_pre_hook(module, args, kwargs):
         if not S.started:
             S.started = True
             S.train_t0 = time.perf_counter()
+        S.fwd_since_step = True
         S.event("forward", mw.node, training, True)
         if S.curvature:
             mw.last_inputs = (args, kwargs)
@@ -746,6 +748,13 @@ def _opt_pre_hook(opt, args, kwargs):
     ow = S.optimizers.get(id(opt))
     if ow is None:
         ow = S.optimizers[id(opt)] = OptWatch(opt, None)
+    if not S.started:
+        S.started = True
+        S.train_t0 = time.perf_counter()
+    elif S.dirty and not S.fwd_since_step:
+        # no watched training forward since the last step (LBFGS closures run inside step();
+        # a model called through .forward() bypasses hooks): the step itself opens an iteration
+        S.advance()
     S.event("step", ow.node, S.last_training_mode)
     S.run_probes("on_opt_pre", ow)
     return None
@@ -761,6 +770,7 @@ def _opt_post_hook(opt, args, kwargs):
     ow.steps += 1
     S.any_opt_known = True
     S.run_probes("on_opt_post", ow)
+    S.fwd_since_step = False
     S.mark_dirty()
     return None
 

@@ -210,3 +210,9 @@ def test_objects_built_in_another_local_file_are_watched(programs, run_inproc):
     assert len(t.values("lr")) == 12
     assert (programs / "pkg2" / "helpers.py").read_text() == before
     assert "helpers" not in sys.modules
+
+
+def test_lbfgs_counts_one_step_per_step_call(programs, run_inproc):
+    res, t = run_inproc(programs / "lbfgs.py")
+    assert res.steps == 9        # 8 step(closure) calls + the final closure() forward after the loop
+    assert t.series("lr")[0].tolist() == list(range(8))
