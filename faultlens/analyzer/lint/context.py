@@ -44,6 +44,7 @@ class LintContext:
         self.graph = graph
         self.sources: dict[str, str] = dict(sources or {})
         self._facts: dict[str, FileFacts | None] = {}
+        self._memo: dict[tuple, list] = {}
 
     # ----------------------------------------------------------------- files
     def source(self, rel: str) -> str | None:
@@ -80,7 +81,16 @@ class LintContext:
 
     # ----------------------------------------------------------------- graph queries
     def nodes(self, kind: str | None = None, **where: Any):
-        return self.graph.nodes(kind, **where)
+        """``graph.nodes`` memoised (the graph does not change while rules run)."""
+        try:
+            key = (kind, tuple(sorted(where.items())))
+            hash(key)
+        except TypeError:
+            return self.graph.nodes(kind, **where)
+        hit = self._memo.get(key)
+        if hit is None:
+            hit = self._memo[key] = self.graph.nodes(kind, **where)
+        return hit
 
     def node(self, nid: str | None):
         if nid is None or nid not in self.graph:
@@ -88,7 +98,7 @@ class LintContext:
         return self.graph.node(nid)
 
     def calls(self, method: str | None = None) -> list:
-        return self.graph.nodes("call", method=method) if method else self.graph.nodes("call")
+        return self.nodes("call", method=method) if method else self.nodes("call")
 
     def target(self, call) -> Any:
         """The node a call acts on (``targets`` edge, else the ``target`` attribute)."""
@@ -116,7 +126,7 @@ class LintContext:
             return []
         seen.add(class_id)
         out = []
-        for lay in self.graph.nodes("layer", owner=class_id):
+        for lay in self.nodes("layer", owner=class_id):
             out.append(lay)
             if lay.get("class_ref"):
                 out.extend(self.class_layers(lay.get("class_ref"), seen))
@@ -126,22 +136,22 @@ class LintContext:
         return out
 
     def class_ops(self, class_id: str) -> list:
-        return self.graph.nodes("op", owner=class_id)
+        return self.nodes("op", owner=class_id)
 
     def sequential_children(self, layer) -> list:
         """Children of a container (a Sequential layer, or a container model such as
         ``model = nn.Sequential(...)``), in order."""
-        kids = self.graph.nodes("layer", parent=layer.id)
+        kids = self.nodes("layer", parent=layer.id)
         if not kids:
             kids = [k for k in self.graph.flow(layer.id) if k.kind == "layer"]
         if not kids and layer.kind == "model":
-            kids = self.graph.nodes("layer", owner=layer.id)
+            kids = self.nodes("layer", owner=layer.id)
         return kids
 
     def containers(self) -> list:
         """Sequential layers and container models."""
-        out = list(self.graph.nodes("layer", layer_type="Sequential"))
-        for m in self.graph.nodes("model"):
+        out = list(self.nodes("layer", layer_type="Sequential"))
+        for m in self.nodes("model"):
             if (m.get("model_type") or str(m.get("class") or "").rsplit(".", 1)[-1]) in ("Sequential",):
                 out.append(m)
         return out
@@ -235,7 +245,7 @@ class LintContext:
         return bool(var) and call.get("receiver") == var
 
     def optimizers(self) -> list:
-        return self.graph.nodes("optimizer")
+        return self.nodes("optimizer")
 
     def is_optimizer_call(self, call) -> bool | None:
         """True when the call's receiver is an optimizer, False when it is something else
@@ -246,6 +256,6 @@ class LintContext:
         recv = call.get("receiver") or ""
         if any(o.get("var") == recv for o in self.optimizers()):
             return True
-        if any(s.get("var") == recv for s in self.graph.nodes("scheduler")) or "sched" in recv.lower():
+        if any(s.get("var") == recv for s in self.nodes("scheduler")) or "sched" in recv.lower():
             return False
         return None

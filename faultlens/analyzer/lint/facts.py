@@ -90,6 +90,15 @@ class FileFacts:
                     self.assigns.append((name, parent.lineno, parent.value, parent))
         self.stmts.sort(key=lambda s: (s.lineno, s.col_offset))
         self._stmt_lines = [s.lineno for s in self.stmts]
+        self.calls.sort(key=lambda c: (c.lineno, c.col_offset))
+        self._call_lines = [c.lineno for c in self.calls]
+        self._all = sorted((n for n in self.parent if hasattr(n, "lineno")), key=lambda n: (n.lineno, n.col_offset))
+        self._all_lines = [n.lineno for n in self._all]
+        # assignments by name, with their enclosing function computed once
+        self._assigns_by_name: dict[str, list[tuple[int, ast.AST, ast.AST, ast.AST | None]]] = {}
+        for name, ln, value, stmt in self.assigns:
+            self._assigns_by_name.setdefault(name, []).append((ln, value, stmt, self._enclosing_def(stmt)))
+        self._fn_by_line: dict[int, ast.AST | None] = {}
 
     # ------------------------------------------------------------------ positions
     def char_col(self, line: int, byte_col: int) -> int:
@@ -109,7 +118,11 @@ class FileFacts:
         return line, col, eline, ecol
 
     def text(self, node: ast.AST) -> str:
-        return ast.get_source_segment(self.source, node) or ""
+        """Source text of a node (``ast.get_source_segment`` re-splits the whole file on
+        every call; this slices the pre-split lines)."""
+        if getattr(node, "end_lineno", None) is None:
+            return ""
+        return self.segment(*self.pos(node))
 
     def segment(self, line: int, col: int, end_line: int, end_col: int) -> str:
         """Source text between two graph-style positions."""
@@ -132,6 +145,8 @@ class FileFacts:
     # ------------------------------------------------------------------ structure
     def enclosing_function(self, node_or_line) -> ast.AST | None:
         if isinstance(node_or_line, int):
+            if node_or_line in self._fn_by_line:
+                return self._fn_by_line[node_or_line]
             best = None
             for fn in self.functions:
                 if isinstance(fn, ast.Lambda):
@@ -139,7 +154,11 @@ class FileFacts:
                 if fn.lineno <= node_or_line <= (fn.end_lineno or fn.lineno):
                     if best is None or fn.lineno >= best.lineno:
                         best = fn
+            self._fn_by_line[node_or_line] = best
             return best
+        return self._enclosing_def(node_or_line)
+
+    def _enclosing_def(self, node_or_line) -> ast.AST | None:
         node = self.parent.get(node_or_line)
         while node is not None and not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             node = self.parent.get(node)
@@ -164,19 +183,24 @@ class FileFacts:
         return node
 
     def calls_between(self, line: int, end_line: int) -> Iterator[ast.Call]:
-        for c in self.calls:
-            if line <= c.lineno and (c.end_lineno or c.lineno) <= end_line:
+        """Calls that start and end inside the line range, in source order."""
+        lo = bisect_right(self._call_lines, line - 1)
+        hi = bisect_right(self._call_lines, end_line)
+        for c in self.calls[lo:hi]:
+            if (c.end_lineno or c.lineno) <= end_line:
                 yield c
 
     def nodes_between(self, line: int, end_line: int, types) -> Iterator[ast.AST]:
-        for n in ast.walk(self.tree):
-            if isinstance(n, types) and line <= getattr(n, "lineno", 0) <= end_line:
+        lo = bisect_right(self._all_lines, line - 1)
+        hi = bisect_right(self._all_lines, end_line)
+        for n in self._all[lo:hi]:
+            if isinstance(n, types):
                 yield n
 
     def find_call(self, line: int, end_line: int, *, func: str | None = None, name: str | None = None) -> ast.Call | None:
         """The first call in the line range whose callee text is ``func`` or whose last
         called name is ``name``."""
-        cands = sorted(self.calls_between(line, end_line), key=lambda c: (c.lineno, c.col_offset))
+        cands = list(self.calls_between(line, end_line))
         for c in cands:
             if func is not None and self.text(c.func) == func:
                 return c
@@ -190,10 +214,8 @@ class FileFacts:
         """The value (and statement) of the last ``name = value`` before ``line`` in the same
         function (or module level when ``scope`` is None)."""
         best = None
-        for n, ln, value, stmt in self.assigns:
-            if n != name or ln >= line:
-                continue
-            if self.enclosing_function(stmt) is not scope:
+        for ln, value, stmt, fn in self._assigns_by_name.get(name, ()):
+            if ln >= line or fn is not scope:
                 continue
             if best is None or ln >= best[0]:
                 best = (ln, value, stmt)

@@ -9,7 +9,14 @@ from faultlens.analyzer.lint.facts import call_name
 
 
 def calls_in_loop(ctx: LintContext, loop_id: str, method: str) -> list:
-    return [c for c in ctx.calls(method) if loop_id in (c.get("loops") or []) or c.get("loop") == loop_id]
+    by_loop = ctx._memo.get(("calls_by_loop", method))
+    if by_loop is None:
+        by_loop = {}
+        for c in ctx.calls(method):
+            for lid in set((c.get("loops") or []) + ([c.get("loop")] if c.get("loop") else [])):
+                by_loop.setdefault(lid, []).append(c)
+        ctx._memo[("calls_by_loop", method)] = by_loop
+    return list(by_loop.get(loop_id, ()))
 
 
 def is_distributed_backward(call) -> bool:
@@ -123,16 +130,17 @@ def calls_reachable(ctx: LintContext, loop, method: str, depth: int = 2) -> list
     seen_fns: set[str] = set()
     for _ in range(depth):
         nxt: set[str] = set()
-        for c in ctx.calls():
-            fn = function_short(c)
-            if fn in frontier and fn not in seen_fns:
-                pass
+        by_fn = ctx._memo.get(("calls_by_function", method))
+        if by_fn is None:
+            by_fn = {}
+            for c in ctx.calls(method):
+                by_fn.setdefault(function_short(c), []).append(c)
+            ctx._memo[("calls_by_function", method)] = by_fn
         for name in frontier - seen_fns:
             seen_fns.add(name)
             facts = ctx.facts(rel)
-            for c in ctx.calls(method):
-                if function_short(c) == name:
-                    found.setdefault(c.id, c)
+            for c in by_fn.get(name, ()):
+                found.setdefault(c.id, c)
             # functions called from that function (same file only)
             if facts is not None:
                 for fn in facts.functions:

@@ -161,8 +161,12 @@ class SoftmaxBeforeCrossEntropy(LintRule):
     ]
 
     def check(self, ctx):
+        seen = set()
         for call, lt, loss in loss_calls(ctx, "CrossEntropyLoss"):
             prod = prediction_producer(ctx, call)
+            if prod.where in seen:
+                continue  # one forward activation feeding many loss calls: report it once
+            seen.add(prod.where)
             if prod.kind not in ("softmax", "log_softmax") or prod.where is None:
                 continue
             act = "softmax" if prod.kind == "softmax" else "log_softmax"

@@ -89,8 +89,12 @@ class SigmoidBeforeBceWithLogits(LintRule):
     ]
 
     def check(self, ctx):
+        seen = set()
         for call, lt, loss in loss_calls(ctx, "BCEWithLogitsLoss"):
             prod = prediction_producer(ctx, call)
+            if prod.where in seen:
+                continue  # one forward activation feeding many loss calls: report it once
+            seen.add(prod.where)
             if prod.kind != "sigmoid" or prod.where is None:
                 continue
             src = f" in {prod.describe}" if prod.node is not None else ""
