@@ -231,3 +231,41 @@ def test_pre_commit_hook_definition(repo_root):
     hooks = yaml.safe_load(text)
     hook = [h for h in hooks if h["id"] == "faultlens-lint"][0]
     assert hook["entry"] == "faultlens lint" and hook["language"] == "python" and hook["types"] == ["python"]
+
+
+def test_cache_invalidated_by_imported_module(tmp_path, capsys):
+    model = textwrap.dedent("""
+        import torch.nn as nn
+        import torch.nn.functional as F
+
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.fc = nn.Linear(4, 3)
+
+            def forward(self, x):
+                return F.softmax(self.fc(x), dim=1)
+        """)
+    train = textwrap.dedent("""
+        import torch
+        import torch.nn as nn
+        from model import Net
+
+        model = Net()
+        criterion = nn.CrossEntropyLoss()
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+        x, y = torch.randn(8, 4), torch.randint(0, 3, (8,))
+        for epoch in range(3):
+            optimizer.zero_grad()
+            loss = criterion(model(x), y)
+            loss.backward()
+            optimizer.step()
+        """)
+    write(tmp_path / "proj" / "pyproject.toml", "")
+    write(tmp_path / "proj" / "model.py", model)
+    write(tmp_path / "proj" / "train.py", train)
+    rc, out, _ = run_cli(capsys, os.path.join("proj", "train.py"))
+    assert rc == 1 and os.path.join("proj", "model.py") + ":11:" in out and "FL001" in out
+    write(tmp_path / "proj" / "model.py", model.replace("F.softmax(self.fc(x), dim=1)", "self.fc(x)"))
+    rc, out, err = run_cli(capsys, os.path.join("proj", "train.py"))
+    assert rc == 0 and out == "", out
