@@ -7,6 +7,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -269,3 +270,14 @@ def test_cache_invalidated_by_imported_module(tmp_path, capsys):
     write(tmp_path / "proj" / "model.py", model.replace("F.softmax(self.fc(x), dim=1)", "self.fc(x)"))
     rc, out, err = run_cli(capsys, os.path.join("proj", "train.py"))
     assert rc == 0 and out == "", out
+
+
+def test_damaged_cache_entry_is_a_miss(tmp_path, capsys):
+    write(tmp_path / "t.py", BUGGY)
+    first = run_cli(capsys, "t.py")
+    for dirpath, _, names in os.walk(tmp_path / "cache"):
+        for n in names:
+            (Path(dirpath) / n).write_text('{"path": 1, "findings": [{"code": "FL001"}]}')
+    again = run_cli(capsys, "t.py")
+    assert again[0] == first[0] == 1 and again[1] == first[1]
+    assert "Traceback" not in again[2]

@@ -235,13 +235,15 @@ class Cache:
         try:
             with open(self._file(key), encoding="utf-8") as fh:
                 d = json.load(fh)
-        except (OSError, ValueError):
+            for dep, sha in (d.get("deps") or {}).items():
+                if dep != d.get("path") and self.file_sha(dep) != sha:
+                    return None
+            for f in d.get("findings", []):
+                Finding.from_dict(f)  # a damaged entry is a miss, not a crash
+            return FileResult(d["path"], d["status"], d.get("message", ""), int(d.get("lines", 0)),
+                              list(d.get("findings", [])), dict(d.get("deps", {})), cached=True)
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
             return None
-        for dep, sha in (d.get("deps") or {}).items():
-            if dep != d.get("path") and self.file_sha(dep) != sha:
-                return None
-        return FileResult(d["path"], d["status"], d.get("message", ""), int(d.get("lines", 0)),
-                          list(d.get("findings", [])), dict(d.get("deps", {})), cached=True)
 
     def put(self, key: str, result: FileResult) -> None:
         if not self.dir:
@@ -341,6 +343,8 @@ def run_rules(ctx, rules) -> list[Finding]:
 
 def lint_file(path: str, explicit: bool = False) -> FileResult:
     """Lint one file (absolute path). Never raises for bad input."""
+    if not os.path.isfile(path):
+        return FileResult(path, "error", "cannot read: not a regular file")
     data, reason = read_checked(path)
     if data is None:
         return FileResult(path, "error", f"cannot read: {reason}" if "limit" not in (reason or "") else f"cannot parse: {reason}")

@@ -50,6 +50,42 @@ class OptimizerWrongParameters(LintRule):
                 loss.backward()
                 optimizer.step()
             """),
+        Invalid("""
+            import torch
+            import torch.nn as nn
+
+            teacher = nn.Linear(10, 2)
+            student = nn.Linear(10, 2)
+            optimizer = torch.optim.Adam(teacher.parameters(), lr=1e-3)
+            x, y = torch.randn(32, 10), torch.randint(0, 2, (32,))
+            for epoch in range(5):
+                optimizer.zero_grad()
+                loss = nn.functional.cross_entropy(student(x), y)
+                loss.backward()
+                optimizer.step()
+            """, line=6, note="the optimizer holds another model's parameters"),
+        Invalid("""
+            import torch
+            import torch.nn as nn
+
+            class Net(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.body = nn.Linear(10, 16)
+                    self.head = nn.Linear(16, 2)
+
+                def forward(self, x):
+                    return self.head(torch.relu(self.body(x)))
+
+            model = Net()
+            optimizer = torch.optim.SGD(model.head.parameters(), lr=0.1)
+            x, y = torch.randn(32, 10), torch.randint(0, 2, (32,))
+            for epoch in range(5):
+                optimizer.zero_grad()
+                loss = nn.functional.cross_entropy(model(x), y)
+                loss.backward()
+                optimizer.step()
+            """, line=14, note="only the head is optimized, nothing is frozen (warning)"),
     ]
     VALID = [
         Valid("""
