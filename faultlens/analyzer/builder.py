@@ -29,7 +29,7 @@ from faultlens.analyzer.graph import ProgramGraph, Span
 from faultlens.analyzer.index import (
     END, CallSite, ClassInfo, Def, FileInfo, Scope, index_file, resolve_local_module,
 )
-from faultlens.analyzer.names import dotted, head
+from faultlens.analyzer.names import child_nodes, dotted, head, iter_nodes
 from faultlens.analyzer.source import ParsedFile, parse_path, parse_source
 
 _WRAPPERS = {"to", "cuda", "cpu", "double", "float", "half", "bfloat16", "train", "eval",
@@ -98,9 +98,8 @@ def iter_calls(expr: cst.CSTNode, in_arg: bool = False) -> Iterator[tuple[cst.Ca
         return
     if isinstance(expr, (cst.FunctionDef, cst.ClassDef)):
         return
-    for child in expr.children:
-        if isinstance(child, cst.CSTNode):
-            yield from iter_calls(child, in_arg)
+    for child in child_nodes(expr):
+        yield from iter_calls(child, in_arg)
 
 
 def _stmt_exprs(st) -> list:
@@ -163,6 +162,9 @@ class Builder:
         self.call_records: list[dict] = []
         self._stmt_lookup: dict[str, Any] = {}          # node id -> its statement (for consumer-site hps)
         self._container_leaves: dict[str, list[str]] = {}
+        self._lookup_memo: dict[tuple, Val] = {}
+        self._param_memo: dict[tuple, Val | None] = {}
+        self._obj_memo: dict[tuple, str | None] = {}
 
     # ================================================================ loading
     def load(self, entry_abs: str, source: str | None = None) -> FileInfo:
@@ -180,7 +182,7 @@ class Builder:
                 for abs_path, alias, kind, member in self._import_targets(fi, modname, level, spec, search):
                     if abs_path not in self.files:
                         r = os.path.relpath(abs_path, self.root).replace(os.sep, "/")
-                        sub = index_file(parse_path(abs_path, r), abs_path, False)
+                        sub = index_file(parse_path(abs_path, r, allow_empty=True), abs_path, False)
                         self._register(sub)
                         queue.append(sub)
                     target = self.files[abs_path]
@@ -518,6 +520,16 @@ class Builder:
     def lookup(self, key: str, scope: Scope, pos, depth: int = 0) -> Val:
         if depth > 25:
             return UNRES
+        mk = (key, id(scope), pos)
+        hit = self._lookup_memo.get(mk)
+        if hit is not None:
+            return hit
+        self._lookup_memo[mk] = UNRES  # breaks cycles (recursive functions, self-references)
+        v = self._lookup(key, scope, pos, depth)
+        self._lookup_memo[mk] = v
+        return v
+
+    def _lookup(self, key: str, scope: Scope, pos, depth: int) -> Val:
         reach, complete = scope.reaching(key, pos)
         if len(reach) == 1 and complete:
             return self.def_val(reach[0], depth + 1)
@@ -615,6 +627,15 @@ class Builder:
         return None
 
     def param_val(self, fn: Scope, param: str, suffix: str, depth: int) -> Val | None:
+        mk = (id(fn), param, suffix)
+        if mk in self._param_memo:
+            return self._param_memo[mk]
+        self._param_memo[mk] = UNRES
+        v = self._param_val(fn, param, suffix, depth)
+        self._param_memo[mk] = v
+        return v
+
+    def _param_val(self, fn: Scope, param: str, suffix: str, depth: int) -> Val | None:
         sites = self.call_sites(fn)
         vals = []
         for cs in sites:
@@ -891,6 +912,15 @@ class Builder:
     def resolve_obj(self, key: str | None, scope: Scope, pos, depth: int = 0) -> str | None:
         if key is None or depth > 20:
             return None
+        mk = (key, id(scope), pos)
+        if mk in self._obj_memo:
+            return self._obj_memo[mk]
+        self._obj_memo[mk] = None
+        o = self._resolve_obj(key, scope, pos, depth)
+        self._obj_memo[mk] = o
+        return o
+
+    def _resolve_obj(self, key: str, scope: Scope, pos, depth: int) -> str | None:
         d = scope.latest(key, pos)
         if d is not None:
             return self.obj_of_def(d, depth + 1)
@@ -993,7 +1023,7 @@ class Builder:
             fn: Scope = ci
             for st in _iter_returns(fn.node):
                 if st.value is not None:
-                    fpos = (fi.parsed.positions[st].start.line, 0) if st in fn.file.parsed.positions else END
+                    fpos = self._pos(fn.file, st)
                     o = self.obj_of_expr(st.value, fn, st, fpos, f"{fn.qualname}()", depth + 1)
                     if o:
                         return o
@@ -1152,14 +1182,8 @@ class Builder:
                     if arg is not None and arg is not _UNRESOLVED:
                         return self._params_info(arg, cs.scope, cs.pos, depth + 1)
             return None, "unknown"
-        found = []
-
-        class _V(cst.CSTVisitor):
-            def visit_Call(self, node: cst.Call) -> None:
-                if isinstance(node.func, cst.Attribute) and node.func.attr.value in ("parameters", "named_parameters"):
-                    found.append(node)
-
-        expr.visit(_V())
+        found = [n for n in iter_nodes(expr) if isinstance(n, cst.Call) and isinstance(n.func, cst.Attribute)
+                 and n.func.attr.value in ("parameters", "named_parameters")]
         if not found:
             return None, "unknown"
         models = []
@@ -1773,22 +1797,7 @@ def _unwrap_list(expr):
 
 
 def _iter_returns(fn) -> Iterator[cst.Return]:
-    class _V(cst.CSTVisitor):
-        def __init__(self):
-            self.out = []
-
-        def visit_Return(self, node):
-            self.out.append(node)
-
-        def visit_FunctionDef(self, node):
-            return node is fn
-
-        def visit_ClassDef(self, node):
-            return False
-
-    v = _V()
-    fn.visit(v)
-    return iter(v.out)
+    return (n for n in iter_nodes(fn, skip_defs=True) if isinstance(n, cst.Return))
 
 
 def _split_key(key: str) -> tuple[str | None, str]:

@@ -14,7 +14,7 @@ from typing import Any
 
 import libcst as cst
 
-from faultlens.analyzer.names import dotted
+from faultlens.analyzer.names import dotted, iter_nodes
 from faultlens.analyzer.source import ParsedFile
 
 END = (10**9, 0)
@@ -326,21 +326,15 @@ class Indexer:
         """Record call sites of named callables and argparse ``add_argument`` calls."""
         pf = self.pf
         fi = self.fi
-
-        class _V(cst.CSTVisitor):
-            def visit_Call(self, node: cst.Call) -> None:
+        for node in iter_nodes(expr):
+            if isinstance(node, cst.Call):
                 k = dotted(node.func)
                 if k is None:
-                    return
+                    continue
                 if k.endswith(".add_argument"):
                     fi.add_arguments.append((node, stmt, scope))
                 else:
                     fi.calls.append(CallSite(k, node, stmt, scope, _pos(pf, stmt), depth, cond))
-
-            def visit_Lambda(self, node) -> bool:
-                return True
-
-        expr.visit(_V())
 
     # ------------------------------------------------------------ defs
     def _decorators(self, node) -> list[str]:

@@ -9,9 +9,50 @@ torch.optim.lr_scheduler, torch.utils.data.DataLoader).
 """
 from __future__ import annotations
 
+import dataclasses
 import re
 
 import libcst as cst
+
+
+_SKIP_FIELDS = {"lpar", "rpar", "comma", "dot", "equal", "colon", "semicolon", "lbracket", "rbracket",
+                "lbrace", "rbrace", "leading_lines", "lines_after_decorators", "newline", "header", "footer",
+                "operator", "as_", "asname_whitespace", "lines_after", "trailing_whitespace"}
+_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def child_nodes(node: cst.CSTNode):
+    """The child nodes of ``node`` that carry code (no whitespace/punctuation), in field order.
+
+    libcst's ``children`` property and visitors rebuild nodes and are far slower; the
+    analyzer only reads, so it walks the dataclass fields directly."""
+    cls = type(node)
+    names = _FIELDS.get(cls)
+    if names is None:
+        names = tuple(f.name for f in dataclasses.fields(cls)
+                      if not f.name.startswith("whitespace") and f.name not in _SKIP_FIELDS)
+        _FIELDS[cls] = names
+    for name in names:
+        v = getattr(node, name)
+        if isinstance(v, cst.CSTNode):
+            yield v
+        elif isinstance(v, (list, tuple)):
+            for x in v:
+                if isinstance(x, cst.CSTNode):
+                    yield x
+
+
+def iter_nodes(node: cst.CSTNode, skip_defs: bool = False):
+    """Pre-order walk of ``node`` and its descendants (optionally not entering nested defs)."""
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        yield n
+        if skip_defs and n is not node and isinstance(n, (cst.FunctionDef, cst.ClassDef)):
+            continue
+        kids = list(child_nodes(n))
+        kids.reverse()
+        stack.extend(kids)
 
 
 def dotted(node: cst.CSTNode | None) -> str | None:
@@ -36,36 +77,26 @@ def head(key: str) -> str:
 
 
 def names_in(node: cst.CSTNode) -> set[str]:
-    """All plain Name identifiers used in an expression (for def-use matching)."""
+    """All plain names and dotted names used in an expression (for def-use matching)."""
     out: set[str] = set()
-
-    class _V(cst.CSTVisitor):
-        def visit_Name(self, n: cst.Name) -> None:
+    for n in iter_nodes(node):
+        if isinstance(n, cst.Name):
             out.add(n.value)
-
-        def visit_Attribute(self, n: cst.Attribute) -> bool:
+        elif isinstance(n, cst.Attribute):
             d = dotted(n)
             if d:
                 out.add(d)
-            n.value.visit(self)
-            return False
-
-    node.visit(_V())
     return out
 
 
 def uses_detach(node: cst.CSTNode) -> bool:
     """True when the expression calls ``.detach()`` or reads ``.data``."""
-    found = False
+    return any(isinstance(n, cst.Attribute) and n.attr.value in ("detach", "data", "detach_")
+               for n in iter_nodes(node))
 
-    class _V(cst.CSTVisitor):
-        def visit_Attribute(self, n: cst.Attribute) -> None:
-            nonlocal found
-            if n.attr.value in ("detach", "data", "detach_"):
-                found = True
 
-    node.visit(_V())
-    return found
+def mentions_attr(node: cst.CSTNode, attr: str) -> bool:
+    return any(isinstance(n, cst.Attribute) and n.attr.value == attr for n in iter_nodes(node))
 
 
 # ------------------------------------------------------------------ catalogue

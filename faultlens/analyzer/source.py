@@ -66,7 +66,7 @@ def span_text(lines: list[str], span: Span) -> str:
     return "".join(parts)
 
 
-def read_source(path: str, display: str | None = None) -> str:
+def read_source(path: str, display: str | None = None, allow_empty: bool = False) -> str:
     """Read a file as UTF-8 text; raise :class:`ParseError` for unreadable/binary/empty files."""
     shown = display or path
     try:
@@ -74,11 +74,11 @@ def read_source(path: str, display: str | None = None) -> str:
             data = fh.read()
     except OSError as exc:
         raise ParseError(shown, exc.strerror or str(exc)) from None
-    return decode_source(data, shown)
+    return decode_source(data, shown, allow_empty)
 
 
-def decode_source(data: bytes, shown: str) -> str:
-    if not data.strip():
+def decode_source(data: bytes, shown: str, allow_empty: bool = False) -> str:
+    if not data.strip() and not allow_empty:
         raise ParseError(shown, "file is empty")
     if b"\x00" in data:
         raise ParseError(shown, "binary file (contains NUL bytes)")
@@ -91,9 +91,10 @@ def decode_source(data: bytes, shown: str) -> str:
     return text
 
 
-def parse_source(source: str, rel: str) -> ParsedFile:
-    """Parse ``source`` (shown as ``rel``) and compute node positions; cached by content."""
-    if not source.strip():
+def parse_source(source: str, rel: str, allow_empty: bool = False) -> ParsedFile:
+    """Parse ``source`` (shown as ``rel``) and compute node positions; cached by content.
+    An empty entry file is an error; an empty imported module (``__init__.py``) is not."""
+    if not source.strip() and not allow_empty:
         raise ParseError(rel, "file is empty")
     if "\x00" in source:
         raise ParseError(rel, "binary content (contains NUL characters)")
@@ -125,13 +126,13 @@ def parse_source(source: str, rel: str) -> ParsedFile:
     return pf
 
 
-def parse_path(path: str, rel: str) -> ParsedFile:
+def parse_path(path: str, rel: str, allow_empty: bool = False) -> ParsedFile:
     """Read and parse the file at ``path`` (errors name ``path`` as given)."""
     if os.path.isdir(path):
         raise ParseError(path, "is a directory")
-    text = read_source(path, path)
+    text = read_source(path, path, allow_empty)
     try:
-        return parse_source(text, rel)
+        return parse_source(text, rel, allow_empty)
     except ParseError as exc:
         raise ParseError(path, exc.reason) from None
 

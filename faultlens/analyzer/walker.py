@@ -13,7 +13,7 @@ from faultlens.analyzer.builder import (
     Builder, Ctx, Val, _body, _int_literal, _jsonable, _unwrap_iter, iter_calls, _stmt_exprs,
 )
 from faultlens.analyzer.index import END, ClassInfo, FileInfo, Scope, is_main_guard
-from faultlens.analyzer.names import dotted, head, names_in, uses_detach
+from faultlens.analyzer.names import dotted, head, mentions_attr, names_in, uses_detach
 
 _LOADER_HINT = re.compile(r"loader|batch|dataset|data\b|minibatch", re.I)
 _EVAL_NAME = re.compile(r"(^|_)(test|eval|evaluate|valid|validate|validation|predict|inference)($|_)", re.I)
@@ -824,16 +824,7 @@ def _is_weight_ref(e) -> bool:
 
 
 def _mentions_grad(node) -> bool:
-    found = False
-
-    class _V(cst.CSTVisitor):
-        def visit_Attribute(self, n):
-            nonlocal found
-            if n.attr.value == "grad":
-                found = True
-
-    node.visit(_V())
-    return found
+    return mentions_attr(node, "grad")
 
 
 def _lr_factor(expr):

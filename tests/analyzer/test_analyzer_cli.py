@@ -150,3 +150,15 @@ def test_import_module_style(tmp_path):
     step = [c for c in g.nodes("call", method="step")][0]
     assert step["target"] == g.nodes("optimizer")[0].id
     assert g.nodes("loop", role="step")[0]["iterates"] == g.nodes("dataloader")[0].id
+
+
+def test_empty_package_init_is_fine(tmp_path):
+    pkg = tmp_path / "pkg"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "consts.py").write_text("EPOCHS = 4\n")
+    (tmp_path / "main.py").write_text("import pkg\nfrom pkg.consts import EPOCHS\nfor e in range(EPOCHS):\n    pass\n")
+    g = build_graph(tmp_path / "main.py")
+    assert sorted(g.files) == ["main.py", "pkg/__init__.py", "pkg/consts.py"]
+    loop = g.nodes("loop")[0]
+    assert loop["range"]["stop"] == 4
