@@ -399,6 +399,14 @@ def _install_global_hooks(S: _State) -> None:
         def backward(*args, **kwargs):
             s = _S
             if s is not None and not s.suspended:
+                if s.lead is None and not s.any_opt_known:
+                    # no watched model or optimizer (raw tensors, hand-written updates):
+                    # each backward is an iteration
+                    if not s.started:
+                        s.started = True
+                        s.train_t0 = time.perf_counter()
+                    elif s.dirty:
+                        s.advance()
                 s.event("backward", s.lead.node if s.lead else None,
                         s.last_training_mode, True)
                 result = orig(*args, **kwargs)

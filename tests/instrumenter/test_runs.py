@@ -216,3 +216,9 @@ def test_lbfgs_counts_one_step_per_step_call(programs, run_inproc):
     res, t = run_inproc(programs / "lbfgs.py")
     assert res.steps == 9        # 8 step(closure) calls + the final closure() forward after the loop
     assert t.series("lr")[0].tolist() == list(range(8))
+
+
+def test_raw_tensor_training_counts_backward_iterations(programs, run_inproc):
+    res, t = run_inproc(programs / "raw_tensors.py", max_steps=25)
+    assert res.status == "cut_short" and res.steps == 25
+    assert res.probe_errors == []
