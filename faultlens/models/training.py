@@ -20,7 +20,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from faultlens.corpus.export import Row
-from faultlens.models.features import GROUPS, group_of
+from faultlens.models.features import DROPPED_FEATURES, GROUPS, group_of
 from faultlens.corpus.operators import FAULT_TYPES
 
 MIN_CLASS_ROWS = 6
@@ -36,7 +36,7 @@ class Dataset:
 
 
 def feature_names(rows: Sequence[Row]) -> list[str]:
-    names = sorted({k for r in rows for k in r.features})
+    names = sorted({k for r in rows for k in r.features} - DROPPED_FEATURES)
     # a feature that is NaN/constant everywhere carries nothing
     keep = []
     for n in names:
