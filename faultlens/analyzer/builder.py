@@ -32,7 +32,7 @@ from faultlens.analyzer.index import (
 from faultlens.analyzer.names import child_nodes, dotted, head, iter_nodes
 from faultlens.analyzer.source import ParsedFile, parse_path, parse_source
 
-_WRAPPERS = {"to", "cuda", "cpu", "double", "float", "half", "bfloat16", "train", "eval",
+_WRAPPERS = {"to", "cuda", "cpu", "double", "float", "half", "bfloat16", "train", "eval", "fit",
              "requires_grad_", "share_memory"}
 _ITER_WRAPPERS = {"enumerate", "tqdm", "tqdm.tqdm", "iter", "zip", "list", "tqdm.auto.tqdm", "trange"}
 _TRANSFORM_CLASSES = {"StandardScaler", "MinMaxScaler", "RobustScaler", "Normalizer", "MaxAbsScaler",
@@ -471,6 +471,17 @@ class Builder:
         q = self.qualify(fi, fkey)
         if q and q[0] == "class" and not self.is_module(q[1]):
             return Val(None, False, "unknown", obj=("instance", q[1], expr, scope, pos), via="config")
+        if q and q[0] == "func" and depth < 20:
+            # args = parse_args() / cfg = get_config(): the function's returned value (when all agree)
+            fn: Scope = q[1]
+            rets = [r for r in _iter_returns(fn.node) if r.value is not None]
+            if rets:
+                vals = [self.eval(r.value, fn, self._pos(fn.file, r), depth + 1) for r in rets]
+                first = vals[0]
+                if first.obj is not None and all(v.obj == first.obj for v in vals[1:]):
+                    return first
+                if first.resolved and all(v.resolved and v.value == first.value for v in vals[1:]):
+                    return Val(first.value, True, first.source, None, frozenset().union(*[v.deps for v in vals]))
         return UNRES
 
     def member(self, obj, name: str, depth: int = 0) -> Val | None:
@@ -871,8 +882,9 @@ class Builder:
             required = self.eval(kw["required"], scope, END).value is True if "required" in kw else False
             positional = bool(flags) and not flags[0].startswith("-")
             value_span = None
+            spos = self._pos(fi, stmt)
             if "default" in kw:
-                dv = self.eval(kw["default"], scope, END)
+                dv = self.eval(kw["default"], scope, spos)
                 val, resolved = dv.value, dv.resolved
                 if resolved and isinstance(val, str) and typ in ("int", "float"):
                     try:
@@ -904,7 +916,9 @@ class Builder:
                 if dep in self.g and dep != hp:
                     self.g.add_edge(dep, hp, "defines")
             if not resolved:
-                self.unresolved(hp, "value", expr or " ".join(flags), "no default (given on the command line)")
+                self.unresolved(hp, "value", expr or " ".join(flags),
+                                "default not resolved statically" if "default" in kw
+                                else "no default (given on the command line)")
             out[dest] = (hp, Val(val, resolved, "argparse", hp, frozenset([hp]), via="argparse"))
         return out
 

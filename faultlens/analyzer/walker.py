@@ -203,8 +203,11 @@ class Walker:
         exprs = _stmt_exprs(sm)
         if isinstance(sm, cst.AugAssign) and ctx.module_class is None:
             tk = dotted(sm.target)
-            if tk and head(tk) in ctx.loop_vars and isinstance(sm.operator, (cst.SubtractAssign, cst.AddAssign)):
-                self._manual_update(sm, sm.value, ctx, parents, head(tk))
+            if tk and isinstance(sm.operator, (cst.SubtractAssign, cst.AddAssign)):
+                if head(tk) in ctx.loop_vars:
+                    self._manual_update(sm, sm.value, ctx, parents, head(tk))
+                elif f"{head(tk)}.grad" in names_in(sm.value):
+                    self._manual_update(sm, sm.value, ctx, parents, head(tk), tensor=True)
         if isinstance(sm, cst.Assign) and ctx.module_class is None and len(sm.targets) == 1:
             self._transform_assign(sm, ctx)
             tk = dotted(sm.targets[0].target)
@@ -259,6 +262,9 @@ class Walker:
             if meth in ("add_", "sub_") and rk and head(rk) in ctx.loop_vars and _mentions_grad(call):
                 self._manual_update(stmt, call, ctx, parents, head(rk))
                 return
+            if meth in ("add_", "sub_") and rk and f"{head(rk)}.grad" in names_in(call):
+                self._manual_update(stmt, call, ctx, parents, head(rk), tensor=True)
+                return
             if meth == "zero_" and "grad" in _attr_chain(f.value):
                 self._call_node("zero_grad", rtext, None, call, stmt, ctx, parents, result, manual=True)
                 return
@@ -294,6 +300,7 @@ class Walker:
                                 d = ctx.scope.parent.latest(cexpr.value, END)
                             if d is not None and d.kind == "def":
                                 self.closures.add(id(d.extra))
+                                self._record_fn_call(ctx, d.extra)
                     if tkind is None and not rk:
                         return
                     self._call_node("step", rtext, target, call, stmt, ctx, parents, result, **extra)
@@ -502,23 +509,29 @@ class Walker:
             self.g.set_attr(nid, value=_jsonable(right.value), value_span=b.span(fi, v.right).to_dict(),
                             expr=b.text(fi, v.right))
 
-    def _manual_update(self, stmt, expr, ctx: Ctx, parents, pvar: str) -> None:
+    def _manual_update(self, stmt, expr, ctx: Ctx, parents, pvar: str, tensor: bool = False) -> None:
         """``p.data.add_(p.grad, alpha=-lr)`` / ``p -= lr * p.grad`` inside
-        ``for p in model.parameters()``: a hand-written SGD step."""
+        ``for p in model.parameters()``, or ``w -= lr * w.grad`` on a raw leaf tensor:
+        a hand-written SGD step. One manual optimizer per parameter loop (or, for raw
+        tensors, per innermost loop), listing the tensors it updates in ``params``."""
         b = self.b
         fi = ctx.scope.file
         pos = b._pos(fi, stmt)
-        pcall = ctx.loop_vars.get(pvar)
+        pcall = None if tensor else ctx.loop_vars.get(pvar)
         lid = ctx.loops[-1] if ctx.loops else None
-        key = id(pcall)
+        key = id(pcall) if pcall is not None else ("tensors", lid or id(ctx.scope))
         lr_expr = _lr_factor(expr)
+        if key in self.manual_opt:
+            params = self.g.g.nodes[self.manual_opt[key]]["attrs"].setdefault("params", [])
+            if pvar not in params:
+                params.append(pvar)
         if key not in self.manual_opt:
             mk = dotted(pcall.func.value) if pcall is not None else None
             pm = b.resolve_obj(mk, ctx.scope, pos) if mk else None
             oid = b.add("optimizer", "manual_sgd", fi, stmt, ctx.scope, var=None, optimizer_type="manual",
-                        manual=True, params_source=b.text(fi, pcall) if pcall is not None else None,
-                        params_model=pm, params_kind="all" if pm else "unknown",
-                        expr_span=b.span(fi, stmt).to_dict())
+                        manual=True, params_source=b.text(fi, pcall) if pcall is not None else pvar,
+                        params_model=pm, params_kind="all" if pm else ("tensors" if tensor else "unknown"),
+                        params=[pvar], expr_span=b.span(fi, stmt).to_dict())
             b._stmt_lookup[oid] = stmt
             args, res, spans, hps = {}, {}, {}, {}
             if lr_expr is not None:
@@ -779,6 +792,17 @@ class Walker:
 
     def _models(self) -> None:
         g = self.g
+        for m in g.nodes("model"):
+            # `enc_layer = nn.TransformerEncoderLayer(...)` passed to another constructor: a building
+            # block, not a model -- dropped when nothing trains, calls or optimises it
+            if m["class"] and str(m["class"]).startswith("torch.nn.") and m.get("model_type") not in N.CONTAINERS \
+                    and not [p for p in g.predecessors(m.id) if p.kind != "hyperparameter"] \
+                    and not g.successors(m.id):
+                local_hps = [p.id for p in g.predecessors(m.id)
+                             if p.span == m.span and len(g.successors(p.id)) == 1]
+                g.g.remove_node(m.id)
+                g.g.remove_nodes_from(local_hps)
+                g.unresolved[:] = [u for u in g.unresolved if u.get("node") in g.g]
         used = {}
         for rec in self.calls:
             if rec["method"] == "forward":
