@@ -204,6 +204,43 @@ class ProgramGraph:
         ]
         return [n for _, n in sorted(items, key=lambda t: t[0])]
 
+    def layer_for_path(self, owner_id: str, module_path: str) -> Node | None:
+        """The layer of ``owner_id`` (a module_class or model id) that a runtime
+        ``named_modules()`` name denotes, following ``class_ref`` into local sub-module
+        classes (``block.fc`` -> the ``fc`` layer of the class of ``block``). Layers built
+        in loops carry ``*`` for the index they get at run time (``blocks.*``), which
+        matches any one path segment."""
+        return self._layer_for_path(owner_id, module_path.split(".") if module_path else [], 0)
+
+    def _layer_for_path(self, owner_id: str, parts: list[str], depth: int) -> Node | None:
+        if not parts or depth > 12 or owner_id not in self.g:
+            return None
+        owners = [owner_id]
+        seen = {owner_id}
+        i = 0
+        while i < len(owners):  # the owner and its local base classes
+            for b in self.g.nodes[owners[i]]["attrs"].get("local_bases") or []:
+                if b in self.g and b not in seen:
+                    seen.add(b)
+                    owners.append(b)
+            i += 1
+        layers = [n for o in owners for n in self.nodes("layer", owner=o)]
+        best: tuple[int, Node | None] = (-1, None)
+        for n in layers:
+            mp = (n.get("module_path") or "").split(".")
+            k = len(mp)
+            if k > len(parts) or not all(a == b or a == "*" for a, b in zip(mp, parts[:k])):
+                continue
+            score = k * 2 - mp.count("*")
+            if k == len(parts):
+                if score > best[0]:
+                    best = (score, n)
+            elif n.get("class_ref"):
+                sub = self._layer_for_path(n["class_ref"], parts[k:], depth + 1)
+                if sub is not None and score > best[0]:
+                    best = (score, sub)
+        return best[1]
+
     def at_line(self, path: str, line: int) -> list[Node]:
         return [n for n in self.nodes() if n.span.path == path and n.span.line <= line <= n.span.end_line]
 

@@ -330,3 +330,20 @@ def test_manual_sgd_no_grad(fixtures):
     st = one(g, "call", method="step")
     assert st["contexts"] == [ctx.id]
     assert one(g, "loop", role="epoch")
+
+
+def test_layer_for_runtime_paths(fixtures):
+    g = build_graph(fixtures / "seq" / "train.py")
+    cls = one(g, "module_class", qualname="Classifier")
+    assert g.layer_for_path(cls.id, "features.fc")["layer_type"] == "Linear"
+    assert g.layer_for_path(cls.id, "blocks.2")["module_path"] == "blocks.*"
+    assert g.layer_for_path(cls.id, "head.1")["module_path"] == "head.1"
+    assert g.layer_for_path(cls.id, "head")["layer_type"] == "Sequential"
+    assert g.layer_for_path(cls.id, "nope") is None
+    model = one(g, "model", var="model")
+    assert g.layer_for_path(model.id, "3")["layer_type"] == "Softmax"
+    # nested local classes: DeepNet inherits Net's layers
+    g2 = build_graph(fixtures / "argparse_main" / "main.py")
+    deep = one(g2, "module_class", qualname="DeepNet")
+    assert g2.layer_for_path(deep.id, "fc1")["owner"] == one(g2, "module_class", qualname="Net").id
+    assert g2.layer_for_path(deep.id, "extra")["owner"] == deep.id
