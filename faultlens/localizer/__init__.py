@@ -276,7 +276,13 @@ def _batch_size(c: _Collector, nodes: list[str]) -> None:
 
 def _regularization(c: _Collector, nodes: list[str]) -> None:
     g = c.graph
-    given = [n for n in (c.node(x) for x in nodes) if n is not None]
+    for n in (c.node(x) for x in nodes):
+        if n is not None and n.kind == "hyperparameter":  # a penalty coefficient's definition
+            c.add_span(n.get("value_span") or n.span, n.id, "definition")
+            for u, v, d in g.edges("uses"):
+                if u == n.id:
+                    c.add_span(g.node(v).span, v, "use")
+    given = [n for n in (c.node(x) for x in nodes) if n is not None and n.kind != "hyperparameter"]
     drops = [n for n in given if n.kind == "layer"] or [n for n in g.nodes("layer") if (n.get("layer_type") or "").startswith("Dropout")]
     for n in drops[:2]:
         c.add_span(n.get("expr_span") or n.span, n.id, "construction")
@@ -365,9 +371,18 @@ def _training_loop(c: _Collector, nodes: list[str], detections: list[Any]) -> No
                 c.add_span(n.span, n.id, "related")
 
 
-def _architecture(c: _Collector, nodes: list[str]) -> None:
+def _architecture(c: _Collector, nodes: list[str], crash: dict[str, Any] | None = None) -> None:
     g = c.graph
     given = [n for n in (c.node(x) for x in nodes) if n is not None and n.kind in ("layer", "op")]
+    if crash and crash.get("layer") and c.node(crash.get("layer")) is not None:
+        given = [c.node(crash["layer"])] + given  # the layer whose forward raised
+    if crash and "out of bounds" in str(crash.get("message") or ""):
+        # class targets beyond the output width: the output layer is the statement to change
+        from faultlens.models.symptoms.graph_facts import GraphFacts
+        lin = [n for n in g.nodes("layer") if n.get("layer_type") == "Linear"]
+        last = GraphFacts.of(g).last_forward_items()
+        outs = [n for n in last if n.kind == "layer" and n.get("layer_type") == "Linear"] or lin[-1:]
+        given = outs + given
     layers = given or [n for n in g.nodes("layer") if n.get("layer_type") not in (None, "Sequential", "ModuleList")]
     for n in layers[:2]:
         c.add_span(n.get("expr_span") or n.span, n.id, "construction")
@@ -407,7 +422,7 @@ def localize(fault: Any, graph: Any, *, nodes: list[str] | None = None, crash: d
             "batch_size": lambda: _batch_size(c, nodes),
             "regularization": lambda: _regularization(c, nodes),
             "training_loop": lambda: _training_loop(c, nodes, detections),
-            "architecture": lambda: _architecture(c, nodes),
+            "architecture": lambda: _architecture(c, nodes, crash),
         }[ftype]()
     except KeyError:
         raise

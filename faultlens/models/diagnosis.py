@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -80,7 +81,15 @@ EVIDENCE: dict[str, dict[str, float]] = {
                                 "architecture": 0.4, "data_preprocessing": 0.4, "activation": 0.3},
     "lr_collapse": {"learning_rate": 2.5},
     "loss_spike": {"learning_rate": 2.5, "batch_size": 0.4, "data_preprocessing": 0.4, "optimizer": 0.4},
+    "still_improving": {"epochs": 2.5, "learning_rate": 0.8, "batch_size": 0.4},
 }
+
+#: symptoms of slow progress (explained away by badly scaled inputs / targets)
+SLOW_PROGRESS = {"slow_convergence", "still_improving", "loss_not_decreasing", "no_better_than_baseline"}
+
+#: context symptoms that corroborate a failure enter the noisy-OR with this factor on their
+#: reliability (only when a failure or defect symptom fired: context alone is never a fault)
+CONTEXT_CORROBORATION = 0.5
 
 #: output_range_mismatch: which contract was broken -> scores (replaces the default row)
 OUTPUT_MISMATCH: dict[str, dict[str, float]] = {
@@ -102,6 +111,27 @@ CRASH_EVIDENCE: dict[str, dict[str, float]] = {
     "nan_check": {"learning_rate": 2.0, "data": 0.6},
     "other": {"architecture": 0.8, "training_loop": 0.8, "data": 0.6, "loss_function": 0.5},
 }
+
+_TARGET_OOB = re.compile(r"[Tt]arget (-?\d+) is out of bounds")
+
+
+def crash_scores(crash: dict[str, Any]) -> dict[str, float]:
+    """Scores from a crash: its kind (CRASH_EVIDENCE) refined by the message: a class target
+    out of range is a data fault when negative (labels not 0..C-1) and an architecture fault
+    otherwise (the output layer has fewer units than there are classes); "input should be
+    between 0 and 1" is BCELoss fed logits (loss_function)."""
+    kind = crash.get("kind") or "other"
+    msg = str(crash.get("message") or "")
+    m = _TARGET_OOB.search(msg)
+    if m:
+        return {"data": 3.0, "data_preprocessing": 0.5} if int(m.group(1)) < 0 else \
+            {"architecture": 2.5, "data": 1.0, "loss_function": 0.5}
+    if "between 0 and 1" in msg:
+        return {"loss_function": 3.0, "activation": 1.5}
+    if "expected scalar type" in msg or "dtype" in msg.lower():
+        return CRASH_EVIDENCE["dtype"]
+    return CRASH_EVIDENCE.get(kind, CRASH_EVIDENCE["other"])
+
 
 #: lint finding weight by severity (added to the rule's fault type)
 LINT_WEIGHT = {"error": 1.5, "warning": 0.8, "info": 0.3}
@@ -162,6 +192,7 @@ class Diagnosis:
 
 
 # ---------------------------------------------------------------- graph facts -> scores
+REG_NAMES = ("l2", "lambda", "penalty", "weight_decay", "wd", "reg_", "regular")
 _ADAPTIVE = {"Adam", "AdamW", "Adamax", "NAdam", "RAdam", "RMSprop", "Adagrad", "Adadelta", "SparseAdam"}
 
 
@@ -198,33 +229,15 @@ def _graph_scores(gf: GraphFacts, fired: set[str], det: list[Detection], tv: Tra
             add("optimizer", 0.4, opt.id)
         if stuck and opt.get("params_kind") in {"subset", "other_model"}:
             add("optimizer", 3.0, opt.id)
-    for o in gf.optimizers:
+    failing = any(d.category == "failure" for d in det)
+    for oid, odd in _odd_optimizer_settings(gf, tv).items():
         # optimizer-specific hyperparameters far outside their standard ranges (torch defaults:
-        # Adam eps 1e-8, betas (0.9, 0.999); SGD momentum 0..0.95): effective step sizes change by
-        # orders of magnitude
-        a = o.get("args") or {}
-        otype = o.get("optimizer_type") or ""
-        eps, mom, betas = (_opt_arg(gf, o, k) for k in ("eps", "momentum", "betas"))
-        for metric in ("momentum",):  # the value the optimizer actually used, when traced
-            for node in tv.nodes(metric):
-                if node and node.split("#")[0] == o.id:
-                    _, v = tv.series(metric, node)
-                    v = v[v == v]
-                    if len(v):
-                        mom = float(v[-1])
-        odd = []
-        if otype in _ADAPTIVE and isinstance(eps, (int, float)) and not isinstance(eps, bool) and eps >= 1e-3:
-            odd.append(f"eps={eps}")
-        if isinstance(mom, (int, float)) and not isinstance(mom, bool) and mom >= 0.99:
-            odd.append(f"momentum={mom}")
-        if isinstance(betas, (list, tuple)) and len(betas) == 2 and all(isinstance(b, (int, float)) for b in betas):
-            if betas[0] >= 0.999 or betas[1] < 0.9 or betas[0] < 0.5:
-                odd.append(f"betas={tuple(betas)}")
-        failing = any(d.category == "failure" for d in det)
-        if odd and failing:
-            add("optimizer", 3.0, o.id)
+        # Adam eps 1e-8, betas (0.9, 0.999); SGD momentum 0..0.95): effective step sizes change
+        # by orders of magnitude
+        if failing:
+            add("optimizer", 3.0, oid)
     epochs = gf.hp_value("epochs")
-    if "slow_convergence" in fired and epochs is not None and epochs <= 3:
+    if fired & {"slow_convergence", "still_improving"} and epochs is not None and epochs <= 3:
         add("epochs", 1.5, *[n.id for n in gf.hyper.get("epochs", [])])
     bs = gf.hp_value("batch_size")
     if bs is None:
@@ -249,6 +262,14 @@ def _graph_scores(gf: GraphFacts, fired: set[str], det: list[Detection], tv: Tra
         wd = (opt.get("args") or {}).get("weight_decay")
     if isinstance(wd, (int, float)) and not isinstance(wd, bool) and wd >= 0.05 and stuck:
         add("regularization", 2.0, opt.id)
+    for name, hps in gf.hyper.items():
+        # an explicit penalty coefficient (L2_LAMBDA = 1.0, reg = 0.5, ...) large enough to
+        # dominate the data loss
+        low = name.lower()
+        if any(k in low for k in REG_NAMES) and "lr" not in low:
+            v = gf.hp_value(name)
+            if v is not None and 0.05 <= v < 1e6 and stuck:
+                add("regularization", 2.0, *[h.id for h in hps])
     if dropout is not None and dropout >= 0.7 and stuck:
         add("regularization", 1.0, *[n.id for n in gf.hyper.get("dropout", [])])
     if gf.graph is not None:
@@ -270,6 +291,21 @@ def _graph_scores(gf: GraphFacts, fired: set[str], det: list[Detection], tv: Tra
                 add("activation", 1.5, last.id)
         if lts and lts[0] == "NLLLoss" and "output_range_mismatch" in fired and k != "LogSoftmax":
             add("activation", 0.3, last.id)
+    # residual: the model cannot fit its training data although the optimizer moves the weights
+    # normally (update ratio recorded and inside TheDeepChecker's band, no blow-up) and nothing
+    # in the program's structure explains it -> the data (labels unrelated to inputs, a broken
+    # pairing of inputs and labels)
+    normal_updates = bool(tv.nodes("update_ratio_total")) and "abnormal_update_ratio" not in fired
+    not_fitting = fired & {"loss_not_decreasing"} or any(
+        d.symptom == "slow_convergence" and d.details.get("rule") in ("accuracy", "below_target") for d in det)
+    structural = any(sc.get(t, 0.0) >= 1.0 for t in ("learning_rate", "optimizer", "weight_initialization",
+                                                      "regularization", "epochs", "batch_size", "activation"))
+    defects = fired & {"output_range_mismatch", "negative_loss", "accumulating_gradients", "missing_update",
+                       "eval_mode_missing", "train_mode_missing", "input_out_of_range", "target_out_of_range",
+                       "vanishing_gradient", "dead_relu", "saturated_activation", "still_improving"}
+    if not_fitting and normal_updates and not explosive and not structural and not defects:
+        add("data", 0.0)
+        sc["__data_residual__"] = 2.0
     if "output_range_mismatch" in fired:
         for ln in gf.losses[:1]:
             add("loss_function", 0.0, ln.id)
@@ -287,6 +323,47 @@ def _opt_arg(gf: GraphFacts, o: Any, name: str) -> Any:
         hv = gf.hp_value(key) if key.isidentifier() else None
         return hv
     return v
+
+
+def _odd_optimizer_settings(gf: GraphFacts, tv: TraceView | None = None) -> dict[str, list[str]]:
+    """Optimizer hyperparameters far outside their standard ranges, per optimizer id."""
+    out: dict[str, list[str]] = {}
+    for o in gf.optimizers:
+        otype = o.get("optimizer_type") or ""
+        eps, mom, betas = (_opt_arg(gf, o, k) for k in ("eps", "momentum", "betas"))
+        if tv is not None:
+            for node in tv.nodes("momentum"):  # the value the optimizer actually used, when traced
+                if node and node.split("#")[0] == o.id:
+                    _, v = tv.series("momentum", node)
+                    v = v[v == v]
+                    if len(v):
+                        mom = float(v[-1])
+        odd = []
+        if otype in _ADAPTIVE and isinstance(eps, (int, float)) and not isinstance(eps, bool) and eps >= 1e-3:
+            odd.append(f"eps={eps}")
+        if isinstance(mom, (int, float)) and not isinstance(mom, bool) and mom >= 0.99:
+            odd.append(f"momentum={mom}")
+        if isinstance(betas, (list, tuple)) and len(betas) == 2 and all(isinstance(b, (int, float)) for b in betas):
+            if betas[0] >= 0.999 or betas[1] < 0.9 or betas[0] < 0.5:
+                odd.append(f"betas={tuple(betas)}")
+        if odd:
+            out[o.id] = odd
+    return out
+
+
+def _explainers(dets: list[Detection], gf: GraphFacts) -> set[str]:
+    """Observed causes that explain a blow-up better than the learning rate does."""
+    ex = set()
+    for d in dets:
+        if d.symptom in ("output_range_mismatch", "negative_loss", "accumulating_gradients"):
+            ex.add(d.symptom)
+        if d.symptom in ("input_out_of_range", "target_out_of_range") and d.strength >= 1.0:
+            ex.add(d.symptom)
+        if d.symptom == "abnormal_activation_scale" and d.details.get("direction") == "high":
+            ex.add(d.symptom)
+    if _odd_optimizer_settings(gf):
+        ex.add("odd_optimizer")
+    return ex
 
 
 def _lint_fault_types() -> dict[str, str]:
@@ -413,10 +490,14 @@ def diagnose(trace: Any, graph: Any = None, lint: list[Any] | None = None, *, us
 
     # 1. P(faulty)
     prod = 1.0
-    for d in dets:
-        if d.category in ("failure", "defect"):
-            q = REGISTRY[d.symptom].reliability
-            prod *= 1.0 - q * d.strength
+    primary = [d for d in dets if d.category in ("failure", "defect")]
+    for d in primary:
+        q = REGISTRY[d.symptom].reliability
+        prod *= 1.0 - q * d.strength
+    if primary:
+        for d in dets:
+            if d.category == "context":
+                prod *= 1.0 - CONTEXT_CORROBORATION * REGISTRY[d.symptom].reliability * d.strength
     p_rules_faulty = 1.0 - prod
     clf, triage = _classifier_probs(trace, graph) if use_classifier else (None, None)
     p_faulty = p_rules_faulty
@@ -426,6 +507,7 @@ def diagnose(trace: Any, graph: Any = None, lint: list[Any] | None = None, *, us
         p_faulty = (1 - CLASSIFIER_WEIGHT) * p_rules_faulty + CLASSIFIER_WEIGHT * (1.0 - clf["healthy"])
 
     # 2. type scores
+    explainers = _explainers(dets, gf)
     scores = {t: 0.0 for t in FAULT_TYPES}
     per_type_dets: dict[str, list[tuple[float, Detection]]] = {t: [] for t in FAULT_TYPES}
     for d in dets:
@@ -438,19 +520,26 @@ def diagnose(trace: Any, graph: Any = None, lint: list[Any] | None = None, *, us
             table = {"learning_rate": 2.0}
         if d.symptom == "output_range_mismatch" and d.details.get("problem") in OUTPUT_MISMATCH:
             table = dict(OUTPUT_MISMATCH[d.details["problem"]])
-        if d.symptom in EXPLAINED_BY_CONTRACT and fired & {"output_range_mismatch", "negative_loss"}:
-            # a broken output/loss contract explains the blow-up: the lr reading is weak evidence
+        if d.symptom in EXPLAINED_BY_CONTRACT | {"abnormal_update_ratio"} and explainers:
+            # a broken output/loss contract, accumulating gradients, unscaled data, a huge init or
+            # an odd optimizer setting explains the blow-up: the lr reading is weak evidence
             table = {t: (w * 0.3 if t == "learning_rate" else w) for t, w in table.items()}
+        if d.symptom in SLOW_PROGRESS and explainers & {"input_out_of_range", "target_out_of_range"}:
+            # badly scaled data also explains slow progress (an ill-conditioned problem)
+            table = {t: (w if t == "data_preprocessing" else w * 0.5) for t, w in table.items()}
         if d.symptom == "abnormal_activation_scale" and d.details.get("direction") == "high":
             table = {"weight_initialization": 1.0, "data_preprocessing": 1.0}
         for t, w in table.items():
             scores[t] += w * d.strength
             per_type_dets[t].append((w * d.strength, d))
     g_sc, g_nodes = _graph_scores(gf, fired, dets, tv)
+    residual = g_sc.pop("__data_residual__", 0.0)
     for t, w in g_sc.items():
         scores[t] += w
+    if residual and not lint_sc:  # no lint finding names another cause either
+        scores["data"] += residual
     if crash:
-        for t, w in CRASH_EVIDENCE.get(crash.get("kind") or "other", CRASH_EVIDENCE["other"]).items():
+        for t, w in crash_scores(crash).items():
             scores[t] += w
     has_trouble = bool(crash) or p_rules_faulty > 0
     if has_trouble:

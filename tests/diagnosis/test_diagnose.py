@@ -62,3 +62,35 @@ def test_crash_verdict(tmp_path):
     d = _diag(tmp_path, tb, name="c.sqlite")
     assert d.verdict == "crashed" and d.faults[0].type == "batch_size"
     assert d.faults[0].evidence[0].symptom == "crash"
+
+
+def test_crash_messages_refine_the_type():
+    from faultlens.models.diagnosis import crash_scores
+    neg = crash_scores({"kind": "index_range", "message": "Target -1 is out of bounds."})
+    big = crash_scores({"kind": "index_range", "message": "Target 2 is out of bounds."})
+    assert max(neg, key=neg.get) == "data" and max(big, key=big.get) == "architecture"
+    bce = crash_scores({"kind": "other", "message": "all elements of input should be between 0 and 1"})
+    assert max(bce, key=bce.get) == "loss_function"
+
+
+def test_scaled_inputs_explain_a_blow_up(tmp_path):
+    tb = healthy()
+    tb.scalars.pop(("loss", LOSS))
+    tb.series("loss", LOSS, 0.7 * np.exp(np.arange(120) / 25))
+    tb.scalars.pop(("input_std", MODEL))
+    tb.series("input_std", MODEL, np.full(120, 80.0))
+    d = _diag(tmp_path, tb, name="x.sqlite")
+    assert d.faults[0].type == "data_preprocessing"
+
+
+def test_residual_data_fault(tmp_path):
+    """Accuracy stuck at chance, normal update ratio, nothing structural: the data."""
+    tb = healthy()
+    rng = np.random.default_rng(0)
+    tb.scalars.pop(("loss", LOSS))
+    tb.scalars.pop(("accuracy", LOSS))
+    tb.series("loss", LOSS, 2.30 + rng.normal(0, 0.01, 120))
+    tb.series("accuracy", LOSS, 0.1 + rng.normal(0, 0.01, 120))
+    tb.series("target_max", MODEL, np.full(120, 9.0)).series("target_is_int", MODEL, np.ones(120))
+    d = _diag(tmp_path, tb, name="r.sqlite")
+    assert d.verdict == "faulty" and d.faults[0].type == "data"

@@ -14,7 +14,7 @@ class InputOutOfRange(Symptom):
     UMLAUT and DeepDiagnosis flag inputs outside [-1, 1]. Standardised data (std 1) has
     values beyond +-1 as a rule, so faultlens flags only inputs clearly off unit scale: the
     median per-batch std > 3, or the median per-batch |mean| > 3, or any |value| > 100 (raw
-    pixel or feature scales). Strength 1 when the scale is off by >= 10x."""
+    pixel or feature scales). Strength 1 when the scale is off by >= 5x."""
 
     name = "input_out_of_range"
     category = "context"
@@ -36,7 +36,7 @@ class InputOutOfRange(Symptom):
                 scale = max(msd, mmu, amax / 10)
                 return [self.hit(int(s[0]) if len(s) else 0, node, amax,
                                  f"inputs range to {fmt(amax)} (batch std {fmt(msd)}, mean {fmt(mmu)}); expected ~unit scale",
-                                 1.0 if scale >= 10 else 0.6, std=msd, mean=mmu)]
+                                 1.0 if scale >= 5 else 0.6, std=msd, mean=mmu)]
         return []
 
 
@@ -64,7 +64,8 @@ class TargetOutOfRange(Symptom):
             mmu = float(np.median(np.abs(mu))) if len(mu) else 0.0
             if (msd > 10 or mmu > 10) and (lt & REGRESSION_LOSSES or not lt):
                 return [self.hit(int(s[0]) if len(s) else 0, node, max(msd, mmu),
-                                 f"regression targets have std {fmt(msd)}, mean {fmt(mmu)}", 0.8)]
+                                 f"regression targets have std {fmt(msd)}, mean {fmt(mmu)}",
+                                 1.0 if max(msd, mmu) >= 30 else 0.8)]
         return []
 
 
@@ -79,6 +80,9 @@ class OutputRangeMismatch(Symptom):
     * NLLLoss takes log-probabilities (<= 0): fires when the output max is > 0 at >= 50% of the
       checks (raw scores; log_softmax missing);
     * BCELoss takes probabilities: fires when outputs leave [0, 1] (sigmoid missing);
+    * the output checks must span >= 30% of the run, or the graph must show the op that bounds
+      the output (a softmax/sigmoid/ReLU head): outputs at initialisation can sit in [0, 1] by
+      chance;
     * regression losses (MSE/L1/Huber): the output is bounded (never below 0, e.g. a final
       ReLU/sigmoid) while the targets go below -0.5 std in >= 50% of batches, or the output stays
       in [0, 1] while the targets exceed 1 + 0.5 std in >= 50% of batches: the model cannot
@@ -105,15 +109,21 @@ class OutputRangeMismatch(Symptom):
             s, mx, mn = s[ok], mx[ok], mn[ok]
             if len(mx) < 3:
                 continue
-            if lt in LOGIT_LOSSES and np.all(mn >= 0) and np.all(mx <= 1.0 + 1e-6):
+            # the checks must cover the run (outputs at initialisation can sit in [0, 1] by
+            # chance), unless the graph shows the squashing op / bounded head itself
+            spans_run = (s.max() - s.min()) >= 0.3 * max(tv.steps - 1, 1)
+            last_kinds = {gf.kind_of(n.id) for n in gf.last_forward_items()}
+            squashed = bool(last_kinds & {"Softmax", "Sigmoid"})
+            bounded_head = bool(last_kinds & {"ReLU", "ReLU6", "Sigmoid", "Softplus", "Softmax"})
+            if lt in LOGIT_LOSSES and np.all(mn >= 0) and np.all(mx <= 1.0 + 1e-6) and (spans_run or squashed):
                 return [self.hit(int(s[0]), node, [float(mn.min()), float(mx.max())],
                                  f"outputs stay in [0, 1] (probabilities) but {lt} expects raw logits", 1.0,
                                  loss_type=lt, problem="probabilities_into_logit_loss")]
-            if lt == "NLLLoss" and np.mean(mx > 1e-6) >= 0.5:
+            if lt == "NLLLoss" and np.mean(mx > 1e-6) >= 0.5 and (spans_run or "LogSoftmax" not in last_kinds):
                 return [self.hit(int(s[0]), node, float(mx.max()),
                                  "outputs exceed 0 but NLLLoss expects log-probabilities (log_softmax missing)", 1.0,
                                  loss_type=lt, problem="scores_into_nll")]
-            if lt in REGRESSION_LOSSES:
+            if lt in REGRESSION_LOSSES and (spans_run or bounded_head):
                 _, tmin = finite(*tv.series("target_min"))
                 _, tmax = finite(*tv.series("target_max"))
                 _, tsd = finite(*tv.series("target_std"))

@@ -88,13 +88,13 @@ class MissingUpdate(Symptom):
         back = [e for e in tv.events if e.event == "backward"]
         steps = [i for i, e in enumerate(tv.events) if e.event == "step"]
         iters_with_back = {e.step for e in back}
-        if len(iters_with_back) >= 3 and not steps:
+        if len(back) >= 3 and not steps:  # (without steps the iteration counter may not advance)
             if _MANUAL_UPDATE.search(_sources(gf)):
                 return []
             if gf.graph is not None and not gf.optimizers:
                 return []
             node = gf.optimizers[0].id if gf.optimizers else None
-            return [self.hit(back[0].step, node, 0, f"{len(iters_with_back)} iterations ran backward() but the "
+            return [self.hit(back[0].step, node, 0, f"{len(back)} backward() calls but the "
                              "optimizer never stepped", 1.0, reason="no_step", backward_node=back[0].node)]
         if len(steps) >= 3:
             wiped, checked, first = 0, 0, None

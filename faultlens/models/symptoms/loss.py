@@ -6,7 +6,7 @@ import math
 import numpy as np
 
 from faultlens.models.symptoms.base import (
-    MIN_STEPS, Detection, Symptom, epoch_means, finite, fmt, head_tail, judged, register,
+    MIN_STEPS, chunk_means, Detection, Symptom, epoch_means, finite, fmt, head_tail, judged, register,
 )
 from faultlens.models.symptoms.graph_facts import GraphFacts
 from faultlens.models.symptoms.trace_view import TraceView
@@ -125,17 +125,24 @@ class SlowConvergence(Symptom):
             if len(w) >= 3 and np.all(np.abs(np.diff(w)) <= 0.01) and np.max(w) < 0.6:
                 return [self.hit(int(js[-1]), tv.nodes("accuracy")[0], float(np.max(w)),
                                  f"accuracy stuck at {fmt(float(np.max(w)))} (changes <= 0.01)", 1.0, rule="accuracy")]
+        if len(a) >= 3:
             # the run ended below AUTOTRAINER's typical task target (0.6) while the loss is still
-            # far from fitting (> half of the chance-level cross-entropy log(C))
+            # far from fitting (> half of the chance-level cross-entropy log(C)); sparse
+            # accuracy records (>= 3) suffice: the best of the last half is used
             _, tmax = finite(*tv.series("target_max"))
             _, isint = finite(*tv.series("target_is_int"))
             s_l, v_l = _loss(tv)
             if len(tmax) and len(v_l) >= MIN_STEPS and (not len(isint) or np.median(isint) > 0.5):
                 n_cls = int(np.max(tmax)) + 1
-                best = float(np.max(w)) if len(w) else float(np.max(ja))
+                if len(a) >= MIN_STEPS:
+                    js, ja = judged(s, a)
+                    w = epoch_means(tv, js, ja, min_windows=5)
+                    best = float(np.max(w)) if len(w) else float(np.max(ja))
+                else:
+                    best = float(np.max(a[len(a) // 2:]))
                 _, tail = head_tail(v_l)
                 if n_cls >= 2 and best < 0.6 and tail > 0.5 * math.log(n_cls):
-                    return [self.hit(int(js[-1]), tv.nodes("accuracy")[0], best,
+                    return [self.hit(int(s[-1]), tv.nodes("accuracy")[0], best,
                                      f"best training accuracy {best:.2f} (< 0.6) and loss {fmt(tail)} > "
                                      f"0.5*log({n_cls}) at the end of the run", 0.8, rule="below_target")]
         s, v = _loss(tv)
@@ -160,11 +167,12 @@ class OscillatingLoss(Symptom):
     Threshold (AUTOTRAINER): judged after 30% of the run on per-epoch (or per-chunk) mean
     losses; >= 20% of the points are peak-to-trough pairs whose swing is >= 0.03. Because the
     loss scale varies between programs (AUTOTRAINER's 0.03 is in accuracy-like units), the
-    swing must also be >= 25% of the median loss level (faultlens)."""
+    swing must also be >= 25% of the median loss level and >= 3 standard errors of a window
+    mean (minibatch noise alone moves window means by ~std/sqrt(n)) (faultlens)."""
 
     name = "oscillating_loss"
     category = "failure"
-    reliability = 0.7
+    reliability = 0.65
 
     def detect(self, tv, gf):
         s, v = _loss(tv)
@@ -175,7 +183,10 @@ class OscillatingLoss(Symptom):
         if len(z) < 5:
             return []
         level = float(np.median(np.abs(z)))
-        thr = max(0.03, 0.25 * level)
+        # minibatch noise alone moves a window mean by ~ std/sqrt(n): swings must exceed 3x that
+        chunks = np.array_split(jv, len(z))
+        se = float(np.median([c.std() / np.sqrt(len(c)) for c in chunks if len(c) > 1] or [0.0]))
+        thr = max(0.03, 0.25 * level, 3 * se)
         peaks = 0
         for i in range(1, len(z) - 1):
             if z[i] > z[i - 1] and z[i] > z[i + 1] and z[i] - min(z[i - 1], z[i + 1]) >= thr:
@@ -184,7 +195,7 @@ class OscillatingLoss(Symptom):
         if frac >= 0.2:
             return [self.hit(int(js[-1]), tv.nodes("loss")[0], frac,
                              f"{frac:.0%} of the windowed loss points are swings >= {fmt(thr)}",
-                             min(1.0, frac / 0.4), threshold=thr)]
+                             min(1.0, frac / 0.5), threshold=thr)]
         return []
 
 
@@ -380,4 +391,35 @@ class LossSpike(Symptom):
             return [self.hit(int(s[i]), tv.nodes("loss")[0], peak / init,
                              f"loss jumped to {fmt(peak)} at step {int(s[i])} from {fmt(init)} at the start",
                              min(1.0, 0.5 + math.log10(peak / init) / 2), initial=init, peak=peak)]
+        return []
+
+
+@register
+class StillImproving(Symptom):
+    """Training stopped while the loss was still falling fast: more epochs would help.
+
+    Threshold (faultlens): on 10 windowed means of the loss, the last window is >= 10% below
+    the third-to-last (the last 20% of the run still cut the loss by a tenth), and that drop
+    is >= 5% of the initial loss (so tiny losses that keep shrinking relatively do not count).
+    AUTOTRAINER judges convergence only after 30% of training; this is its end-of-budget
+    counterpart."""
+
+    name = "still_improving"
+    category = "failure"
+    reliability = 0.6
+
+    def detect(self, tv, gf):
+        s, v = _loss(tv)
+        if len(v) < MIN_STEPS:
+            return []
+        z = chunk_means(v, 10)
+        if len(z) < 5:
+            return []
+        head = float(np.mean(v[: max(1, len(v) // 10)]))
+        drop = float(z[-3] - z[-1])
+        if z[-1] > 0 and drop / z[-1] >= 0.1 and drop >= 0.05 * abs(head):
+            rel = drop / z[-1]
+            return [self.hit(int(s[-1]), tv.nodes("loss")[0], rel,
+                             f"the loss was still falling at the end ({fmt(float(z[-3]))} -> {fmt(float(z[-1]))} "
+                             "over the last 20% of the run)", min(1.0, rel / 0.2))]
         return []

@@ -184,9 +184,11 @@ class TraceView:
         functional model), every record carries step 0. Number such series by record order
         instead, so that curve symptoms still see a curve; ``steps`` then counts records of
         the longest such series (noted in ``meta['steps_from_records']``)."""
+        if int(self.meta.get("steps") or 0) >= 2:
+            return  # the counter advanced: repeated steps are genuine (several records at one step)
         longest = 0
         for key, (s, v) in list(self._series.items()):
-            if len(s) > 1 and s[0] == s[-1]:
+            if len(s) >= 10 and s[0] == s[-1]:
                 self._series[key] = (np.arange(len(s), dtype=np.int64), v)
                 longest = max(longest, len(s))
         if longest and int(self.meta.get("steps") or 0) < 2:
