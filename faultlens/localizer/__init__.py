@@ -228,7 +228,7 @@ def _init(c: _Collector, nodes: list[str]) -> None:
             c.add_span(n.get("expr_span") or n.span, n.id, "construction")
 
 
-def _data(c: _Collector, nodes: list[str], preprocessing: bool) -> None:
+def _data(c: _Collector, nodes: list[str], preprocessing: bool, detections: list[Any] = ()) -> None:
     g = c.graph
     if preprocessing:
         for t in g.nodes("transform")[:2]:
@@ -236,16 +236,22 @@ def _data(c: _Collector, nodes: list[str], preprocessing: bool) -> None:
     names: set[str] = set()
     entry_abs = None
     for dl in g.nodes("dataloader"):
-        names |= src.first_arg_names(str(dl.get("dataset") or (dl.get("args") or {}).get("dataset") or ""))
+        ds = str(dl.get("dataset") or (dl.get("args") or {}).get("dataset") or "")
+        # inputs only for preprocessing faults; inputs and labels for data faults
+        names |= src.first_arg_names(ds) if preprocessing else src.names_in(ds)
         entry_abs = resolve_path(g, dl.span.path)
     for call in g.nodes("call", method="forward"):
         for inp in (call.get("inputs") or [])[:1]:
             names |= src.names_in(str(inp))
         entry_abs = entry_abs or resolve_path(g, call.span.path)
+    if not preprocessing or any(d.symptom == "target_out_of_range" for d in detections):
+        for call in g.nodes("call", method="loss"):
+            for inp in (call.get("inputs") or [])[1:2]:  # the targets
+                names |= src.names_in(str(inp))
     if entry_abs is None and g.entry:
         entry_abs = resolve_path(g, g.entry)
     if entry_abs and names:
-        for p in src.data_sources(entry_abs, names)[:3]:
+        for p in src.data_sources(entry_abs, names, depth=6)[:5]:
             c.add_pos(entry_abs, p, None, "data")
     if not c.out:
         for dl in g.nodes("dataloader")[:1]:
@@ -416,8 +422,8 @@ def localize(fault: Any, graph: Any, *, nodes: list[str] | None = None, crash: d
             "loss_function": lambda: _loss_function(c, nodes),
             "activation": lambda: (_activation(c, nodes), _loss(c, nodes) if any(d.symptom == "output_range_mismatch" for d in detections) else None),
             "weight_initialization": lambda: _init(c, nodes),
-            "data_preprocessing": lambda: _data(c, nodes, True),
-            "data": lambda: _data(c, nodes, False),
+            "data_preprocessing": lambda: _data(c, nodes, True, detections),
+            "data": lambda: _data(c, nodes, False, detections),
             "epochs": lambda: _epochs(c, nodes),
             "batch_size": lambda: _batch_size(c, nodes),
             "regularization": lambda: _regularization(c, nodes),

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import ast
 import math
+import re
 import os
 from dataclasses import dataclass, field
 from typing import Any
@@ -396,15 +397,21 @@ def _init(fault, g) -> tuple[str, list, str] | None:
 
 
 def _normalize(fault, g, locations) -> tuple[str, list, str] | None:
-    for l in locations or []:
-        if l.role != "data":
-            continue
+    # standardise where the raw input is loaded (so train and test splits made from it share the
+    # scaling): statements that load data first, earliest line first
+    def key(l):
+        line = (src.lines(l.abspath) or [""])[l.line - 1] if l.line - 1 < len(src.lines(l.abspath)) else ""
+        return (0 if src._DATA_CALL.search(line) else 1, l.line)
+    for l in sorted([x for x in locations or [] if x.role == "data"], key=key):
         found = src.stmt_at(l.abspath, l.line)
         if found is None:
             continue
         st = found[0]
         if isinstance(st, ast.Assign) and len(st.targets) == 1 and isinstance(st.targets[0], ast.Name):
             v = st.targets[0].id
+            text = src.parse(l.abspath)[0]
+            if re.search(rf"\b{re.escape(v)}\.(data|target|images|values|frame)\b", text):
+                continue  # a dataset container (sklearn Bunch, DataFrame), not the array itself
             return l.abspath, [InsertStmt(st.lineno, f"{v} = ({v} - {v}.mean(0)) / ({v}.std(0) + 1e-8)\n", after=True)], \
                 f"standardise {v} (zero mean, unit variance per feature) after loading it"
     return None

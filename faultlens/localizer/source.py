@@ -145,7 +145,7 @@ def self_calls(path: str, class_name: str, attr: str, method: str = "forward") -
 def data_sources(path: str, names: set[str], depth: int = 4) -> list[Pos]:
     """Assignment statements (module level or in functions) that produce ``names``, followed
     back through the names used on their right-hand side up to ``depth`` levels; only those
-    that load, generate or scale data are kept (data loading calls, ``.data``, arithmetic).
+    that load, generate, select or scale data are kept (calls, ``.data``, indexing, arithmetic).
     Ordered by distance from ``names`` (nearest first), then by line."""
     _, tree = parse(path)
     if tree is None:
@@ -175,7 +175,7 @@ def data_sources(path: str, names: set[str], depth: int = 4) -> list[Pos]:
                     for n in ast.walk(value):
                         if isinstance(n, ast.Name):
                             nxt.add(n.id)
-                if _DATA_CALL.search(seg) or isinstance(value, ast.BinOp):
+                if _DATA_CALL.search(seg) or isinstance(value, (ast.BinOp, ast.Call, ast.Subscript)):
                     found.append((level, pos_of(st)))
         frontier = nxt - names
     out: list[Pos] = []
