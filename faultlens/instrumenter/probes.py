@@ -443,6 +443,8 @@ class CurvatureProbe(Probe):
     first_iters = 6
     warm_iters = 3
     first_cost_steps = 16.0
+    min_gap = 10          # steps between evaluations
+    last_step = -10 ** 9
 
     def __init__(self, S):
         super().__init__(S)
@@ -453,10 +455,13 @@ class CurvatureProbe(Probe):
         self.traces: collections.deque = collections.deque(maxlen=5)
         self.gen = torch.Generator().manual_seed(20240229)
         self.evals = 0
+        self.hvp_cost: float | None = None   # seconds per Hessian-vector product (running mean)
 
     def on_opt_pre(self, ow):
         S = self.S
         if not S.curvature or S.curv_ctx is None or S.step < self.min_step or S.train_t0 is None:
+            return
+        if S.step - self.last_step < self.min_gap:
             return
         elapsed = time.perf_counter() - S.train_t0
         est = self.last_cost
@@ -467,6 +472,7 @@ class CurvatureProbe(Probe):
             budget = float(S.curvature)  # execute(curvature=0.3): a larger share for more evaluations
         if self.spent + est > budget * elapsed:
             return
+        self.last_step = S.step
         t0 = time.perf_counter()
         try:
             self._measure(ow, S.curv_ctx, t0 + max(est, budget * elapsed - self.spent))
@@ -493,6 +499,7 @@ class CurvatureProbe(Probe):
         args, kwargs = _detach_tree(ctx["inputs"])
         rest, lkw = _detach_tree(ctx["rest"]), _detach_tree(ctx["kwargs"])
         bufs = [(b, b.detach().clone()) for b in model.buffers()]
+        t_start = time.perf_counter()
         S.suspended += 1
         try:
             with torch.random.fork_rng(devices=[]), torch.enable_grad():
@@ -507,9 +514,19 @@ class CurvatureProbe(Probe):
                 ps = [p for p, _ in keep]
                 gs = [g for _, g in keep]
 
+                t_grad = time.perf_counter() - t_start
+
                 def hvp(vs: list[torch.Tensor]) -> list[torch.Tensor]:
+                    t = time.perf_counter()
                     hv = torch.autograd.grad(gs, ps, grad_outputs=vs, retain_graph=True, allow_unused=True)
-                    return [torch.zeros_like(p) if h is None else h.detach() for p, h in zip(ps, hv)]
+                    out = [torch.zeros_like(p) if h is None else h.detach() for p, h in zip(ps, hv)]
+                    dt = time.perf_counter() - t
+                    self.hvp_cost = dt if self.hvp_cost is None else 0.5 * (self.hvp_cost + dt)
+                    return out
+
+                def fits() -> bool:  # one more HVP fits before the deadline
+                    pred = self.hvp_cost if self.hvp_cost is not None else 1.5 * t_grad
+                    return time.perf_counter() + pred <= deadline
 
                 key = id(ow.opt)
                 node = mw.node
@@ -520,14 +537,14 @@ class CurvatureProbe(Probe):
                 # Hutchinson, each only while the evaluation is within its time allowance
                 g = [x.detach() for x in gs]
                 gn2 = float(_dot(g, g))
-                if gn2 > 0:
+                if gn2 > 0 and (self.hvp_cost is None or fits()):
                     S.put("grad_curvature", node, float(_dot(g, hvp(g))) / gn2)
-                lam, v, ok = self._power(hvp, ps, self.vec.get(key), deadline)
+                lam, v, ok = self._power(hvp, ps, self.vec.get(key), fits)
                 self.vec[key] = v
                 sharp, limit = (lam if ok else None), None
                 if ok:
                     S.put("lambda_max", node, lam)
-                if time.perf_counter() < deadline:
+                if fits():
                     z = [self._rand(p, rademacher=True) for p in ps]
                     self.traces.append(float(_dot(z, hvp(z))))
                     S.put("hessian_trace", node, sum(self.traces) / len(self.traces))
@@ -538,7 +555,7 @@ class CurvatureProbe(Probe):
                     b1, b2 = float(betas[0]), float(betas[1])
                     st = ow.opt.state.get(ps[0], {}).get("step", 0)
                     t = float(st) if not isinstance(st, torch.Tensor) else float(st.item())
-                    if t > 0 and time.perf_counter() < deadline:
+                    if t > 0 and fits():
                         eps = float(group.get("eps", 1e-8))
                         d = [((s / (1 - b2 ** t)).sqrt() + eps).rsqrt() for s in state_sq]
 
@@ -546,7 +563,7 @@ class CurvatureProbe(Probe):
                             hv = hvp([di * vi for di, vi in zip(d, vs)])
                             return [di * hi for di, hi in zip(d, hv)]
 
-                        plam, pv, pok = self._power(phvp, ps, self.pvec.get(key), deadline)
+                        plam, pv, pok = self._power(phvp, ps, self.pvec.get(key), fits)
                         self.pvec[key] = pv
                         if pok:
                             S.put("lambda_max_precond", node, plam)
@@ -568,7 +585,7 @@ class CurvatureProbe(Probe):
                 for b, saved in bufs:
                     b.copy_(saved)
 
-    def _power(self, op, ps, start, deadline):
+    def _power(self, op, ps, start, fits):
         """Power iteration; returns (lambda, vector, trustworthy). Stops at convergence,
         after the iteration budget or at the deadline; an estimate counts when it had two
         iterations, or one from a warm start (the vector carries over between evaluations)."""
@@ -579,6 +596,8 @@ class CurvatureProbe(Probe):
         v = [x / nrm for x in v]
         lam, prev, done = 0.0, None, 0
         for _ in range(iters):
+            if not fits():
+                break
             hv = op(v)
             lam = float(_dot(v, hv))
             done += 1
@@ -589,8 +608,6 @@ class CurvatureProbe(Probe):
             if prev is not None and abs(lam - prev) <= 1e-3 * abs(lam):
                 break
             prev = lam
-            if time.perf_counter() > deadline:
-                break
         return lam, v, math.isfinite(lam) and (done >= 2 or (warm and done >= 1))
 
 

@@ -309,6 +309,8 @@ def execute(path: str, argv: Sequence[str] = (), trace_path: str | None = None, 
         rewrite = rewrite_file(program, graph)
     if trace_path is None:
         raise UsageError("execute() needs a trace_path")
+    trace_path = os.path.abspath(trace_path)
+    os.makedirs(os.path.dirname(trace_path), exist_ok=True)
     if os.path.exists(trace_path):
         for suffix in ("", "-wal", "-shm"):
             if os.path.exists(trace_path + suffix):
@@ -528,6 +530,7 @@ def run_program(path: str, argv: Sequence[str] = (), *, max_steps: int | None = 
     reader = threading.Thread(target=pump, daemon=True)
     reader.start()
     interrupted = False
+    timed_out = False
     hard = None if max_seconds is None else float(max_seconds) * 1.5 + 60.0
     try:
         while True:
@@ -536,13 +539,15 @@ def run_program(path: str, argv: Sequence[str] = (), *, max_steps: int | None = 
                 break
             except subprocess.TimeoutExpired:
                 if hard is not None and time.perf_counter() - t0 > hard:
+                    timed_out = True  # the child ignored its own time budget (stuck in C code)
                     proc.kill()
     except KeyboardInterrupt:
         interrupted = True
         _stop_child(proc)
     reader.join(timeout=5)
     seconds = time.perf_counter() - t0
-    return _collect(cfg, proc.returncode, seconds, "".join(tail)[-TAIL_CHARS:], graph, interrupted, source_path)
+    return _collect(cfg, proc.returncode, seconds, "".join(tail)[-TAIL_CHARS:], graph, interrupted, source_path,
+                    timed_out)
 
 
 def _stop_child(proc: subprocess.Popen) -> None:
@@ -564,7 +569,7 @@ def _stop_child(proc: subprocess.Popen) -> None:
 
 
 def _collect(cfg: dict[str, Any], rc: int | None, seconds: float, tail: str, graph: Any,
-             interrupted: bool, source_path: str) -> RunResult:
+             interrupted: bool, source_path: str, timed_out: bool = False) -> RunResult:
     trace_path = cfg["trace_path"]
     meta: dict[str, Any] = {}
     if os.path.exists(trace_path):
@@ -581,6 +586,8 @@ def _collect(cfg: dict[str, Any], rc: int | None, seconds: float, tail: str, gra
         # the child died without finishing its trace (signal, OOM killer, hard timeout)
         if interrupted:
             status, stop_reason = "interrupted", "interrupted"
+        elif timed_out:
+            status, stop_reason = "cut_short", "max_seconds_hard"
         elif rc is not None and rc < 0:
             try:
                 signame = signal.Signals(-rc).name

@@ -161,6 +161,8 @@ class _State:
         self.disabled: set[str] = set()
         self.nonfinite_loss_streak = 0
         self.step_loss_nonfinite = False
+        self.pending: list[Any] = []   # ambiguous loss calls of this iteration (_Pending)
+        self.redirect: Any = None
         self.probe_time = 0.0          # seconds spent in probes (curvature excluded)
         self.probe_seconds: dict[str, float] = {}
         self.probe_budget = PROBE_BUDGET
@@ -193,6 +195,9 @@ class _State:
 
     def mean(self, metric: str, node: str | None, value: float, weight: float = 1.0) -> None:
         """Accumulate a per-step mean (loss over several loss calls, val over batches)."""
+        if self.redirect is not None:
+            self.redirect.items.append((metric, node, value, weight))
+            return
         a = self.acc.get((metric, node))
         if a is None:
             self.acc[(metric, node)] = [value * weight, weight]
@@ -201,6 +206,12 @@ class _State:
             a[1] += weight
 
     def flush_step(self) -> None:
+        pending, self.pending = self.pending, []
+        for p in pending:
+            for metric, node, value, weight in p.items:
+                if not p.used:
+                    metric = _VAL_NAME.get(metric, metric)
+                self.mean(metric, node, value, weight)
         for (metric, node), (s, w) in self.acc.items():
             if w > 0:
                 self.writer.scalar(self.step, metric, node, s / w)
@@ -316,6 +327,7 @@ class _State:
 
 _S: _State | None = None
 _INHERITED = object()
+_VAL_NAME = {"loss": "val_loss", "accuracy": "val_accuracy"}
 
 
 def active() -> bool:
@@ -739,14 +751,41 @@ def _on_loss(S: _State, lw: LossWatch, out: Any, args: tuple, kwargs: dict) -> N
     first = args[0] if args else None
     mw = _producer(S, first) if first is not None else None
     training_mode = mw.model.training if mw is not None else S.last_training_mode
-    val = (not grad) or training_mode is False
+    # grad disabled: evaluation. Grad enabled with the model in eval mode is ambiguous (an
+    # evaluation without no_grad, or training with a model left in eval mode): the values
+    # wait until the iteration ends and count as training values if a backward reached this
+    # loss (a tensor hook on it fired), else as val_* values.
+    val = not grad
+    ambiguous = grad and training_mode is False
     S.event("loss", lw.node, training_mode, torch.is_grad_enabled())
-    S.run_probes("on_loss", lw, out, args, kwargs, val)
+    if ambiguous:
+        pend = _Pending()
+        S.pending.append(pend)
+        S.redirect = pend
+        out.register_hook(pend.mark)
+    try:
+        S.run_probes("on_loss", lw, out, args, kwargs, val)
+    finally:
+        S.redirect = None
     if not val and S.curvature and mw is not None and mw.last_inputs is not None:
         S.curv_ctx = {"model": mw, "inputs": mw.last_inputs, "loss": lw,
                       "rest": args[1:], "kwargs": kwargs}
     for m in S.models.values():
         m.last_output = None
+
+
+class _Pending:
+    """Per-step means of one ambiguous loss call, resolved when the iteration ends."""
+
+    __slots__ = ("items", "used")
+
+    def __init__(self):
+        self.items: list[tuple[str, str | None, float, float]] = []
+        self.used = False
+
+    def mark(self, grad):
+        self.used = True
+        return None
 
 
 def _opt_pre_hook(opt, args, kwargs):

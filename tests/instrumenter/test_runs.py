@@ -222,3 +222,18 @@ def test_raw_tensor_training_counts_backward_iterations(programs, run_inproc):
     res, t = run_inproc(programs / "raw_tensors.py", max_steps=25)
     assert res.status == "cut_short" and res.steps == 25
     assert res.probe_errors == []
+
+
+def test_eval_mode_left_on_is_still_training_loss(programs, run_inproc):
+    """Losses that a backward reaches are training losses even with the model in eval mode;
+    grad-enabled losses in eval mode that no backward reaches are validation losses."""
+    res, t = run_inproc(programs / "eval_mode_bug.py")
+    # a grad-enabled forward after an optimizer step opens the next iteration (docs/trace.md),
+    # so each epoch's evaluation shares an iteration with the next epoch's first batch
+    assert res.status == "finished" and res.steps == 17
+    s, _ = t.series("loss")
+    assert s.tolist() == list(range(16))
+    vs, _ = t.series("val_loss")
+    assert vs.tolist() == [4, 8, 12, 16]
+    fw = [e for e in t.events if e.event == "forward"]
+    assert not fw[-1].training and fw[0].training        # the trace shows the mode
