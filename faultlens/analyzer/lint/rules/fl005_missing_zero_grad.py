@@ -70,6 +70,48 @@ class MissingZeroGrad(LintRule):
                 lossG.backward()
                 optG.step()
             """, line=16, note="GAN loop: the generator optimizer is never zeroed"),
+        Invalid("""
+            import torch
+            import torch.nn as nn
+
+            model = nn.Sequential(nn.Linear(2, 8), nn.Tanh(), nn.Linear(8, 1))
+            x, y = torch.randn(64, 2), torch.randn(64, 1)
+            for epoch in range(50):
+                loss = ((model(x) - y) ** 2).mean()
+                loss.backward()
+                with torch.no_grad():
+                    for p in model.parameters():
+                        p.data.add_(p.grad, alpha=-0.1)
+            """, line=8, fixed="""
+            import torch
+            import torch.nn as nn
+
+            model = nn.Sequential(nn.Linear(2, 8), nn.Tanh(), nn.Linear(8, 1))
+            x, y = torch.randn(64, 2), torch.randn(64, 1)
+            for epoch in range(50):
+                loss = ((model(x) - y) ** 2).mean()
+                model.zero_grad()
+                loss.backward()
+                with torch.no_grad():
+                    for p in model.parameters():
+                        p.data.add_(p.grad, alpha=-0.1)
+            """, note="manual SGD without clearing .grad"),
+        Invalid("""
+            import torch
+            import torch.nn as nn
+
+            model = nn.Linear(3, 1)
+            optimizer = torch.optim.LBFGS(model.parameters(), lr=1)
+            x, y = torch.randn(20, 3), torch.randn(20, 1)
+
+            def closure():
+                loss = ((model(x) - y) ** 2).mean()
+                loss.backward()
+                return loss
+
+            for it in range(10):
+                optimizer.step(closure)
+            """, line=10, note="LBFGS closure that never zeroes"),
     ]
     VALID = [
         Valid("""
@@ -152,10 +194,16 @@ class MissingZeroGrad(LintRule):
     ]
 
     def check(self, ctx):
+        yield from self._closure_steps(ctx)
         loops = {}
         for step in ctx.calls("step"):
-            lid = step.get("loop")
-            if lid and not step.get("in_closure"):
+            if step.get("in_closure"):
+                continue
+            # the innermost enclosing loop that back-propagates (a manual update's own
+            # ``for p in model.parameters()`` loop does not)
+            lid = next((l for l in reversed(step.get("loops") or []) if calls_in_loop(ctx, l, "backward")),
+                       step.get("loop"))
+            if lid:
                 loops.setdefault(lid, []).append(step)
         for lid, steps in loops.items():
             loop = ctx.node(lid)
@@ -185,6 +233,17 @@ class MissingZeroGrad(LintRule):
                 bw = (max(before, key=lambda b: (b.span.line, b.span.column)) if before
                       else min(backward, key=lambda b: (b.span.line, b.span.column)))
                 recv = s.get("receiver") or (opt.get("var") if opt is not None else "optimizer")
+                if s.get("manual"):
+                    owner = self._param_owner(ctx, s)
+                    fix = None
+                    if owner and bw.span.path == s.span.path and not bw.get("in_closure"):
+                        fix = fixes.insert_line_before(bw.span.path, bw.span.line, stmt_indent(ctx, bw),
+                                                       f"{owner}.zero_grad()", f"call {owner}.zero_grad() before backward()")
+                    msg = ("this loop updates the parameters by hand from .grad (line "
+                           f"{s.span.line}) but never clears the gradients ({owner or 'model'}.zero_grad() or "
+                           "p.grad = None): each update uses the sum of all past gradients")
+                    yield self.finding(ctx, bw, msg, node=s.id, fix=fix)
+                    continue
                 fix = None
                 if recv and bw.span.path == s.span.path and not bw.get("in_closure"):
                     fix = fixes.insert_line_before(bw.span.path, bw.span.line, stmt_indent(ctx, bw),
@@ -193,6 +252,89 @@ class MissingZeroGrad(LintRule):
                        f"applies gradients accumulated over all iterations; call {recv}.zero_grad() "
                        f"each iteration")
                 yield self.finding(ctx, bw, msg, node=s.id, fix=fix)
+        yield from self._manual_updates(ctx, set(loops))
+
+    def _closure_steps(self, ctx):
+        """``optimizer.step(closure)`` in a loop whose closure back-propagates but never
+        zeroes (the closure may be defined outside the loop)."""
+        steps = [s for s in optimizer_steps(ctx, ctx.calls("step")) if s.get("loop") and step_has_closure(ctx, s)]
+        if not steps:
+            return
+        closure_bw = [b for b in ctx.calls("backward") if b.get("in_closure")]
+        closure_zero = [z for z in ctx.calls("zero_grad") if z.get("in_closure")]
+        if not closure_bw or closure_zero:
+            return
+        for s in steps:
+            if calls_in_loop(ctx, s.get("loop"), "zero_grad"):
+                return
+        facts = ctx.facts(closure_bw[0].span.path)
+        if facts is not None:
+            fn = facts.enclosing_function(closure_bw[0].span.line)
+            if fn is not None and facts.manual_grad_zeroing(fn.lineno, fn.end_lineno or fn.lineno):
+                return
+        s = steps[0]
+        bw = closure_bw[0]
+        recv = s.get("receiver") or "optimizer"
+        fix = fixes.insert_line_before(bw.span.path, bw.span.line, stmt_indent(ctx, bw),
+                                       f"{recv}.zero_grad()", f"call {recv}.zero_grad() in the closure")
+        msg = (f"the closure passed to {recv}.step() (line {s.span.line}) calls backward() without "
+               f"{recv}.zero_grad(): every evaluation adds to the previous gradients")
+        yield self.finding(ctx, bw, msg, node=s.id, fix=fix)
+
+    def _manual_updates(self, ctx, stepped_loops):
+        """A hand-written update (``p.data.add_(p.grad, alpha=-lr)``) in a loop that calls
+        backward() but never clears .grad."""
+        import ast
+
+        for lid in {b.get("loop") for b in ctx.calls("backward") if b.get("loop") and not b.get("in_closure")}:
+            loop = ctx.node(lid)
+            if loop is None or lid in stepped_loops:
+                continue
+            if any(lid in (s.get("loops") or []) for s in optimizer_steps(ctx, ctx.calls("step"))):
+                continue
+            facts = ctx.facts(loop.span.path)
+            if facts is None:
+                continue
+            line, eline = body_lines(ctx, loop)
+            if not facts.manual_parameter_update(line, eline) or facts.manual_grad_zeroing(line, eline):
+                continue
+            if calls_in_loop(ctx, lid, "zero_grad"):
+                continue
+            backward = [b for b in calls_in_loop(ctx, lid, "backward") if not is_distributed_backward(b)]
+            if not backward:
+                continue
+            bw = min(backward, key=lambda b: (b.span.line, b.span.column))
+            owner = None
+            for n in facts.nodes_between(line, eline, ast.For):
+                it = facts.text(n.iter)
+                if it.endswith(".parameters()"):
+                    owner = it[: -len(".parameters()")]
+                    break
+            fix = None
+            if owner and bw.span.path == loop.span.path:
+                fix = fixes.insert_line_before(bw.span.path, bw.span.line, stmt_indent(ctx, bw),
+                                               f"{owner}.zero_grad()", f"call {owner}.zero_grad() before backward()")
+            msg = ("this loop updates the parameters by hand from .grad but never clears the gradients "
+                   f"({owner or 'model'}.zero_grad() or p.grad = None): each update uses the sum of all past gradients")
+            yield self.finding(ctx, bw, msg, node=bw.id, fix=fix)
+
+    @staticmethod
+    def _param_owner(ctx, step):
+        """``model`` for a manual update inside ``for p in model.parameters():``."""
+        import ast
+
+        facts = ctx.facts(step.span.path)
+        if facts is None:
+            return None
+        stmt = facts.statement_at(step.span.line)
+        node = facts.parent.get(stmt) if stmt is not None else None
+        while node is not None and not isinstance(node, (ast.FunctionDef, ast.Module)):
+            if isinstance(node, ast.For):
+                it = facts.text(node.iter)
+                if it.endswith(".parameters()"):
+                    return it[: -len(".parameters()")]
+            node = facts.parent.get(node)
+        return None
 
     @staticmethod
     def _zeroed(ctx, opt, zeros) -> bool:

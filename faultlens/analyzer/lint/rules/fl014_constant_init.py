@@ -25,6 +25,15 @@ class ConstantInit(LintRule):
     fix_summary = "use nn.init.xavier_uniform_ (or kaiming) on the weight"
     INVALID = [
         Invalid("""
+            import torch
+            import torch.nn as nn
+
+            model = nn.Sequential(nn.Linear(20, 64), nn.ReLU(), nn.Linear(64, 2))
+            with torch.no_grad():
+                for p in model.parameters():
+                    nn.init.constant_(p, 0.5)
+            """, line=7, note="every parameter constant"),
+        Invalid("""
             import torch.nn as nn
 
             class Net(nn.Module):
@@ -67,6 +76,15 @@ class ConstantInit(LintRule):
     ]
     VALID = [
         Valid("""
+            import torch
+            import torch.nn as nn
+
+            model = nn.Linear(30, 1)
+            with torch.no_grad():
+                for p in model.parameters():
+                    nn.init.zeros_(p)
+            """, note="zero init of logistic regression is fine"),
+        Valid("""
             import torch.nn as nn
 
             def init_weights(m):
@@ -94,13 +112,22 @@ class ConstantInit(LintRule):
             if fn not in _CONST_FNS:
                 continue
             target = init.get("target") or ""
-            if ".weight" not in f".{target}" or ".bias" in target:
-                continue
             rel = init.span.path
             facts = ctx.facts(rel)
             if facts is None:
                 continue
             call = self._call(facts, init, fn)
+            if target.isidentifier() and call is not None:
+                owner = self._all_parameters_of(ctx, facts, call, target)
+                if owner is not None:
+                    what = "zero" if fn in ("zeros_", "zero_") or init.get("value") == 0 else "constant"
+                    msg = (f"every parameter of {owner} is set to a {what} ({fn} in a loop over "
+                           f"{owner}.parameters()): all units of each layer start identical and get the same "
+                           f"gradient; keep the default init or use kaiming/xavier on the weights")
+                    yield self.finding(ctx, ctx.ast_location(rel, call), msg, node=init.id)
+                continue
+            if ".weight" not in f".{target}" or ".bias" in target:
+                continue
             if call is not None and self._guarded_by_norm(facts, call):
                 continue
             layer_type, single = self._layer(ctx, init, target)
@@ -124,6 +151,34 @@ class ConstantInit(LintRule):
             msg = (f"{target} is initialised to a {what} ({fn}): every unit of the layer starts identical "
                    f"and gets the same gradient; use a random init (kaiming/xavier)")
             yield self.finding(ctx, where, msg, node=init.id, fix=fix)
+
+    @staticmethod
+    def _all_parameters_of(ctx, facts, call, target):
+        """``for p in model.parameters(): init.constant_(p, c)`` -> ``"model"`` when that model
+        has at least two Linear/Conv layers (hidden units to keep symmetric)."""
+        node = facts.parent.get(call)
+        while node is not None and not isinstance(node, (ast.FunctionDef, ast.Module)):
+            if isinstance(node, ast.If) and "bias" in facts.text(node.test) and "weight" not in facts.text(node.test):
+                return None
+            if isinstance(node, ast.For):
+                names = {n.id for n in ast.walk(node.target) if isinstance(n, ast.Name)}
+                it = facts.text(node.iter)
+                if target in names and (it.endswith(".parameters()") or it.endswith(".named_parameters()")):
+                    var = it.rsplit(".", 1)[0]
+                    for m in ctx.nodes("model"):
+                        if m.get("var") != var:
+                            continue
+                        cls = ctx.model_class(m)
+                        if cls is not None and cls.kind == "module_class":
+                            layers = ctx.class_layers(cls.id)
+                        else:
+                            layers = ctx.sequential_children(m)
+                        kind = (m.get("model_type") or str(m.get("class") or "")).rsplit(".", 1)[-1]
+                        n_affine = sum(1 for l in layers if l.get("layer_type") in AFFINE_LAYERS) + (kind in AFFINE_LAYERS)
+                        return var if n_affine >= 2 else None
+                    return None
+            node = facts.parent.get(node)
+        return None
 
     @staticmethod
     def _call(facts, init, fn):
