@@ -60,10 +60,10 @@ NONFINITE_STOP_STEPS = 3
 #: postponed while the probes' total time exceeds it. Chosen so the whole instrumentation
 #: stays within the 5% overhead target (benchmarks/overhead.py) with room for the
 #: every-step probes.
-PROBE_BUDGET = 0.025
+PROBE_BUDGET = 0.02
 #: The every-step probes that cost a few tensor ops (accuracy, fused gradient norm) skip a
 #: step while the probes' total time exceeds this fraction of the training time.
-TIER1_BUDGET = 0.035
+TIER1_BUDGET = 0.03
 
 #: Reasons (``meta.stop_reason``) that map to status ``cut_short``.
 STOP_REASONS = ("max_steps", "max_seconds", "max_seconds_hard", "nonfinite_loss", "nonfinite_params")
@@ -173,6 +173,7 @@ class _State:
         self.curv_ctx: dict[str, Any] | None = None
         self.last_loss_finite = True
         self.probes = _probes.make_probes(self)
+        self.hook_table: dict[str, list] = {}
         meta = dict(meta or {})
         meta.update(program=program, status="running", started=time.time(),
                     torch_version=torch.__version__, device="cpu", probe_errors=[],
@@ -219,9 +220,11 @@ class _State:
 
     def run_probes(self, hook: str, *args: Any) -> None:
         pc = time.perf_counter
-        for p in self.probes:
-            fn = getattr(p, hook, None)
-            if fn is None or p.name in self.disabled:
+        hooks = self.hook_table.get(hook)
+        if hooks is None:
+            hooks = self.hook_table[hook] = [(p, getattr(p, hook)) for p in self.probes if hasattr(p, hook)]
+        for p, fn in hooks:
+            if p.name in self.disabled:
                 continue
             t = pc()
             try:

@@ -56,7 +56,7 @@ def test_sigkill_leaves_readable_trace(tmp_path):
     trace = tmp_path / "killed.sqlite"
     prog = tmp_path / "prog.py"
     prog.write_text(textwrap.dedent("""
-        import os, signal
+        import os, signal, time
         import torch, torch.nn as nn
         torch.set_num_threads(1)
         model = nn.Sequential(nn.Linear(16, 32), nn.ReLU(), nn.Linear(32, 1))
@@ -66,6 +66,7 @@ def test_sigkill_leaves_readable_trace(tmp_path):
         for step in range(100000):
             if step == 65:
                 os.kill(os.getpid(), signal.SIGKILL)
+            time.sleep(0.03)  # 65 steps take ~2 s: at least one time-based flush (every second)
             opt.zero_grad()
             loss = crit(model(x), y)
             loss.backward()
@@ -81,6 +82,6 @@ def test_sigkill_leaves_readable_trace(tmp_path):
     t = load_trace(str(trace))
     assert t.status == "running"          # never finished
     s, v = t.series("loss")
-    assert len(s) >= 40                   # flushed steps are there (a flush every 20 steps)
+    assert len(s) >= 20                   # flushed steps are there (a flush every second)
     assert np.all(np.diff(s) == 1) and np.all(np.isfinite(v))
     assert any(e.event == "step" for e in t.events)
