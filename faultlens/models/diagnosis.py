@@ -249,6 +249,13 @@ def _graph_scores(gf: GraphFacts, fired: set[str], det: list[Detection], tv: Tra
             add("batch_size", 1.5)
         if bs >= 2048 and "slow_convergence" in fired:
             add("batch_size", 0.8)
+    # full-batch training: one optimizer step per epoch (the whole dataset in one batch) leaves
+    # only as many updates as epochs
+    epochs_seen = sum(1 for e in tv.events if e.event == "epoch")
+    steps_seen = sum(1 for e in tv.events if e.event == "step")
+    slow = fired & {"still_improving", "slow_convergence", "loss_not_decreasing"}
+    if epochs_seen >= 3 and steps_seen and steps_seen / epochs_seen <= 1.0 and slow:
+        add("batch_size", 3.0, *[n.id for n in (gf.graph.nodes("dataloader") if gf.graph is not None else [])][:1])
     dropout = gf.hp_value("dropout")
     for n in gf.graph.nodes("layer") if gf.graph is not None else []:
         if (n.get("layer_type") or "").startswith("Dropout"):

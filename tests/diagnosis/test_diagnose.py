@@ -94,3 +94,16 @@ def test_residual_data_fault(tmp_path):
     tb.series("target_max", MODEL, np.full(120, 9.0)).series("target_is_int", MODEL, np.ones(120))
     d = _diag(tmp_path, tb, name="r.sqlite")
     assert d.verdict == "faulty" and d.faults[0].type == "data"
+
+
+def test_full_batch_training_points_at_batch_size(tmp_path):
+    """One optimizer step per epoch and a loss still falling slowly: the batch is the dataset."""
+    tb = healthy(40)
+    tb.scalars.pop(("loss", LOSS))
+    tb.series("loss", LOSS, 2.3 - 0.01 * np.arange(40))
+    tb.events = []
+    for s in range(40):
+        tb.event(s, "epoch", None)
+    tb.loop_events(40)
+    d = _diag(tmp_path, tb, name="fb.sqlite")
+    assert d.verdict == "faulty" and d.faults[0].type == "batch_size"
