@@ -57,8 +57,8 @@ class Trainer:
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--seed", type=int, default=int(os.environ.get("FAULTLENS_SEED", 0)))
-    parser.add_argument("--lr", type=float, default=2e-3)
-    parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument("--lr", type=float, default=5e-3)
+    parser.add_argument("--epochs", type=int, default=30)
     args = parser.parse_args()
     torch.set_num_threads(1)
     torch.manual_seed(args.seed)
