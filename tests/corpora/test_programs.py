@@ -181,12 +181,17 @@ def test_examples_have_header_comments():
     assert "nn.Softmax" in (EXAMPLES / "softmax_ce.py").read_text()
 
 
-def test_final_score_regex_matches_measure_parser():
+def _measure_module():
     sys.path.insert(0, str(PROGRAMS))
     try:
         import measure  # noqa: PLC0415
     finally:
         sys.path.remove(str(PROGRAMS))
+    return measure
+
+
+def test_final_score_regex_matches_measure_parser():
+    measure = _measure_module()
     assert measure.parse_final_score("epoch 1\nFINAL_SCORE accuracy 0.9500\n") == ("accuracy", 0.95)
     for bad in ("no score here", "FINAL_SCORE accuracy nan", "FINAL_SCORE a 1\nFINAL_SCORE a 2"):
         with pytest.raises(measure.MeasureError):
@@ -195,6 +200,29 @@ def test_final_score_regex_matches_measure_parser():
     assert lo < 0.9 and hi == 1.0
     lo, hi = measure.expected_range("neg_mse", [-0.03, -0.02])
     assert lo < -0.03 and -0.02 < hi <= 0.0
+
+
+def test_measure_isolated_run_reports_score_and_failures(tmp_path):
+    measure = _measure_module()
+    good = tmp_path / "good.py"
+    good.write_text("import sys\nprint('epoch 1')\nprint('FINAL_SCORE accuracy', 0.5 + int(sys.argv[2]) / 10)\n")
+    stdout, wall, cpu = measure.run_isolated(good, 3, sys.executable, timeout=30)
+    assert measure.parse_final_score(stdout) == ("accuracy", 0.8)
+    assert wall >= 0 and cpu >= 0
+    bad = tmp_path / "bad.py"
+    bad.write_text("raise SystemExit(3)\n")
+    with pytest.raises(measure.MeasureError, match="exit status 3"):
+        measure.run_isolated(bad, 0, sys.executable, timeout=30)
+
+
+def test_measure_docs_table_lists_every_program():
+    measure = _measure_module()
+    manifest = _manifest()
+    table = measure.programs_table(manifest)
+    for p in manifest["programs"]:
+        assert f"`{p['entry']}`" in table
+    doc = (REPO / "docs" / "corpora-programs.md").read_text()
+    assert table in doc, "docs table is stale: run corpora/programs/measure.py --docs-only"
 
 
 # ----------------------------------------------------------------------------- slow
