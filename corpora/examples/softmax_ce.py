@@ -6,7 +6,8 @@ probabilities treated as logits: the loss can never go below ln(e + 9) - 1 ~ 1.4
 classes (even a perfect one-hot output scores that), gradients shrink as the model grows
 confident, and training is much slower than with raw logits (test accuracy ~0.78-0.81 after six
 epochs against ~0.96 without the Softmax layer).  Removing the Softmax layer (or using
-log_softmax + NLLLoss) fixes it.  Expected diagnosis: ``loss_function`` / ``activation`` (redundant softmax before CrossEntropyLoss).
+log_softmax + NLLLoss) fixes it.  Expected diagnosis: ``loss_function`` / ``activation``
+(redundant softmax before CrossEntropyLoss).
 
 Metric: test accuracy (higher is better), printed as ``FINAL_SCORE accuracy <value>``.
 """
