@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from faultlens.analyzer.lint import fixes
-from faultlens.analyzer.lint.context import LintContext, span_tuple
+from faultlens.analyzer.lint.context import AFFINE_LAYERS, LintContext, span_tuple
 from faultlens.analyzer.lint.facts import call_name, dotted
 from faultlens.analyzer.lint.finding import Edit, Fix
 
@@ -168,6 +168,10 @@ def prediction_producer(ctx: LintContext, loss_call) -> Producer:
     cls = ctx.model_class(model) if model is not None else None
     if (cls is None or cls.kind != "module_class") and model is not None and ctx.graph.flow(model.id):
         cls = model  # a container model (nn.Sequential(...)): its layers hang off the model node
+    elif cls is None and model is not None:
+        kind = (model.get("model_type") or str(model.get("class") or "")).rsplit(".", 1)[-1]
+        if kind in AFFINE_LAYERS:  # model = nn.Linear(13, 3): the model is one affine layer
+            return Producer("affine", ctx.location(model), node=model, model=model, describe=model.get("var") or kind)
     if cls is None or cls.kind not in ("module_class", "model"):
         return Producer(None, None, model=model)
     kind, item = ctx.output_of_class(cls.id)
@@ -298,6 +302,13 @@ def swap_loss_fix(ctx: LintContext, loss, new_type: str, functional_new: str) ->
     name = functional_new if FUNCTIONAL_LOSSES.get(call_name(call)) else new_type
     return fixes.rewrite_expression(rel, loc[1:], facts.segment(*loc[1:]),
                                     lambda n: fixes.rename_callee(n, name), f"use {name}")
+
+
+def layer_kind(node) -> str:
+    """``Linear`` for a layer node or for a model that is a single torch layer."""
+    if node is None:
+        return "?"
+    return node.get("layer_type") or (node.get("model_type") or str(node.get("class") or "?")).rsplit(".", 1)[-1]
 
 
 def loop_of(ctx: LintContext, call) -> Any:

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from faultlens.analyzer.lint.base import Invalid, LintRule, Valid
-from faultlens.analyzer.lint.rules._common import loss_calls, prediction_producer, swap_loss_fix
+from faultlens.analyzer.lint.rules._common import layer_kind, loss_calls, prediction_producer, swap_loss_fix
 
 
 class NllWithoutLogSoftmax(LintRule):
@@ -76,6 +76,20 @@ class NllWithoutLogSoftmax(LintRule):
                 loss.backward()
                 optimizer.step()
             """, line=10, note="softmax probabilities (not log) into nll_loss"),
+        Invalid("""
+            import torch
+            import torch.nn as nn
+
+            model = nn.Linear(13, 3)
+            criterion = nn.NLLLoss()
+            optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+            x, y = torch.randn(30, 13), torch.randint(0, 3, (30,))
+            for epoch in range(10):
+                optimizer.zero_grad()
+                loss = criterion(model(x), y)
+                loss.backward()
+                optimizer.step()
+            """, line=10, note="the model is a single nn.Linear"),
     ]
     VALID = [
         Valid("""
@@ -122,7 +136,7 @@ class NllWithoutLogSoftmax(LintRule):
             prod = prediction_producer(ctx, call)
             if prod.kind == "affine":
                 msg = (f"NLLLoss receives raw logits from {prod.describe} (ends with a "
-                       f"{prod.node.get('layer_type') or 'linear layer'}): add log_softmax or use CrossEntropyLoss")
+                       f"{layer_kind(prod.node)}): add log_softmax or use CrossEntropyLoss")
                 fix = swap_loss_fix(ctx, loss, "CrossEntropyLoss", "cross_entropy")
                 yield self.finding(ctx, call, msg, node=call.id, fix=fix)
             elif prod.kind in ("softmax", "sigmoid"):

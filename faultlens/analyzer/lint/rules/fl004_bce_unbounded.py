@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from faultlens.analyzer.lint.base import Invalid, LintRule, Valid
-from faultlens.analyzer.lint.rules._common import loss_calls, prediction_producer, swap_loss_fix
+from faultlens.analyzer.lint.rules._common import layer_kind, loss_calls, prediction_producer, swap_loss_fix
 
 
 class BceOnUnboundedOutput(LintRule):
@@ -107,6 +107,6 @@ class BceOnUnboundedOutput(LintRule):
             if prod.kind != "affine":
                 continue
             msg = (f"BCELoss receives unbounded outputs of {prod.describe} (ends with "
-                   f"{prod.node.get('layer_type')}, no sigmoid): use BCEWithLogitsLoss or add a sigmoid")
+                   f"{layer_kind(prod.node)}, no sigmoid): use BCEWithLogitsLoss or add a sigmoid")
             yield self.finding(ctx, call, msg, node=call.id,
                                fix=swap_loss_fix(ctx, loss, "BCEWithLogitsLoss", "binary_cross_entropy_with_logits"))

@@ -51,6 +51,20 @@ class ConsecutiveLinear(LintRule):
 
             model = nn.Sequential(nn.Flatten(), nn.Linear(64, 32), nn.Dropout(0.1), nn.Linear(32, 10))
             """, line=4),
+        Invalid("""
+            import torch.nn as nn
+
+            class Regressor(nn.Module):
+                def __init__(self, d_in, width=16):
+                    super().__init__()
+                    self.body = nn.Sequential(nn.Linear(d_in, width), nn.ReLU(), nn.Linear(width, width))
+                    self.head = nn.Linear(width, 1)
+
+                def forward(self, x):
+                    return self.head(self.body(x)).squeeze(1)
+
+            model = Regressor(8)
+            """, line=10, note="a Sequential ending in Linear, then another Linear"),
     ]
     VALID = [
         Valid("""
@@ -135,9 +149,10 @@ class ConsecutiveLinear(LintRule):
                     prev = None
         # forward methods: self.B(<...self.A(...)...>) through transparent steps
         for cls in ctx.nodes("module_class"):
-            layers = {l.get("attr"): l for l in ctx.graph.nodes("layer", owner=cls.id) if l.get("attr")}
+            layers = {l.get("attr"): l for l in ctx.nodes("layer", owner=cls.id)
+                      if l.get("attr") and not l.get("parent")}
             affine = {a: l for a, l in layers.items() if l.get("layer_type") in AFFINE_LAYERS}
-            if len(affine) < 2:
+            if not affine:
                 continue
             facts = ctx.facts(cls.span.path)
             if facts is None:
@@ -150,14 +165,14 @@ class ConsecutiveLinear(LintRule):
                 attr = self._self_attr(call)
                 if attr not in affine or not call.args:
                     continue
-                src = self._source_layer(facts, call.args[0], call.lineno, fwd, layers, 0)
-                if src is not None and src in affine and src != attr:
+                src = self._source_layer(facts, call.args[0], call.lineno, fwd, layers, 0, ctx)
+                if src is not None and src in layers and src != attr:
                     lay = affine[attr]
                     key = (cls.id, attr)
                     if key in reported:
                         continue
                     reported.add(key)
-                    yield self.finding(ctx, ctx.ast_location(cls.span.path, call), self._msg(affine[src], lay), node=lay.id)
+                    yield self.finding(ctx, ctx.ast_location(cls.span.path, call), self._msg(layers[src], lay), node=lay.id)
 
     @staticmethod
     def _container_call(ctx, seq):
@@ -177,8 +192,10 @@ class ConsecutiveLinear(LintRule):
     def _msg(a, b) -> str:
         name_a = a.get("module_path") or a.get("attr") or a.name
         name_b = b.get("module_path") or b.get("attr") or b.name
+        src = (f"{name_a} (a Sequential ending in a linear layer)" if a.get("layer_type") == "Sequential"
+               else f"{a.get('layer_type')} {name_a}")
         return (f"{b.get('layer_type')} {name_b} is applied directly to the output of "
-                f"{a.get('layer_type')} {name_a} with no nonlinearity between: the two collapse into "
+                f"{src} with no nonlinearity between: the two collapse into "
                 f"one affine map (add an activation such as ReLU)")
 
     @staticmethod
@@ -188,7 +205,7 @@ class ConsecutiveLinear(LintRule):
             return f.attr
         return None
 
-    def _source_layer(self, facts, expr, line, fn, layers, depth) -> str | None:
+    def _source_layer(self, facts, expr, line, fn, layers, depth, ctx=None) -> str | None:
         """The affine layer attr whose output ``expr`` is, through transparent steps."""
         if depth > 8 or expr is None:
             return None
@@ -199,7 +216,7 @@ class ConsecutiveLinear(LintRule):
             value, stmt = found
             if isinstance(stmt, ast.AugAssign):
                 return None
-            return self._source_layer(facts, value, stmt.lineno, fn, layers, depth + 1)
+            return self._source_layer(facts, value, stmt.lineno, fn, layers, depth + 1, ctx)
         if isinstance(expr, ast.Call):
             attr = self._self_attr(expr)
             if attr is not None and attr in layers:
@@ -207,14 +224,21 @@ class ConsecutiveLinear(LintRule):
                 if lt in AFFINE_LAYERS:
                     return attr
                 if lt in _LINEAR_TRANSPARENT and expr.args:
-                    return self._source_layer(facts, expr.args[0], line, fn, layers, depth + 1)
+                    return self._source_layer(facts, expr.args[0], line, fn, layers, depth + 1, ctx)
+                if lt == "Sequential" and ctx is not None:
+                    # a container whose last non-transparent child is Linear/Conv ends affine
+                    for kid in reversed(ctx.sequential_children(layers[attr])):
+                        kt = kid.get("layer_type")
+                        if kt in _LINEAR_TRANSPARENT:
+                            continue
+                        return attr if kt in AFFINE_LAYERS else None
                 return None
             nm = call_name(expr)
             if nm in _LINEAR_OPS:
                 if isinstance(expr.func, ast.Attribute) and nm in PASSTHROUGH_METHODS and not expr.args[:0]:
                     base = expr.func.value
                     if not (isinstance(base, ast.Name) and base.id in ("torch", "F")):
-                        return self._source_layer(facts, base, line, fn, layers, depth + 1)
+                        return self._source_layer(facts, base, line, fn, layers, depth + 1, ctx)
                 if expr.args:
-                    return self._source_layer(facts, expr.args[0], line, fn, layers, depth + 1)
+                    return self._source_layer(facts, expr.args[0], line, fn, layers, depth + 1, ctx)
         return None
