@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -35,10 +36,18 @@ def cli() -> list[str]:
     return [exe] if os.path.exists(exe) else [sys.executable, "-m", "faultlens"]
 
 
+_CPU = {"last": 0.0}
+
+
 def timed(cmd: list[str], env: dict, cwd: str) -> tuple[float, subprocess.CompletedProcess]:
+    """Wall time of a subprocess; its CPU time (user+sys, workers included) is kept in _CPU."""
+    r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, env=env, cwd=cwd, capture_output=True, text=True)
-    return time.perf_counter() - t0, proc
+    wall = time.perf_counter() - t0
+    r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    _CPU["last"] = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
+    return wall, proc
 
 
 def single_file_script(path: str) -> int:
@@ -72,17 +81,25 @@ def main(argv=None) -> int:
               f"{stats['dl_files']} PyTorch files with {stats['dl_lines']} lines ({repo})")
         env = dict(os.environ, FAULTLENS_CACHE_DIR=os.path.join(tmp, "cache"), OMP_NUM_THREADS="1")
         cmd = cli() + ["lint", ".", "--jobs", str(a.jobs), "--fail-on", "never"]
+        try:
+            print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at the start")
+        except OSError:
+            pass
         cold, proc = timed(cmd, env, repo)
+        cold_cpu = _CPU["last"]
         if proc.returncode not in (0, 1):
             print(proc.stderr[-2000:])
             return 1
         n_findings = len(proc.stdout.splitlines())
         print(f"cold run  (--jobs {a.jobs}): {cold:7.2f} s wall  {stats['lines'] / cold:8.0f} lines/s  "
               f"({n_findings} findings; {proc.stderr.strip().splitlines()[-1]})")
+        print(f"          CPU {cold_cpu:.2f} s (user+sys, workers included): {stats['lines'] / cold_cpu:.0f} lines per "
+              f"CPU-second; on {a.jobs} idle cores that is >= {stats['lines'] / (cold_cpu / a.jobs):.0f} lines/s "
+              f"if the work splits evenly")
         warm, proc2 = timed(cmd, env, repo)
         same = proc2.stdout == proc.stdout
         print(f"warm run  (no change):  {warm:7.2f} s wall  {stats['lines'] / warm:8.0f} lines/s  "
-              f"(identical output: {same})")
+              f"(CPU {_CPU['last']:.2f} s; identical output: {same})")
 
         # per-file, in-process (no interpreter start, imports done once)
         from faultlens.analyzer.lint.engine import imports_dl_framework, lint_file
@@ -97,28 +114,38 @@ def main(argv=None) -> int:
                     if imports_dl_framework(data):
                         files.append((p, data.count(b"\n")))
         lint_file(files[0][0])  # warm the imports
-        times = []
+        times, cpu = [], []
         for p, n in files:
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             lint_file(p)
             times.append((time.perf_counter() - t0, n))
+            cpu.append(time.process_time() - c0)
         secs = sorted(t for t, _ in times)
         total_lines = sum(n for _, n in times)
-        print(f"per PyTorch file (in-process, {len(times)} files): median {statistics.median(secs) * 1000:.0f} ms, "
-              f"p90 {secs[int(0.9 * (len(secs) - 1))] * 1000:.0f} ms, max {secs[-1] * 1000:.0f} ms; "
-              f"{total_lines / sum(secs):.0f} lines/s on one core (graph build + rules)")
+        print(f"per PyTorch file (in-process, {len(times)} files): wall median {statistics.median(secs) * 1000:.0f} ms, "
+              f"p90 {secs[int(0.9 * (len(secs) - 1))] * 1000:.0f} ms, max {secs[-1] * 1000:.0f} ms, "
+              f"{total_lines / sum(secs):.0f} lines/s; CPU median {statistics.median(cpu) * 1000:.0f} ms, "
+              f"{total_lines / sum(cpu):.0f} lines per CPU-second (graph build + rules, one core)")
 
         # single ~300-line script through the CLI, fresh interpreter each time
         script = os.path.join(tmp, "single", "train_single.py")
         os.makedirs(os.path.dirname(script))
         n_lines = single_file_script(script)
         env1 = dict(env, FAULTLENS_CACHE_DIR=os.path.join(tmp, "cache1"))
-        cold1 = [timed(cli() + ["lint", "--no-cache", "--fail-on", "never", script], env1, tmp)[0] for _ in range(a.runs)]
+        def runs(cmd):
+            walls, cpus = [], []
+            for _ in range(a.runs):
+                walls.append(timed(cmd, env1, tmp)[0])
+                cpus.append(_CPU["last"])
+            return statistics.median(walls), statistics.median(cpus)
+
+        cold1 = runs(cli() + ["lint", "--no-cache", "--fail-on", "never", script])
         timed(cli() + ["lint", "--fail-on", "never", script], env1, tmp)
-        warm1 = [timed(cli() + ["lint", "--fail-on", "never", script], env1, tmp)[0] for _ in range(a.runs)]
-        bare = [timed([sys.executable, "-c", "pass"], env1, tmp)[0] for _ in range(a.runs)]
-        print(f"single {n_lines}-line script via CLI (median of {a.runs}): cold {statistics.median(cold1):.2f} s, "
-              f"cached {statistics.median(warm1):.2f} s (bare interpreter start {statistics.median(bare):.2f} s)")
+        warm1 = runs(cli() + ["lint", "--fail-on", "never", script])
+        bare = runs([sys.executable, "-c", "pass"])
+        print(f"single {n_lines}-line script via CLI (median of {a.runs}): cold {cold1[0]:.2f} s wall "
+              f"({cold1[1]:.2f} s CPU), cached {warm1[0]:.2f} s wall ({warm1[1]:.2f} s CPU); "
+              f"bare interpreter start {bare[0]:.2f} s wall ({bare[1]:.2f} s CPU)")
         try:
             load = os.getloadavg()[0]
             print(f"machine: {os.cpu_count()} cores, load average {load:.1f} at the end of the run")
