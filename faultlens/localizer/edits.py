@@ -110,9 +110,28 @@ class _Apply(cst.CSTTransformer):
                 self._target = node
         return True
 
+    def leave_Call(self, original: cst.Call, updated: cst.Call) -> cst.BaseExpression:
+        # RemoveArg: drop the argument and keep the layout — when it is the last one, the previous
+        # argument takes over its comma (and so the line break before the closing parenthesis)
+        if not isinstance(self.edit, RemoveArg) or self.done or self._target is None:
+            return updated
+        idx = next((i for i, a in enumerate(original.args) if a is self._target), None)
+        if idx is None:
+            return updated
+        self.done = True
+        args = list(updated.args)
+        removed = args.pop(idx)
+        if idx == len(args) and idx > 0:  # it was the last argument
+            args[idx - 1] = args[idx - 1].with_changes(comma=removed.comma)
+        return updated.with_changes(args=args)
+
     def on_leave(self, original: cst.CSTNode, updated: cst.CSTNode):
+        if isinstance(self.edit, RemoveArg) and isinstance(original, cst.Call):
+            return self.leave_Call(original, updated)
         if original is not self._target or self.done:
             return updated
+        if isinstance(self.edit, RemoveArg):
+            return updated  # handled by the enclosing call
         self.done = True
         e = self.edit
         if isinstance(e, ReplaceExpr):
@@ -125,8 +144,6 @@ class _Apply(cst.CSTTransformer):
                                 equal=cst.AssignEqual(whitespace_before=cst.SimpleWhitespace(""),
                                                       whitespace_after=cst.SimpleWhitespace(""))))
             return updated.with_changes(args=args)
-        if isinstance(e, RemoveArg):
-            return cst.RemoveFromParent()
         if isinstance(e, RemoveStmt):
             return cst.RemoveFromParent()
         if isinstance(e, InsertStmt):
