@@ -183,6 +183,15 @@ def main(argv: list[str] | None = None) -> int:
                                        ("detection", "top1", "any", "localization", "loc_top1", "false_alarms")))
     print(f"\nprograms: {len(entries)}; median seconds per program: {s['median_seconds']:.1f}; total {total:.0f} s "
           f"({'worker reuse' if a.reuse else 'one interpreter per program'}, {a.jobs} job(s), budget {a.max_seconds:g} s)")
+    # calibration check: the top fault's confidence when it is right vs wrong (faulty programs)
+    right, wrong = [], []
+    for e in entries:
+        r = recs[e.get("id", e["path"])]
+        if e.get("expected_verdict") != "healthy" and r["faults"]:
+            (right if r["faults"][0] == e.get("fault_type") else wrong).append(r["confidence"][0])
+    if right or wrong:
+        mean = (lambda xs: f"{sum(xs) / len(xs):.2f} (n={len(xs)})" if xs else "-")
+        print(f"top-1 confidence: mean {mean(right)} when right, {mean(wrong)} when wrong")
     rate = {k: (sum(v) / len(v) if v else None) for k, v in o.items()}
     checks = [("detection", rate.get("detection"), ">=", TARGETS["detection"]),
               ("top-1 diagnosis", rate.get("top1"), ">=", TARGETS["top1"]),

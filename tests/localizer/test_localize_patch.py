@@ -10,7 +10,7 @@ import pytest
 
 from faultlens.analyzer import build_graph
 from faultlens.localizer import localize
-from faultlens.localizer.edits import InsertStmt, ReplaceExpr, annotate, apply_edits, unified
+from faultlens.localizer.edits import InsertStmt, RemoveArg, ReplaceExpr, annotate, apply_edits, unified
 from faultlens.localizer.patches import make_patch, round_down
 from faultlens.models.diagnosis import FaultCandidate
 from faultlens.models.symptoms import Detection
@@ -186,3 +186,5 @@ def test_edit_engine_and_diff_headers(tmp_path):
     assert d.startswith("faultlens: desc\n--- ./x.py\n+++ ./x.py\n@@")
     assert "+    # faultlens: why\n" in d
     assert round_down(0.0837) == 0.08 and round_down(3.0 / 10) == 0.3
+    seq = "m = nn.Sequential(\n    nn.Linear(4, 3),\n    nn.Softmax(dim=1),\n)\n"
+    assert apply_edits(seq, [RemoveArg(3, 5)]) == "m = nn.Sequential(\n    nn.Linear(4, 3),\n)\n"
