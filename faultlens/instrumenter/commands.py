@@ -32,7 +32,7 @@ def add_parser(subparsers: Any) -> None:
     r.add_argument("--json", metavar="PATH", help="write the report as JSON")
     r.add_argument("--out", metavar="DIR", help="run directory (default .faultlens/runs/<id>/)")
     r.add_argument("--curvature", dest="curvature", action="store_true", default=False,
-                   help="also measure loss curvature (lambda_max, Hessian trace; <= ~6%% extra time)")
+                   help="also measure loss curvature (lambda_max, Hessian trace; <= ~5%% extra time)")
     r.add_argument("--no-curvature", dest="curvature", action="store_false")
     r.add_argument("--no-early-stop", dest="early_stop", action="store_false", default=True,
                    help="run to the end even when the outcome is already certain")

@@ -430,7 +430,7 @@ class CurvatureProbe(Probe):
 
     Cost control: an evaluation (from step ``min_step`` on) runs only when the time spent in
     curvature so far plus the expected cost (the last evaluation's, or ~16 training steps
-    for the first) stays within ``budget`` (6%) of the training time so far, so the
+    for the first) stays within ``budget`` (5%) of the training time so far, so the
     overhead is bounded whatever the model size; a run gets its first evaluation after
     ~200 steps and then one every ~150-200 steps. All random vectors come from a
     private ``torch.Generator``; the recomputed forward runs under ``torch.random.fork_rng``
@@ -438,7 +438,7 @@ class CurvatureProbe(Probe):
     """
 
     name = "curvature"
-    budget = 0.06
+    budget = 0.05
     min_step = 10
     first_iters = 6
     warm_iters = 3

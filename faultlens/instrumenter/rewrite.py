@@ -268,8 +268,10 @@ def rewrite_source(source: str, graph: Any = None, relpath: str | None = None,
     return Rewrite(path=path, code=with_import.code, exec_code=exec_code, edits=edits, skipped=skipped)
 
 
-def rewrite_file(path: str, graph: Any = None) -> Rewrite:
-    """Rewrite ``path`` using ``graph`` (built for it when None and the analyzer is present)."""
+def rewrite_file(path: str, graph: Any = None, *, build: bool = True) -> Rewrite:
+    """Rewrite ``path`` using ``graph`` (built for it when None, ``build`` is true and the
+    analyzer is present; an analyzer failure other than a parse error falls back to the
+    syntactic planner)."""
     from faultlens.errors import UsageError
     if not os.path.isfile(path):
         raise UsageError(f"{path}: no such file")
@@ -278,8 +280,8 @@ def rewrite_file(path: str, graph: Any = None) -> Rewrite:
             source = fh.read()
     except (OSError, UnicodeDecodeError) as exc:
         raise UsageError(f"{path}: cannot read: {exc}") from exc
-    if graph is None:
-        graph = load_graph(path)
+    if graph is None and build:
+        graph, _ = safe_graph(path)
     rel = relpath_in_graph(graph, path)
     return rewrite_source(source, graph, rel, path=path)
 
@@ -341,6 +343,18 @@ class _NoGraph:
             if not items:
                 del after[st.lineno]
         return after, {}, {}, []
+
+
+def safe_graph(path: str) -> tuple[Any, str | None]:
+    """(graph or None, error text). Parse errors (FaultlensError) propagate: the program
+    cannot run either; any other analyzer failure is returned as text."""
+    from faultlens.errors import FaultlensError
+    try:
+        return load_graph(path), None
+    except FaultlensError:
+        raise
+    except Exception as exc:  # an analyzer bug must not stop instrumentation
+        return None, f"{type(exc).__name__}: {exc}"
 
 
 def load_graph(path: str) -> Any:

@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 from faultlens.errors import FaultlensError, UsageError
-from faultlens.instrumenter.rewrite import RUNTIME, Rewrite, load_graph, relpath_in_graph, rewrite_file, rewrite_source
+from faultlens.instrumenter.rewrite import RUNTIME, Rewrite, relpath_in_graph, rewrite_file, rewrite_source, safe_graph
 
 TAIL_CHARS = 8000
 
@@ -304,9 +304,9 @@ def execute(path: str, argv: Sequence[str] = (), trace_path: str | None = None, 
     if not os.path.isfile(program):
         raise UsageError(f"{path}: no such file")
     if graph is None:
-        graph = load_graph(program)
+        graph, _ = safe_graph(program)
     if rewrite is None:
-        rewrite = rewrite_file(program, graph)
+        rewrite = rewrite_file(program, graph, build=False)
     if trace_path is None:
         raise UsageError("execute() needs a trace_path")
     trace_path = os.path.abspath(trace_path)
@@ -464,13 +464,8 @@ def run_program(path: str, argv: Sequence[str] = (), *, max_steps: int | None = 
     cwd = os.path.abspath(cwd or os.getcwd())
     graph_error = None
     if graph is None:
-        try:
-            graph = load_graph(program)
-        except FaultlensError:
-            raise
-        except Exception as exc:  # an analyzer bug must not stop the run: run unwatched
-            graph, graph_error = None, f"{type(exc).__name__}: {exc}"
-    rw = rewrite_file(program, graph)
+        graph, graph_error = safe_graph(program)  # an analyzer bug falls back to the syntactic planner
+    rw = rewrite_file(program, graph, build=False)
     run_dir = os.path.abspath(out_dir) if out_dir else new_run_dir(program, os.path.join(cwd, ".faultlens", "runs"))
     os.makedirs(run_dir, exist_ok=True)
     graph_path = None

@@ -60,10 +60,10 @@ NONFINITE_STOP_STEPS = 3
 #: postponed while the probes' total time exceeds it. Chosen so the whole instrumentation
 #: stays within the 5% overhead target (benchmarks/overhead.py) with room for the
 #: every-step probes.
-PROBE_BUDGET = 0.02
+PROBE_BUDGET = 0.015
 #: The every-step probes that cost a few tensor ops (accuracy, fused gradient norm) skip a
 #: step while the probes' total time exceeds this fraction of the training time.
-TIER1_BUDGET = 0.03
+TIER1_BUDGET = 0.025
 
 #: Reasons (``meta.stop_reason``) that map to status ``cut_short``.
 STOP_REASONS = ("max_steps", "max_seconds", "max_seconds_hard", "nonfinite_loss", "nonfinite_params")

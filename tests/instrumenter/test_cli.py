@@ -117,3 +117,17 @@ def test_ctrl_c_stops_child_and_keeps_trace(programs, tmp_path):
     assert t.status == "interrupted", err
     assert len(t.values("loss")) > 5
     assert proc.returncode != 0
+
+
+def test_analyzer_failure_falls_back_to_syntactic_watches(programs, monkeypatch):
+    import faultlens.analyzer as analyzer
+
+    def broken(*a, **k):
+        raise RuntimeError("analyzer bug")
+
+    monkeypatch.setattr(analyzer, "build_graph", broken, raising=False)
+    out = instrument(str(programs / "gan.py"))
+    ast.parse(out)
+    assert 'watch_optimizer(opt_g, node="optimizer:gan.py:8:opt_g")' in out
+    assert 'watch_model(G, node="model:gan.py:8:G")' in out
+    assert 'watch_loss(bce, node="loss:gan.py:10:bce")' in out
