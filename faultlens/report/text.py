@@ -41,8 +41,10 @@ def _why(report: Any) -> list[str]:
     out = []
     d = report.diagnosis
     if d is not None:
-        out.append(f"P(faulty) = {report.p_faulty:.2f} from {sum(1 for s in report.symptoms if s.get('category') != 'context')} "
-                   f"failure/defect symptom(s); {len(report.lint)} lint finding(s); {report.steps} steps in {report.seconds:.1f} s")
+        n = sum(1 for s in report.symptoms if s.get("category") != "context")
+        basis = "the program raised" if report.verdict == "crashed" else f"{n} failure/defect symptom(s)"
+        out.append(f"P(faulty) = {report.p_faulty:.2f} from {basis}; {len(report.lint)} lint finding(s); "
+                   f"{report.steps} steps in {report.seconds:.1f} s")
     curves = (report.plots or {}).get("curves", {})
     if "loss" in curves:
         vals = [v for v in curves["loss"][1] if v is not None]
