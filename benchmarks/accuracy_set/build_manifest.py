@@ -7,7 +7,8 @@ detect a manifest that went stale after an edit).  ``fix`` entries are located t
 their ``from`` text (or an explicit ``anchor``).  ``measured`` fields already in manifest.json are
 kept; they are produced by ``verify.py --write``.
 
-    python benchmarks/accuracy_set/build_manifest.py
+    python benchmarks/accuracy_set/build_manifest.py          # write manifest.json
+    python benchmarks/accuracy_set/build_manifest.py --docs   # also refresh the table in docs/accuracy-set.md
 """
 from __future__ import annotations
 
@@ -165,6 +166,11 @@ SPECS = [
       ["INIT_STD = 10.0", "nn.init.normal_(module.weight, mean=0.0, std=INIT_STD)"],
       "normal init with std=10: huge logits, saturated softmax, no learning", "cnn",
       "module-script", fix=F("INIT_STD = 10.0", "INIT_STD = 0.1")),
+    E("init_uniform_positive_resnet", P + "init_uniform_positive_resnet/train.py", "faulty",
+      "weight_initialization", ["nn.init.uniform_(m.weight, 0.0, 1.0)", "self.reset_parameters()"],
+      "all-positive U(0,1) weights in a residual MLP: activations grow ~x30 per block, loss ~1e10",
+      "resnet", "program-dir", fault_path=P + "init_uniform_positive_resnet/model.py",
+      fix=F("nn.init.uniform_(m.weight, 0.0, 1.0)", 'nn.init.kaiming_uniform_(m.weight, nonlinearity="relu")')),
     # ---------------------------------------------------------------- data_preprocessing
     E("prep_unscaled_train_wine", P + "prep_unscaled_train_wine.py", "faulty", "data_preprocessing",
       ["train_x = torch.tensor(X_train, dtype=torch.float32)"],
@@ -257,6 +263,10 @@ SPECS = [
       "module-script",
       fix=[F("recon = decoder(encoder(batch))", "optimizer.zero_grad()\n        recon = decoder(encoder(batch))"),
            F("optimizer.zero_grad()", "pass")]),
+    E("loop_no_grad_train_step_resnet", P + "loop_no_grad_train_step_resnet.py", "crashed",
+      "training_loop", ["with torch.no_grad():", "loss.backward()"],
+      "training forward pass wrapped in torch.no_grad(): backward() raises 'does not require grad'",
+      "resnet", "module-script", fix=F("with torch.no_grad():", "with torch.enable_grad():")),
     # ---------------------------------------------------------------- architecture
     E("arch_two_outputs_iris", P + "arch_two_outputs_iris.py", "crashed", "architecture",
       ["N_CLASSES = 2", "self.fc2 = nn.Linear(HIDDEN, N_CLASSES)"],
@@ -360,6 +370,49 @@ def build():
     print(f"wrote {MANIFEST.relative_to(HERE.parent.parent)}: {len(out)} entries, {n_faulty} faulty/crashing")
 
 
+DOC = HERE.parent.parent / "docs" / "accuracy-set.md"
+START, END = "<!-- table:start -->", "<!-- table:end -->"
+
+
+def _fmt(x):
+    if x is None:
+        return "crash"
+    if isinstance(x, str):
+        return x
+    return f"{x:.3f}"
+
+
+def render_table(entries) -> str:
+    """Markdown table of the set, measured columns straight from manifest.json."""
+    rows = ["| id | verdict | type | arch | style | fault lines | what | as shipped | fixed | CPU s |",
+            "|---|---|---|---|---|---|---|---|---|---|"]
+    for e in entries:
+        m = e.get("measured", {})
+        where = e.get("fault_path", e["path"]).replace("programs/", "")
+        lines = ", ".join(str(n) for n in e["lines"]) or "-"
+        fixed = "-" if e["expected_verdict"] == "healthy" else _fmt(m.get("fixed_score"))
+        secs = m.get("seconds")
+        rows.append(
+            f"| {e['id']} | {e['expected_verdict']} | {e['fault_type'] or '-'} | {e['arch']} | "
+            f"{e['style']} | {where}: {lines} | {e['description']} | "
+            f"{_fmt(m.get('faulty_score')) if m.get('faulty_score') is not None or e['expected_verdict'] == 'crashed' else 'n/m'} | "
+            f"{fixed} | {'-' if secs is None else f'{secs:.1f}'} |")
+    return "\n".join(rows)
+
+
+def refresh_docs():
+    entries = json.loads(MANIFEST.read_text())
+    text = DOC.read_text()
+    if START not in text or END not in text:
+        raise SystemExit(f"{DOC}: table markers missing")
+    head, rest = text.split(START, 1)
+    _, tail = rest.split(END, 1)
+    DOC.write_text(head + START + "\n" + render_table(entries) + "\n" + END + tail)
+    print(f"refreshed table in {DOC.relative_to(HERE.parent.parent)}")
+
+
 if __name__ == "__main__":
     build()
+    if "--docs" in sys.argv[1:]:
+        refresh_docs()
     sys.exit(0)

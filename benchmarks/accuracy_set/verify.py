@@ -18,6 +18,9 @@ Expected behaviour, per ``expected_verdict``:
 * ``crashed``: non-zero exit status without ``FINAL_SCORE``; the fixed variant runs to the end and
   prints a finite score.
 
+Time is the child's CPU time (user + system via ``getrusage``), limited to ``MAX_SECONDS``: the
+machine is shared, and wall time under load says little about the program.
+
 Every metric in the set is "higher is better" (accuracy or R^2).  ``MIN_EFFECT`` = 0.10 absolute:
 the same "accuracy change" scale AUTOTRAINER and DEFault use for their accuracy-based flags
 (0.01 per check for slow convergence, 0.1 for a train/validation gap; see
@@ -95,14 +98,16 @@ def apply_fix(entry, workdir: Path) -> Path:
         shutil.copy2(src, workdir / src.name)
         base_src, base_dst = src.parent, workdir
     fixes = entry["fix"] if isinstance(entry["fix"], list) else [entry["fix"]]
+    edited = {}  # target file -> its original lines; all edits use the original numbering
     for fix in fixes:
         rel = Path(fix.get("file", entry.get("fault_path", entry["path"])))
         target = base_dst / (HERE / rel).relative_to(base_src)
-        lines = target.read_text().split("\n")
+        lines = edited.setdefault(target, target.read_text().split("\n"))
         i = fix["line"] - 1
-        if fix["from"] not in lines[i]:
+        if not 0 <= i < len(lines) or fix["from"] not in lines[i]:
             raise SystemExit(f"{entry['id']}: fix text {fix['from']!r} not on line {fix['line']} of {rel}")
         lines[i] = lines[i].replace(fix["from"], fix["to"], 1)
+    for target, lines in edited.items():
         target.write_text("\n".join(lines))
     return base_dst / src.relative_to(base_src)
 
