@@ -154,5 +154,6 @@ def to_diff(findings: list[Finding]) -> tuple[str, int]:
             continue
         after, fixed = apply_fixes(before, by_path[path], path)
         n += len(fixed)
-        out.append(unified_diff(path.replace(os.sep, "/"), before, after))
+        shown = path.replace(os.sep, "/").lstrip("/")  # absolute paths: a/tmp/x.py (apply from /)
+        out.append(unified_diff(shown, before, after))
     return "".join(out), n

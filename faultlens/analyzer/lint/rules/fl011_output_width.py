@@ -82,6 +82,37 @@ class OutputWidthMismatch(LintRule):
                 loss.backward()
                 optimizer.step()
             """),
+        Invalid("""
+            import torch
+            import torch.nn as nn
+
+            NUM_CLASSES = 10
+
+            model = nn.Sequential(nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 5))
+            criterion = nn.CrossEntropyLoss()
+            optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+            x, y = torch.randn(8, 64), torch.randint(0, NUM_CLASSES, (8,))
+            for epoch in range(3):
+                optimizer.zero_grad()
+                loss = criterion(model(x), y)
+                loss.backward()
+                optimizer.step()
+            """, line=6, fixed="""
+            import torch
+            import torch.nn as nn
+
+            NUM_CLASSES = 10
+
+            model = nn.Sequential(nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 10))
+            criterion = nn.CrossEntropyLoss()
+            optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+            x, y = torch.randn(8, 64), torch.randint(0, NUM_CLASSES, (8,))
+            for epoch in range(3):
+                optimizer.zero_grad()
+                loss = criterion(model(x), y)
+                loss.backward()
+                optimizer.step()
+            """, note="a num_classes constant"),
     ]
     VALID = [
         Valid("""
@@ -136,7 +167,14 @@ class OutputWidthMismatch(LintRule):
                 text = facts.segment(*span[1:]) if facts else ""
                 if text.strip().isdigit():
                     fix = Fix(f"set out_features to {n_classes}", (Edit(span[0], *span[1:], str(n_classes)),))
-            name = layer.get("module_path") or layer.get("attr") or layer.name
+            owner = ctx.node(layer.get("owner"))
+            mp = layer.get("module_path") or layer.get("attr") or layer.name
+            if owner is not None and owner.kind == "model":
+                name = f"{owner.get('var') or owner.name}[{mp}]" if mp.isdigit() else f"{owner.get('var')}.{mp}"
+            elif owner is not None:
+                name = f"{owner.name}.{mp}"
+            else:
+                name = mp
             msg = (f"output layer {name} has {width} outputs but the data has {n_classes} classes "
                    f"({why}); {lt} needs one logit per class")
             yield self.finding(ctx, span or layer, msg, node=layer.id, fix=fix)
