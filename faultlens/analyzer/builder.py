@@ -38,6 +38,10 @@ _ITER_WRAPPERS = {"enumerate", "tqdm", "tqdm.tqdm", "iter", "zip", "list", "tqdm
 _TRANSFORM_CLASSES = {"StandardScaler", "MinMaxScaler", "RobustScaler", "Normalizer", "MaxAbsScaler",
                       "Normalize", "QuantileTransformer", "PowerTransformer"}
 _UNRESOLVED = object()
+#: parameters of functions with more call sites than this are not bound to their arguments
+MAX_CALL_SITES = 8
+#: name lookups per graph before the builder stops resolving (a guard for huge helper code)
+LOOKUP_BUDGET = 200_000
 
 
 @dataclass
@@ -163,6 +167,7 @@ class Builder:
         self._stmt_lookup: dict[str, Any] = {}          # node id -> its statement (for consumer-site hps)
         self._container_leaves: dict[str, list[str]] = {}
         self._lookup_memo: dict[tuple, Val] = {}
+        self._steps = 0
         self._param_memo: dict[tuple, Val | None] = {}
         self._obj_memo: dict[tuple, str | None] = {}
 
@@ -541,6 +546,9 @@ class Builder:
         return v
 
     def _lookup(self, key: str, scope: Scope, pos, depth: int) -> Val:
+        self._steps += 1
+        if self._steps > LOOKUP_BUDGET:
+            return UNRES
         reach, complete = scope.reaching(key, pos)
         if len(reach) == 1 and complete:
             return self.def_val(reach[0], depth + 1)
@@ -648,6 +656,8 @@ class Builder:
 
     def _param_val(self, fn: Scope, param: str, suffix: str, depth: int) -> Val | None:
         sites = self.call_sites(fn)
+        if len(sites) > MAX_CALL_SITES:
+            return UNRES  # a helper called from many places: no single binding to follow
         vals = []
         for cs in sites:
             arg = self._bound_arg(fn, param, cs)
@@ -953,7 +963,10 @@ class Builder:
             if key != h:
                 return None
             results = set()
-            for cs in self.call_sites(scope):
+            sites = self.call_sites(scope)
+            if len(sites) > MAX_CALL_SITES:
+                return None
+            for cs in sites:
                 arg = self._bound_arg(scope, h, cs)
                 if arg is None or arg is _UNRESOLVED:
                     continue
@@ -1036,11 +1049,20 @@ class Builder:
         if kind == "func" and var is not None:
             fn: Scope = ci
             for st in _iter_returns(fn.node):
-                if st.value is not None:
-                    fpos = self._pos(fn.file, st)
-                    o = self.obj_of_expr(st.value, fn, st, fpos, f"{fn.qualname}()", depth + 1)
-                    if o:
-                        return o
+                if st.value is None:
+                    continue
+                ret = _unwrap_call(st.value)
+                if isinstance(ret, cst.Call):
+                    rc = self.classify_callee(fn.file, ret.func)
+                    if rc is not None and rc[0] in ("module", "layer") and \
+                            rc[1] not in ("DataParallel", "DistributedDataParallel"):
+                        # the model node sits at the caller's assignment; its class, arguments
+                        # and Sequential children come from the factory's return statement
+                        return self._make_model(ret, fn, st, var, rc[1], rc[2], site=(scope, stmt))
+                fpos = self._pos(fn.file, st)
+                o = self.obj_of_expr(st.value, fn, st, fpos, f"{fn.qualname}()", depth + 1)
+                if o:
+                    return o
         return None
 
     # -------- argument handling shared by consumers
@@ -1147,13 +1169,18 @@ class Builder:
         fi = scope.file
         return {"expr_span": self.span(fi, call).to_dict()}
 
-    def _make_model(self, call, scope, stmt, var, tname, ci) -> str:
+    def _make_model(self, call, scope, stmt, var, tname, ci, site=None, arg_stmt=None) -> str:
+        """A model node. ``site`` = (scope, statement) of the assignment that receives the model
+        when ``call`` is the value a factory function returns (``model = build_model()``)."""
         fi = scope.file
         cls_attr = ci.node_id if ci is not None else (self.ext(fi, dotted(call.func)) or tname)
         name = var or tname
-        nid = self.add("model", name, fi, stmt, scope, var=var, **{"class": cls_attr},
+        sscope, sstmt = site if site is not None else (scope, stmt)
+        nid = self.add("model", name, sscope.file, sstmt, sscope, var=var, **{"class": cls_attr},
                        model_type=tname, **self._base_attrs(call, scope, stmt))
-        self._stmt_lookup[nid] = stmt
+        if site is not None:
+            self.g.set_attr(nid, factory=scope.qualname, factory_span=self.span(fi, stmt).to_dict())
+        self._stmt_lookup[nid] = sstmt
         pos = self._pos(fi, stmt)
         if ci is not None:
             init = ci.methods.get("__init__")
@@ -1190,7 +1217,7 @@ class Builder:
             d = scope.latest(k, pos)
             if d is not None and d.value is not None:
                 return self._params_info(d.value, d.scope, d.pos, depth + 1)
-            if k in scope.params and scope.kind == "function":
+            if k in scope.params and scope.kind == "function" and len(self.call_sites(scope)) <= MAX_CALL_SITES:
                 for cs in self.call_sites(scope):
                     arg = self._bound_arg(scope, k, cs)
                     if arg is not None and arg is not _UNRESOLVED:

@@ -22,8 +22,9 @@ from libcst.metadata import MetadataWrapper, PositionProvider
 from faultlens.analyzer.graph import Span
 from faultlens.errors import ParseError
 
-#: how many parsed files the process keeps (each holds a CST and a position map)
-CACHE_SIZE = 256
+#: how many parsed files the process keeps (a CST with its position map costs about 10 kB
+#: per source line, so 32 files of a few hundred lines stay well under 200 MB)
+CACHE_SIZE = 32
 
 _CACHE: "OrderedDict[tuple[str, str], ParsedFile]" = OrderedDict()
 

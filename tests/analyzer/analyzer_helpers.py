@@ -46,4 +46,5 @@ def check_spans(g: ProgramGraph, root: Path) -> None:
         es = n.get("expr_span")
         if es:
             sp = Span.from_dict(es)
-            assert (sp.line, sp.column) >= (n.span.line, n.span.column) or n.kind == "hyperparameter", n.id
+            assert (sp.line, sp.column) >= (n.span.line, n.span.column) or n.kind == "hyperparameter" \
+                or n.get("factory"), n.id

@@ -347,3 +347,35 @@ def test_layer_for_runtime_paths(fixtures):
     deep = one(g2, "module_class", qualname="DeepNet")
     assert g2.layer_for_path(deep.id, "fc1")["owner"] == one(g2, "module_class", qualname="Net").id
     assert g2.layer_for_path(deep.id, "extra")["owner"] == deep.id
+
+
+def test_factory_model_sits_at_the_caller(fixtures):
+    root = fixtures / "accum"
+    g = build_graph(root / "train.py")
+    model = one(g, "model")
+    assert model["var"] == "model" and model.span.line == 22 and model["factory"] == "make_model"
+    assert text_at(root, model["factory_span"]).startswith("return nn.Sequential(")
+    kids = g.flow(model.id)
+    assert [k["args"].get("out_features") for k in kids] == [32, None, 2]  # hidden=32 from make_model(32)
+
+
+def test_nested_local_module_classes(tmp_path):
+    (tmp_path / "m.py").write_text(
+        "import torch.nn as nn\n\n"
+        "class Block(nn.Module):\n    def __init__(self, d):\n        super().__init__()\n"
+        "        self.fc = nn.Linear(d, d)\n        self.act = nn.GELU()\n\n"
+        "    def forward(self, x):\n        return x + self.act(self.fc(x))\n\n"
+        "class Net(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+        "        self.blocks = nn.ModuleList([Block(8), Block(8)])\n        self.head = nn.Linear(8, 2)\n\n"
+        "    def forward(self, x):\n        for b in self.blocks:\n            x = b(x)\n"
+        "        return self.head(x).softmax(dim=-1)\n\n"
+        "net = Net()\n")
+    g = build_graph(tmp_path / "m.py")
+    net = [n for n in g.nodes("module_class") if n["qualname"] == "Net"][0]
+    block = [n for n in g.nodes("module_class") if n["qualname"] == "Block"][0]
+    kids = [n for n in g.nodes("layer", owner=net.id) if n.get("parent")]
+    assert [(k["module_path"], k["class_ref"]) for k in kids] == [("blocks.0", block.id), ("blocks.1", block.id)]
+    assert [n.get("module_path") or n.get("op") for n in g.flow(net.id)] == ["blocks.0", "blocks.1", "head", "softmax"]
+    assert g.flow(net.id)[-1]["dim"] == -1
+    assert g.layer_for_path(net.id, "blocks.1.fc")["owner"] == block.id
+    assert [n.get("module_path") or n.get("op") for n in g.flow(block.id)] == ["fc", "act"]
