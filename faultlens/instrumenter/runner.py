@@ -35,7 +35,7 @@ import types
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
-from faultlens.errors import FaultlensError, UsageError
+from faultlens.errors import UsageError
 from faultlens.instrumenter.rewrite import RUNTIME, Rewrite, relpath_in_graph, rewrite_file, rewrite_source, safe_graph
 
 TAIL_CHARS = 8000

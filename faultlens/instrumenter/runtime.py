@@ -27,7 +27,6 @@ here is a no-op that returns its first argument.
 """
 from __future__ import annotations
 
-import math
 import os
 import sys
 import time
@@ -169,9 +168,7 @@ class _State:
         self.last_sampled = 0
         self.trigger_sample = False
         self.last_training_mode: bool | None = None
-        self.stop_reason: str | None = None
         self.curv_ctx: dict[str, Any] | None = None
-        self.last_loss_finite = True
         self.probes = _probes.make_probes(self)
         self.hook_table: dict[str, list] = {}
         meta = dict(meta or {})
@@ -859,6 +856,3 @@ def _env_configure() -> None:
 
 _env_configure()
 
-
-def nonfinite(x: float) -> bool:
-    return not math.isfinite(x)
