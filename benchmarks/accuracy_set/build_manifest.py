@@ -207,6 +207,10 @@ SPECS = [
       ['"--n-epochs", type=int, default=1', "for epoch in range(args.n_epochs):"],
       "convolutional autoencoder trained for a single epoch", "autoencoder", "main-argparse",
       fix=F('"--n-epochs", type=int, default=1', '"--n-epochs", type=int, default=30')),
+    E("epochs_default_arg_regression", P + "epochs_default_arg_regression.py", "faulty", "epochs",
+      ["def train(model, x, y, num_epochs=3, lr=2e-3, batch_size=64):", "for epoch in range(num_epochs):"],
+      "train() helper defaults to 3 epochs and the caller relies on the default", "regression",
+      "functions-main-guard", fix=F("num_epochs=3,", "num_epochs=40,")),
     # ---------------------------------------------------------------- batch_size
     E("bs_one_high_lr_moons", P + "bs_one_high_lr_moons.py", "faulty", "batch_size",
       ["BATCH_SIZE = 1", "for i in range(0, len(X_train), BATCH_SIZE):"],
@@ -220,6 +224,11 @@ SPECS = [
       ["batch_size = 2", "for i in range(0, len(X_train), batch_size):"],
       "batch size 2 with BatchNorm: batch statistics useless, eval-mode accuracy at chance", "cnn",
       "module-script-sequential", fix=F("batch_size = 2", "batch_size = 32")),
+    E("bs_full_batch_gru", P + "bs_full_batch_gru.py", "faulty", "batch_size",
+      ['config = {"hidden": 32, "lr": 3e-3, "epochs": 12, "batch_size": len(train_x)}',
+       'batch_size=config["batch_size"], shuffle=True'],
+      "config batch size = whole training set: 12 Adam steps for a GRU that needs hundreds", "gru",
+      "module-script-dataloader", fix=F('"batch_size": len(train_x)}', '"batch_size": 64}')),
     # ---------------------------------------------------------------- regularization
     E("reg_dropout_09_digits", P + "reg_dropout_09_digits.py", "faulty", "regularization",
       ["DROPOUT = 0.9", "nn.Linear(64, 32), nn.ReLU(), nn.Dropout(DROPOUT),"],
@@ -234,6 +243,10 @@ SPECS = [
       ["L2_LAMBDA = 1.0", "loss = data_loss + L2_LAMBDA * penalty"],
       "hand-written L2 penalty with lambda=1: the regressor collapses to the mean (R2~0)",
       "regression", "module-script", fix=F("L2_LAMBDA = 1.0", "L2_LAMBDA = 1e-4")),
+    E("reg_adamw_decay_gru", P + "reg_adamw_decay_gru.py", "faulty", "regularization",
+      ['"--wd", type=float, default=30.0', "weight_decay=args.wd"],
+      "AdamW weight_decay=30 (lr*wd = 0.09 shrink per step): the GRU cannot hold its weights",
+      "gru", "main-argparse", fix=F("default=30.0)", "default=1e-2)")),
     # ---------------------------------------------------------------- training_loop
     E("loop_missing_zero_grad_digits", P + "loop_missing_zero_grad_digits.py", "faulty",
       "training_loop",
