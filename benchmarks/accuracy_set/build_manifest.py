@@ -413,15 +413,56 @@ def render_table(entries) -> str:
     return "\n".join(rows)
 
 
+def render_summary(entries) -> str:
+    """Counts and measured effect sizes, computed from manifest.json."""
+    from collections import Counter
+    from statistics import median
+
+    verdicts = Counter(e["expected_verdict"] for e in entries)
+    types = Counter(e["fault_type"] for e in entries if e["fault_type"])
+    archs = Counter(e["arch"] for e in entries)
+    effects, nan = [], 0
+    for e in entries:
+        m = e.get("measured", {})
+        if e["expected_verdict"] != "faulty" or m.get("fixed_score") is None:
+            continue
+        if isinstance(m.get("faulty_score"), str):
+            nan += 1
+        elif m.get("faulty_score") is not None:
+            effects.append(m["fixed_score"] - m["faulty_score"])
+    secs = [e["measured"][k] for e in entries for k in ("seconds", "fixed_seconds")
+            if e.get("measured", {}).get(k) is not None]
+    out = [
+        f"* {len(entries)} programs: {verdicts['faulty']} faulty, {verdicts['crashed']} crashing, "
+        f"{verdicts['healthy']} clean.",
+        "* per fault type: " + ", ".join(f"{t} {types[t]}" for t in FAULT_TYPES) + ".",
+        "* per architecture: " + ", ".join(f"{a} {n}" for a, n in archs.most_common()) + ".",
+    ]
+    if effects:
+        out.append(f"* measured effect (fixed minus faulty score, {len(effects)} faulty programs with a "
+                   f"finite score): min {min(effects):.3f}, median {median(effects):.3f}, "
+                   f"max {max(effects):.3f}; {nan} more print NaN.")
+    if secs:
+        out.append(f"* CPU seconds per run (shipped and fixed variants, import included): median "
+                   f"{median(secs):.1f}, max {max(secs):.1f}.")
+    return "\n".join(out)
+
+
+def _replace_block(text, start, end, body):
+    if start not in text or end not in text:
+        raise SystemExit(f"{DOC}: markers {start} / {end} missing")
+    head, rest = text.split(start, 1)
+    _, tail = rest.split(end, 1)
+    return head + start + "\n" + body + "\n" + end + tail
+
+
 def refresh_docs():
     entries = json.loads(MANIFEST.read_text())
     text = DOC.read_text()
-    if START not in text or END not in text:
-        raise SystemExit(f"{DOC}: table markers missing")
-    head, rest = text.split(START, 1)
-    _, tail = rest.split(END, 1)
-    DOC.write_text(head + START + "\n" + render_table(entries) + "\n" + END + tail)
-    print(f"refreshed table in {DOC.relative_to(HERE.parent.parent)}")
+    text = _replace_block(text, START, END, render_table(entries))
+    text = _replace_block(text, "<!-- summary:start -->", "<!-- summary:end -->", render_summary(entries))
+    DOC.write_text(text)
+    print(f"refreshed summary and table in {DOC.relative_to(HERE.parent.parent)}")
 
 
 if __name__ == "__main__":

@@ -161,3 +161,16 @@ def test_parse_score():
     metric, value = verify.parse_score("FINAL_SCORE val_r2 nan")
     assert metric == "val_r2" and math.isnan(value)
     assert verify.parse_score("no score here") == (None, None)
+
+
+def test_manifest_matches_specs_and_docs():
+    """manifest.json is generated from build_manifest.SPECS; the doc table lists every entry."""
+    spec = importlib.util.spec_from_file_location("accuracy_set_build", SET_DIR / "build_manifest.py")
+    build = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(build)
+    assert [s["id"] for s in build.SPECS] == IDS, "run build_manifest.py"
+    assert set(build.FAULT_TYPES) == FAULT_TYPES
+    doc = (REPO / "docs" / "accuracy-set.md").read_text()
+    table = doc.split("<!-- table:start -->", 1)[1].split("<!-- table:end -->", 1)[0]
+    for i in IDS:
+        assert f"| {i} |" in table, f"{i} missing from docs/accuracy-set.md (build_manifest.py --docs)"
