@@ -26,6 +26,8 @@ MUTANTS = [
     ("classifier_train_test.py", "F.log_softmax(self.l2(h), dim=1)", "self.l2(h)", "FL002"),
     ("classifier_train_test.py", "        opt.step()\n", "", "FL006"),
     ("classifier_train_test.py", "nn.Dropout(0.2)", "nn.Dropout(0.9)", "FL013"),
+    ("classifier_train_test.py", "        opt.zero_grad()\n        nll = F.nll_loss(net(xb), yb)\n        nll.backward()\n",
+     "        nll = F.nll_loss(net(xb), yb)\n        nll.backward()\n        opt.zero_grad()\n", "FL018"),
     ("classifier_train_test.py", "h = F.relu(self.l1(h))", "h = self.l1(h)", "FL010"),
     ("gan_two_optimizers.py", "        G.zero_grad()\n", "", "FL005"),
     ("gan_two_optimizers.py", "nn.Linear(32, 1), nn.Sigmoid()", "nn.Linear(32, 1)", "FL004"),
