@@ -160,7 +160,11 @@ def main(argv=None):
     ap.add_argument("--python", default=sys.executable)
     args = ap.parse_args(argv)
 
-    entries = json.loads(MANIFEST.read_text())
+    try:
+        entries = json.loads(MANIFEST.read_text())
+    except (OSError, ValueError) as exc:
+        print(f"verify: error: cannot read {MANIFEST}: {exc}", file=sys.stderr)
+        return 2
     ids = {e["id"] for e in entries}
     for want in args.only or []:
         if want not in ids:
