@@ -162,3 +162,60 @@ def test_empty_package_init_is_fine(tmp_path):
     assert sorted(g.files) == ["main.py", "pkg/__init__.py", "pkg/consts.py"]
     loop = g.nodes("loop")[0]
     assert loop["range"]["stop"] == 4
+
+
+def test_unusual_syntax_does_not_break_the_builder(tmp_path):
+    src = '''
+import torch, torch.nn as nn
+from torch import optim as O
+global_lr: float = 1e-2
+
+@torch.no_grad()
+def evaluate(m, xs):
+    return [m(x) for x in xs]
+
+async def fetch():
+    async with ctx() as c:
+        await c
+
+def run(*args, **kw):
+    net = nn.Sequential(*[nn.Linear(4, 4) for _ in range(2)], nn.Linear(4, 1))
+    opt = O.LBFGS(net.parameters(), lr=global_lr)
+    match kw.get("mode"):
+        case "fast":
+            steps = 2
+        case _:
+            steps = 5
+    x = torch.randn(3, 4)
+    for i in range(steps):
+        def closure():
+            opt.zero_grad()
+            (loss := net(x).pow(2).mean()).backward()
+            return loss
+        opt.step(lambda: closure())
+    try:
+        evaluate(net, [x])
+    except (RuntimeError, ValueError) as e:
+        raise SystemExit(1) from e
+    finally:
+        del x
+    return lambda y: y
+
+run(mode="fast")
+'''
+    p = tmp_path / "odd.py"
+    p.write_text(src)
+    g = build_graph(p)
+    opt = g.nodes("optimizer")[0]
+    assert opt["optimizer_type"] == "LBFGS" and opt["args"]["lr"] == 1e-2
+    net = g.nodes("model")[0]
+    kids = g.flow(net.id)
+    assert [k["module_path"] for k in kids] == ["*", "*"] and kids[0]["dynamic"]
+    ctx = g.nodes("context")[0]
+    assert ctx["decorator"] is True and ctx["ctx"] == "no_grad"
+    ev = [c for c in g.nodes("call", method="forward") if c["function"] == "evaluate"]
+    assert ev and ev[0]["contexts"] == [ctx.id]
+    step = g.nodes("call", method="step")[0]
+    assert step["closure"] == "lambda: closure()"
+    loop = g.nodes("loop")[0]
+    assert loop["range"]["stop"] is None  # steps depends on the match arm
