@@ -181,11 +181,15 @@ class OutputWidthMismatch(LintRule):
 
     @staticmethod
     def _num_classes(ctx) -> tuple[int | None, str]:
+        """The class count: from a known dataset loader when the program uses one (that is the
+        ground truth, and a wrong NUM_CLASSES constant is then the fault), else from a single
+        resolved num_classes-like hyperparameter."""
         cands: dict[int, str] = {}
+        hps: dict[int, str] = {}
         for hp in ctx.nodes("hyperparameter"):
             name = (hp.get("hp") or hp.name or "").lower()
             if name in _CLASS_HP and hp.get("resolved") and _int(hp.get("value")):
-                cands.setdefault(hp.get("value"), f"{hp.name} = {hp.get('value')}")
+                hps.setdefault(hp.get("value"), f"{hp.name} = {hp.get('value')}")
         for rel in getattr(ctx.graph, "files", []) or []:
             facts = ctx.facts(rel)
             if facts is None:
@@ -209,6 +213,8 @@ class OutputWidthMismatch(LintRule):
                     n = 3 if v is None else (v.value if isinstance(v, ast.Constant) and isinstance(v.value, int) else None)
                 if n is not None:
                     cands.setdefault(n, f"{nm}() has {n} classes")
+        if not cands:
+            cands = hps
         if len(cands) != 1:
             return None, ""
         n, why = next(iter(cands.items()))

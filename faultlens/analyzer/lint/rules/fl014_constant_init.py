@@ -73,6 +73,15 @@ class ConstantInit(LintRule):
             model = nn.Sequential(nn.Linear(20, 64), nn.ReLU(), nn.Linear(64, 2))
             model.apply(init_weights)
             """, line=5),
+        Invalid("""
+            import torch.nn as nn
+
+            model = nn.Sequential(nn.Linear(64, 128), nn.Tanh(), nn.Linear(128, 10))
+            for layer in model:
+                if isinstance(layer, nn.Linear):
+                    nn.init.constant_(layer.weight, 0.05)
+                    nn.init.zeros_(layer.bias)
+            """, line=6, note="a loop over the model's layers"),
     ]
     VALID = [
         Valid("""
@@ -227,14 +236,16 @@ class ConstantInit(LintRule):
         function applies to (its isinstance guard, else every affine layer); a single-layer
         model counts as single."""
         parts = target.split(".")
+        if len(parts) != 2 or parts[1] != "weight" or parts[0] in ("self", "cls"):
+            return None, False
         fn = facts.enclosing_function(call)
-        if fn is None or len(parts) != 2 or parts[1] != "weight":
-            return None, False
-        params = [a.arg for a in fn.args.args]
-        if parts[0] not in params or parts[0] in ("self", "cls"):
-            return None, False
+        loop_over = ConstantInit._module_loop(facts, call, parts[0])
+        if loop_over is None:
+            if fn is None or parts[0] not in [a.arg for a in fn.args.args]:
+                return None, False
         node = facts.parent.get(call)
-        while node is not None and node is not fn:
+        stop = fn if loop_over is None else loop_over
+        while node is not None and node is not stop:
             if isinstance(node, ast.If) and "isinstance" in facts.text(node.test) and any(
                     call in ast.walk(s) for s in node.body):
                 test = facts.text(node.test)
@@ -247,3 +258,18 @@ class ConstantInit(LintRule):
         if hit is None:
             return None, False
         return hit, len(affine) <= 1
+
+    @staticmethod
+    def _module_loop(facts, call, name):
+        """The ``for name in model`` / ``model.modules()`` / ``model.children()`` loop around
+        the call, or None."""
+        node = facts.parent.get(call)
+        while node is not None and not isinstance(node, (ast.FunctionDef, ast.Module)):
+            if isinstance(node, ast.For) and isinstance(node.target, ast.Name) and node.target.id == name:
+                it = facts.text(node.iter)
+                if isinstance(node.iter, (ast.Name, ast.Attribute)) or it.endswith(
+                        (".modules()", ".children()")):
+                    return node
+                return None
+            node = facts.parent.get(node)
+        return None

@@ -23,7 +23,7 @@ class LossOnDetached(LintRule):
     name = "loss-on-detached-output"
     severity = "error"
     fault_type = "training_loop"
-    summary = "the loss that is back-propagated is computed on .detach() / .data outputs"
+    summary = "the loss that is back-propagated is computed on .detach() / .data outputs or under no_grad()"
     rationale = (".detach() and .data return tensors cut from the autograd graph: backward() "
                  "through such a loss cannot reach the model's parameters (it fails with 'element 0 "
                  "of tensors does not require grad' or silently leaves the model unchanged when "
@@ -59,8 +59,40 @@ class LossOnDetached(LintRule):
                 loss.backward()
                 optimizer.step()
             """),
+        Invalid("""
+            import torch
+            import torch.nn as nn
+
+            def step(model, xb, yb, criterion, optimizer):
+                optimizer.zero_grad()
+                with torch.no_grad():
+                    loss = criterion(model(xb), yb)
+                loss.backward()
+                optimizer.step()
+                return loss.item()
+
+            net = nn.Linear(4, 2)
+            opt = torch.optim.SGD(net.parameters(), lr=0.1)
+            for epoch in range(3):
+                step(net, torch.randn(8, 4), torch.randint(0, 2, (8,)), nn.CrossEntropyLoss(), opt)
+            """, line=7, note="the training step's loss computed under no_grad"),
     ]
     VALID = [
+        Valid("""
+            import torch
+            import torch.nn as nn
+
+            model = nn.Linear(4, 1)
+            loss_fn = nn.SmoothL1Loss()
+            opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+            x, y = torch.randn(16, 4), torch.randn(16, 1)
+            for epoch in range(5):
+                opt.zero_grad()
+                loss_fn(model(x), y).backward()
+                opt.step()
+                with torch.no_grad():
+                    print(loss_fn(model(x), y).item())
+            """, note="a validation loss under no_grad next to a back-propagated one"),
         Valid("""
             import torch
             import torch.nn as nn
@@ -102,12 +134,21 @@ class LossOnDetached(LintRule):
             recvs = backward_receivers.get((call.span.path, call.get("function")), set())
             if not recvs:
                 continue
-            if result is None and not any(r.startswith((call.get("receiver") or "\0") + "(") for r in recvs):
-                # criterion(out, y).backward() has no result variable; else the loss must be
-                # back-propagated (directly or as part of a sum)
+            if result is None:
+                # criterion(out, y).backward() has no result variable: this very statement
+                # must back-propagate it
                 if not self._backprop_expr(ctx, call, recvs):
                     continue
             elif result is not None and not self._reaches_backward(ctx, call, result, recvs):
+                continue
+            no_grad = [c for c in (ctx.node(i) for i in (call.get("contexts") or []))
+                       if c is not None and c.get("ctx") in ("no_grad", "inference_mode")]
+            if no_grad:
+                lt, _ = loss_type_of(ctx, call)
+                msg = (f"{lt or 'the loss'} is computed under {no_grad[0].get('ctx')}() (line "
+                       f"{no_grad[0].span.line}) and then back-propagated: it has no autograd graph, so "
+                       f"backward() fails ('does not require grad') or updates nothing")
+                yield self.finding(ctx, call, msg, node=call.id)
                 continue
             prod = prediction_producer(ctx, call)
             if prod.kind != "detached" or prod.ast_node is None:
