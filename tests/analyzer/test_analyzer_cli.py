@@ -219,3 +219,13 @@ run(mode="fast")
     assert step["closure"] == "lambda: closure()"
     loop = g.nodes("loop")[0]
     assert loop["range"]["stop"] is None  # steps depends on the match arm
+
+
+def test_command_module_is_cheap_to_import():
+    import subprocess
+    import sys
+    code = ("import sys, faultlens.analyzer.commands; "
+            "heavy = [m for m in ('libcst', 'networkx', 'torch', 'sklearn') if m in sys.modules]; "
+            "print(heavy); assert not heavy")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
