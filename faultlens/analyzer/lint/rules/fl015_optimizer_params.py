@@ -147,9 +147,14 @@ class OptimizerWrongParameters(LintRule):
                 others = [m for m in trained if target is None or m.id != target.id]
                 name = copied or (target.get("var") if target is not None else None) or opt.get("params_source") or "?"
                 fix = None
-                if len(others) == 1 and others[0].get("var"):
+                if len(others) == 1 and others[0].get("var") and (
+                        target is None or others[0].get("var") != target.get("var")):
                     fix = self._params_fix(ctx, opt, f"{others[0].get('var')}.parameters()")
                 used = ", ".join(sorted({m.get('var') or m.name for m in others})) or "another model"
+                if target is not None and any(m.get("var") == target.get("var") for m in others):
+                    # the same variable rebound (model rebuilt after the optimizer was made)
+                    name = f"{name} as built on line {target.span.line}"
+                    used = ", ".join(f"{m.get('var') or m.name} as rebuilt on line {m.span.line}" for m in others)
                 msg = (f"{opt.get('var') or 'optimizer'} updates the parameters of {name}, but the loss is "
                        f"computed with {used}: the trained model never changes")
                 yield self.finding(ctx, self._where(opt), msg, node=opt.id, fix=fix)
