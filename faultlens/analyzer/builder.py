@@ -1649,7 +1649,12 @@ class Builder:
 
     def build_forward(self, ci: ClassInfo) -> None:
         fwd = ci.methods.get("forward")
-        if fwd is None or ci.node_id is None:
+        if ci.node_id is None:
+            return
+        if fwd is None:
+            inherited = self.method_of(ci, "forward")
+            if inherited is not None and inherited.cls is not None and inherited.cls.node_id:
+                self.g.set_attr(ci.node_id, forward_from=inherited.cls.node_id)
             return
         items: list[str] = []
         self._forward_block(ci, fwd, _body(fwd.node), items, {}, [fwd.qualname])

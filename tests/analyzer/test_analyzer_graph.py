@@ -98,7 +98,7 @@ def test_argparse_main_and_local_import(fixtures):
     net = one(g, "module_class", qualname="Net")
     assert net.span.path == "model.py"
     deep = one(g, "module_class", qualname="DeepNet")
-    assert deep["local_bases"] == [net.id]
+    assert deep["local_bases"] == [net.id] and deep["forward_from"] == net.id and not g.flow(deep.id)
     assert [n.get("op") or n["module_path"] for n in g.flow(net.id)] == [
         "conv1", "relu", "max_pool2d", "flatten", "fc1", "relu", "fc2", "log_softmax"]
     assert [n["qualname"] for n in g.flow(net.id) if n.kind == "op"][3] == "Tensor.relu"
