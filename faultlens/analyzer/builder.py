@@ -130,6 +130,7 @@ class Spec:
     children: list[tuple[str, "Spec"]] | None = None
     candidates: list[str] | None = None
     type_expr: cst.CSTNode | None = None
+    factory: str | None = None    # qualname of the local function whose return value built it
 
 
 @dataclass
@@ -1350,6 +1351,8 @@ class Builder:
             if cat is None:
                 return None
             kind, tname, ci = cat
+            if kind == "func":
+                return self._factory_spec(ci, scope, depth, dyn, cond)
             if kind not in ("layer", "module", "loss"):
                 return None
             if kind == "loss" and ci is None and depth == 0 and not (scope.cls and self.is_module(scope.cls)):
@@ -1364,6 +1367,28 @@ class Builder:
             if d is not None and d.value is not None and d.kind in ("assign", "ann"):
                 s = self.layer_spec(d.value, d.scope, d.pos, depth + 1, dyn or d.loop_depth > 0, d.stmt, d.conditional)
                 return s
+        return None
+
+    def _factory_spec(self, fn: Scope, scope: Scope, depth: int, dyn: bool, cond) -> Spec | None:
+        """The layer a local helper function returns (``self.net = build_mlp(64, 10)``): the
+        spec of its first ``return`` whose value is a layer/container/module, with the spans
+        of the constructions inside the helper and ``factory`` set to the helper's qualname on
+        it and all its children (an inner factory keeps its own name)."""
+        if depth > 10 or fn is None or fn.kind != "function" or fn is scope:
+            return None
+        for st in _iter_returns(fn.node):
+            if st.value is None or fn.file.parsed.positions.get(st) is None:
+                continue
+            spec = self.layer_spec(st.value, fn, self._pos(fn.file, st), depth + 1, dyn, st, cond)
+            if spec is None:
+                continue
+            stack = [spec]
+            while stack:
+                sp = stack.pop()
+                if sp.factory is None:
+                    sp.factory = fn.qualname
+                stack.extend(c for _, c in (sp.children or []))
+            return spec
         return None
 
     def _list_items(self, expr, scope: Scope, pos, depth: int, dyn: bool, stmt, cond: bool) -> list[tuple[str | None, Spec]]:
@@ -1504,6 +1529,8 @@ class Builder:
         self._stmt_lookup[nid] = stmt
         if spec.candidates is not None:
             self.g.set_attr(nid, candidates=spec.candidates)
+        if spec.factory is not None:
+            self.g.set_attr(nid, factory=spec.factory)
         if spec.layer_type is None:
             what = self.text(fi, spec.type_expr) if spec.type_expr is not None else self.text(fi, spec.call)
             self.unresolved(nid, "layer_type", what, "layer type chosen at run time")

@@ -10,7 +10,8 @@ from faultlens.analyzer import ProgramGraph, build_graph
 from .analyzer_helpers import check_spans, edges, hp_of, one, text_at
 
 ALL = ["script/train.py", "argparse_main/main.py", "seq/train.py", "rnn/main.py", "gan/dcgan.py",
-       "lbfgs/fit.py", "accum/train.py", "config/train.py", "manual_sgd/train.py"]
+       "lbfgs/fit.py", "accum/train.py", "config/train.py", "manual_sgd/train.py",
+       "factory/train.py"]
 
 
 @pytest.mark.parametrize("rel", ALL)
@@ -379,3 +380,47 @@ def test_nested_local_module_classes(tmp_path):
     assert g.flow(net.id)[-1]["dim"] == -1
     assert g.layer_for_path(net.id, "blocks.1.fc")["owner"] == block.id
     assert [n.get("module_path") or n.get("op") for n in g.flow(block.id)] == ["fc", "act"]
+
+
+def test_layers_built_in_helper_functions(fixtures):
+    root = fixtures / "factory"
+    g = build_graph(root / "train.py")
+    cls = one(g, "module_class", qualname="AutoEncoder")
+    layers = {n["module_path"]: n for n in g.nodes("layer", owner=cls.id)}
+    assert set(layers) == {"encoder", "encoder.0", "encoder.1", "encoder.2", "decoder", "decoder.0",
+                           "decoder.1", "head"}
+    # spans sit at the construction inside the helper (also in an imported file)
+    enc0 = layers["encoder.0"]
+    assert enc0.span.path == "blocks.py" and enc0["factory"] == "build_mlp"
+    assert text_at(root, enc0["expr_span"]) == "nn.Linear(d_in, hidden)"
+    assert enc0["args"] == {"in_features": 64, "out_features": 64}  # d_in=64 from build_mlp(64, 16)
+    assert layers["encoder.2"]["args"]["out_features"] == 16
+    assert layers["encoder.0"]["parent"] == layers["encoder"].id
+    assert layers["decoder.1"]["layer_type"] == "Tanh" and layers["decoder.1"]["factory"] == "make_decoder"
+    assert text_at(root, layers["decoder"].span).startswith("return nn.Sequential(")
+    head = layers["head"]
+    assert head["factory"] == "make_head" and text_at(root, head.span) == "head = nn.Linear(32, n)"
+    assert head["args"]["out_features"] == 10
+    # the forward flow expands the helper-built Sequentials like any other
+    assert [n.get("module_path") or n.get("op") for n in g.flow(cls.id)] == \
+        ["encoder.0", "encoder.1", "encoder.2", "decoder.0", "decoder.1", "head", "log_softmax"]
+    assert g.layer_for_path(cls.id, "decoder.0")["layer_type"] == "Linear"
+    assert g.layer_for_path(cls.id, "encoder")["layer_type"] == "Sequential"
+    # layers built directly in __init__ carry no factory
+    g2 = build_graph(fixtures / "seq" / "train.py")
+    assert all(n.get("factory") is None for n in g2.nodes("layer"))
+
+
+def test_helper_built_children_of_a_sequential(tmp_path):
+    (tmp_path / "m.py").write_text(
+        "import torch.nn as nn\n\n"
+        "def block(d):\n    return nn.Sequential(nn.Linear(d, d), nn.ReLU())\n\n"
+        "def not_a_layer():\n    return 3\n\n"
+        "class Net(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+        "        self.body = nn.Sequential(block(4), nn.Linear(4, 2))\n        self.k = not_a_layer()\n\n"
+        "    def forward(self, x):\n        return self.body(x)\n")
+    g = build_graph(tmp_path / "m.py")
+    net = one(g, "module_class", qualname="Net")
+    assert [(n["module_path"], n.get("factory")) for n in g.flow(net.id)] == \
+        [("body.0.0", "block"), ("body.0.1", "block"), ("body.1", None)]
+    assert not [n for n in g.nodes("layer") if n["attr"] == "k"]
