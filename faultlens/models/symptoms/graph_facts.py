@@ -41,6 +41,8 @@ class GraphFacts:
     models: list[Any] = field(default_factory=list)
     hyper: dict[str, list[Any]] = field(default_factory=dict)
     by_path: dict[str, str] = field(default_factory=dict)  # "<model id>#<module path>" -> layer id
+    model_owners: dict[str, list[str]] = field(default_factory=dict)  # model id -> [model id, class id]
+    _path_cache: dict[str, str | None] = field(default_factory=dict, repr=False)
 
     @classmethod
     def of(cls, graph: Any) -> "GraphFacts":
@@ -69,6 +71,7 @@ class GraphFacts:
                 for mid, owners in owners_of_model.items():
                     if n.get("owner") in owners:
                         gf.by_path.setdefault(f"{mid}#{mp}", n.id)
+            gf.model_owners = owners_of_model
         except Exception:  # a partial graph: answer what we can
             pass
         return gf
@@ -82,12 +85,42 @@ class GraphFacts:
         if node in self.by_path:
             return self.by_path[node]
         head, _, suffix = node.partition("#")
-        if suffix and "." in suffix:  # <model id>#net.0.weight
-            owner_path = suffix.rsplit(".", 1)[0]
-            hit = self.by_path.get(f"{head}#{owner_path}")
+        if not suffix:
+            return head
+        if head in self.model_owners:
+            # a runtime name the exact map misses: ``blocks.0`` for a layer built in a loop
+            # (``blocks.*``), a layer inside a local sub-module class (``block.fc``)
+            if node not in self._path_cache:
+                self._path_cache[node] = self._layer_by_runtime_path(head, suffix)
+            hit = self._path_cache[node]
             if hit:
                 return hit
         return head
+
+    def _layer_by_runtime_path(self, model_id: str, path: str) -> str | None:
+        """Layer id for ``path`` under a model: the whole path as a module path, else (a
+        parameter name such as ``net.0.weight``) its owning module path; exact entries of
+        :attr:`by_path` first, then ``graph.layer_for_path`` (``*`` segments, sub-classes)."""
+        finder = getattr(self.graph, "layer_for_path", None)
+        owner_path = path.rsplit(".", 1)[0] if "." in path else None
+        try:
+            if finder is not None:
+                for owner in self.model_owners.get(model_id, ()):
+                    n = finder(owner, path)
+                    if n is not None:
+                        return n.id
+            if owner_path is None:
+                return None
+            hit = self.by_path.get(f"{model_id}#{owner_path}")
+            if hit or finder is None:
+                return hit
+            for owner in self.model_owners.get(model_id, ()):
+                n = finder(owner, owner_path)
+                if n is not None:
+                    return n.id
+        except Exception:  # a partial graph: fall back to the head id
+            return None
+        return None
 
     def kind_of(self, node: str | None) -> str | None:
         """Layer type or op name for a trace node (``#suffix`` ignored)."""
