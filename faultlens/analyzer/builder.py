@@ -1764,6 +1764,19 @@ class Builder:
             if k is not None and k in loopvars:
                 items.extend(self._expand(loopvars[k]))
                 continue
+            if isinstance(f, cst.Attribute) and isinstance(f.value, cst.Call) and dotted(f.value.func) == "super":
+                # super().forward(x) / super().encode(x): inline the parent's method (looked up
+                # from the class that defines the calling method), on this class's layers
+                defining = m.cls if m.cls is not None else ci
+                meth = None
+                for b in defining.local_bases:
+                    meth = self.method_of(b, f.attr.value)
+                    if meth is not None:
+                        break
+                if meth is not None:
+                    if meth.qualname not in stack and len(stack) < 8:
+                        self._forward_block(ci, meth, _body(meth.node), items, {}, stack + [meth.qualname])
+                    continue
             if isinstance(f, cst.Subscript):
                 bk = dotted(f.value)
                 if bk and bk.startswith("self."):

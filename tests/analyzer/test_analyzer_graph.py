@@ -11,7 +11,7 @@ from .analyzer_helpers import check_spans, edges, hp_of, one, text_at
 
 ALL = ["script/train.py", "argparse_main/main.py", "seq/train.py", "rnn/main.py", "gan/dcgan.py",
        "lbfgs/fit.py", "accum/train.py", "config/train.py", "manual_sgd/train.py",
-       "factory/train.py"]
+       "factory/train.py", "factory/inherit.py", "argparse_main/split_parser.py"]
 
 
 @pytest.mark.parametrize("rel", ALL)
@@ -424,3 +424,31 @@ def test_helper_built_children_of_a_sequential(tmp_path):
     assert [(n["module_path"], n.get("factory")) for n in g.flow(net.id)] == \
         [("body.0.0", "block"), ("body.0.1", "block"), ("body.1", None)]
     assert not [n for n in g.nodes("layer") if n["attr"] == "k"]
+
+
+def test_super_forward_is_inlined(fixtures):
+    g = build_graph(fixtures / "factory" / "inherit.py")
+    cls = {c["qualname"]: c for c in g.nodes("module_class")}
+
+    def flow(q):
+        return [(n.get("module_path") or n.get("op"), n["owner"]) for n in g.flow(cls[q].id)]
+
+    base, mid, child = cls["Base"].id, cls["Mid"].id, cls["Child"].id
+    assert flow("Base") == [("fc1", base), ("act", base)]
+    assert flow("Mid") == [("fc1", base), ("act", base), ("dropout", mid)]
+    # Child -> Mid.forward (super) -> Base.forward (super inside Mid), then its own layers
+    assert flow("Child") == [("fc1", base), ("act", base), ("dropout", child), ("out", child),
+                             ("log_softmax", child)]
+    assert cls["Child"]["forward"][-1] == one(g, "op", owner=child, op="log_softmax").id
+
+
+def test_args_attributes_resolve_when_add_argument_is_in_another_function(fixtures):
+    g = build_graph(fixtures / "argparse_main" / "split_parser.py")
+    opt = one(g, "optimizer")
+    assert opt["lr"] == 0.05 and not opt["lr_is_default"]
+    assert [n["value"] for n in hp_of(g, opt.id, "lr")] == [0.05]
+    assert one(g, "dataloader")["batch_size"] == 32
+    epoch = one(g, "loop", role="epoch")
+    assert epoch["iterations"] == 7 and [n["hp"] for n in hp_of(g, epoch.id, "range")] == ["epochs"]
+    assert all(n["source"] == "argparse" for n in g.nodes("hyperparameter") if n["hp"] in ("lr", "batch_size", "epochs"))
+    assert not g.unresolved
