@@ -1347,6 +1347,13 @@ class Builder:
                     t = tv.value if tv.resolved and isinstance(tv.value, str) else None
                     return Spec(expr, t, stmt, scope, dynamic=True, conditional=cond, type_expr=f.args[1].value)
                 return None
+            fk = dotted(f)
+            if fk is not None and fk.startswith("self.") and fk.count(".") == 1 and scope.cls is not None:
+                # self.features = self._make_layers(cfg): a helper method of the class
+                meth = self.method_of(scope.cls, fk[5:])
+                if meth is not None and meth.node is not None and isinstance(meth.node, cst.FunctionDef):
+                    return self._factory_spec(meth, scope, depth, dyn, cond)
+                return None
             cat = self.classify_callee(fi, f)
             if cat is None:
                 return None
@@ -1417,6 +1424,11 @@ class Builder:
         if k is None:
             return out
         d = scope.latest(k, pos)
+        if d is not None and d.kind == "aug":
+            # layers += [...]: start from the list's last plain definition; the augmented
+            # assignments after it are replayed as events below
+            base = [x for x in scope.defs.get(k, ()) if x.kind != "aug" and x.pos < pos]
+            d = max(base, key=lambda x: x.pos) if base else None
         if d is None and k.startswith("self.") and scope.cls is not None:
             ds = scope.cls.attr_defs.get(k)
             d = ds[-1] if ds else None

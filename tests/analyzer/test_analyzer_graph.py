@@ -11,7 +11,8 @@ from .analyzer_helpers import check_spans, edges, hp_of, one, text_at
 
 ALL = ["script/train.py", "argparse_main/main.py", "seq/train.py", "rnn/main.py", "gan/dcgan.py",
        "lbfgs/fit.py", "accum/train.py", "config/train.py", "manual_sgd/train.py",
-       "factory/train.py", "factory/inherit.py", "argparse_main/split_parser.py"]
+       "factory/train.py", "factory/inherit.py", "argparse_main/split_parser.py",
+       "factory/vgg.py"]
 
 
 @pytest.mark.parametrize("rel", ALL)
@@ -452,3 +453,17 @@ def test_args_attributes_resolve_when_add_argument_is_in_another_function(fixtur
     assert epoch["iterations"] == 7 and [n["hp"] for n in hp_of(g, epoch.id, "range")] == ["epochs"]
     assert all(n["source"] == "argparse" for n in g.nodes("hyperparameter") if n["hp"] in ("lr", "batch_size", "epochs"))
     assert not g.unresolved
+
+
+def test_helper_method_builds_layers_in_a_loop(fixtures):
+    root = fixtures / "factory"
+    g = build_graph(root / "vgg.py")
+    cls = one(g, "module_class", qualname="VGG")
+    feats = [n for n in g.nodes("layer", owner=cls.id) if n["module_path"] == "features.*"]
+    # self._make_layers(cfg): both `layers += [...]` branches inside the loop, in source order
+    assert [n["layer_type"] for n in feats] == ["MaxPool2d", "Conv2d", "ReLU"]
+    assert all(n["dynamic"] and n["factory"] == "VGG._make_layers" for n in feats)
+    assert text_at(root, feats[0]["expr_span"]) == "nn.MaxPool2d(kernel_size=2, stride=2)"
+    assert g.layer_for_path(cls.id, "features.3")["module_path"] == "features.*"
+    assert [n.get("module_path") or n.get("op") for n in g.flow(cls.id)] == \
+        ["features.*", "features.*", "features.*", "view", "classifier"]
