@@ -186,7 +186,20 @@ class ConsecutiveLinear(LintRule):
             if hit is not None:
                 return hit
         seqs = [c for c in cands if call_name(c) == "Sequential"]
-        return seqs[0] if len(seqs) == 1 else None
+        if len(seqs) == 1:
+            return seqs[0]
+        if not seqs:
+            # a model built elsewhere (``model = build_model()`` returning ``nn.Sequential``):
+            # the container call is where its children are created
+            kids = ctx.sequential_children(seq)
+            if kids and kids[0].span.path == seq.span.path:
+                k = kids[0]
+                kt = span_tuple(k.get("expr_span")) or span_tuple(k.span)
+                around = [c for c in facts.calls_between(k.span.line, k.span.end_line) if call_name(c) == "Sequential"
+                          and (c.lineno, c.col_offset) <= (kt[1], kt[2] - 1) and (c.end_lineno or c.lineno) >= kt[3]]
+                if around:
+                    return max(around, key=lambda c: (c.lineno, c.col_offset))
+        return None
 
     @staticmethod
     def _msg(a, b) -> str:
