@@ -730,9 +730,8 @@ class Builder:
             rhs = self.eval(d.value, d.scope, d.pos, depth + 1)
             deps = prev.deps | rhs.deps
             val = Val(None, False, "unknown", None, deps)
-            if d.loop_depth > 0:
-                pass  # updated on every iteration: no single value
-            elif prev.resolved and rhs.resolved and _is_number(prev.value) and _is_number(rhs.value):
+            # inside a loop ``prev`` includes this update itself (back edge): unresolved
+            if prev.resolved and rhs.resolved and _is_number(prev.value) and _is_number(rhs.value):
                 opname = type(d.extra).__name__.replace("Assign", "")
                 res = _arith(opname, prev.value, rhs.value)
                 if res is not _UNRESOLVED:

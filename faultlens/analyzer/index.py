@@ -33,6 +33,8 @@ class Def:
     loop_depth: int = 0
     conditional: tuple = ()       # the if/else/except branches enclosing the definition
     extra: Any = None             # aug: the operator node; unpack: (value, index)
+    loops: tuple = ()             # ids of the for/while loops whose body holds the definition
+                                  # (outermost first); a loop target counts as in its own loop
 
 
 @dataclass(eq=False)
@@ -60,22 +62,38 @@ class Scope:
         return best
 
     def reaching(self, key: str, pos: tuple[int, int]) -> tuple[list[Def], bool]:
-        """The definitions of ``key`` that may reach ``pos``: the latest one, plus earlier
-        ones while the later ones sit in a branch that does not enclose ``pos``. The flag
-        says whether one of them is certain to run before ``pos`` (else the value from
-        outside the scope may reach too)."""
+        """The definitions of ``key`` that may reach ``pos``.
+
+        Going back from ``pos``: the latest definition, plus earlier ones while the later
+        ones may not have run, i.e. sit in a branch that does not enclose ``pos`` or in the
+        body of a loop that does not enclose ``pos`` (it may run zero times). Then the back
+        edges: for every loop enclosing ``pos`` whose body does not certainly redefine
+        ``key`` before ``pos``, every definition at or after ``pos`` in that loop's body
+        (also in nested blocks) reaches ``pos`` on the next pass. The flag says whether one
+        of them is certain to run before ``pos`` (else the value from outside the scope may
+        reach too)."""
         if pos >= END:  # seen from an inner scope: any definition may be the live one
             ds = sorted(self.defs.get(key, ()), key=lambda d: d.pos, reverse=True)
-            return ds, any(not d.conditional for d in ds)
+            return ds, any(not d.conditional and not d.loops for d in ds)
         use_branch = self.file.branch_at.get(pos, ())
+        use_loops = self.file.loops_at.get(pos, ())
         out: list[Def] = []
+        killer: Def | None = None
         cands = sorted((d for d in self.defs.get(key, ()) if d.pos < pos), key=lambda d: d.pos, reverse=True)
         for d in cands:
             out.append(d)
             br = d.conditional
-            if not br or use_branch[: len(br)] == br:
-                return out, True
-        return out, False
+            if (not br or use_branch[: len(br)] == br) and use_loops[: len(d.loops)] == d.loops:
+                killer = d
+                break
+        # a certain definition inside the loops it shares with the use runs again on every
+        # pass before the use: no back edge of those loops reaches past it
+        live = set(use_loops) - set(killer.loops if killer is not None else ())
+        if live:
+            for d in sorted(self.defs.get(key, ()), key=lambda d: d.pos):
+                if d.pos >= pos and live.intersection(d.loops):
+                    out.append(d)
+        return out, killer is not None
 
 
 @dataclass(eq=False)
@@ -128,6 +146,7 @@ class FileInfo:
     add_arguments: list[tuple[cst.Call, cst.CSTNode, Scope]] = field(default_factory=list)
     main_guard_calls: list[str] = field(default_factory=list)
     branch_at: dict[tuple[int, int], tuple] = field(default_factory=dict)  # stmt pos -> enclosing branches
+    loops_at: dict[tuple[int, int], tuple] = field(default_factory=dict)   # stmt pos -> enclosing loop ids
 
     @property
     def rel(self) -> str:
@@ -161,6 +180,7 @@ class Indexer:
     def __init__(self, pf: ParsedFile, abspath: str, is_entry: bool):
         self.pf = pf
         self.fi = FileInfo(pf, abspath, is_entry)
+        self._loops: list[int] = []   # the loops enclosing the statement being indexed
 
     def run(self) -> FileInfo:
         mod = self.pf.module
@@ -186,6 +206,7 @@ class Indexer:
     def _stmt(self, st, scope: Scope, depth: int, cond: tuple, top: bool) -> None:
         pf = self.pf
         self.fi.branch_at[_pos(pf, st)] = cond
+        self.fi.loops_at[_pos(pf, st)] = tuple(self._loops)
         if isinstance(st, cst.SimpleStatementLine):
             for small in st.body:
                 self._small(small, scope, depth, cond, top)
@@ -194,14 +215,19 @@ class Indexer:
         elif isinstance(st, cst.ClassDef):
             self._class(st, scope)
         elif isinstance(st, (cst.For,)):
-            self._targets(st.target, None, st, scope, "loop", depth, cond)
-            self._calls(st.iter, st, scope, depth, cond)
+            self._calls(st.iter, st, scope, depth, cond)  # evaluated once, before the loop
+            self._loops.append(id(st))
+            self._targets(st.target, None, st, scope, "loop", depth, cond)  # rebound every pass
             self._block(self._body(st), scope, depth + 1, cond)
+            self._loops.pop()
             if st.orelse:
                 self._block(self._body(st.orelse), scope, depth, cond)
         elif isinstance(st, cst.While):
+            self._loops.append(id(st))
+            self.fi.loops_at[_pos(pf, st)] = tuple(self._loops)  # the test runs on every pass
             self._calls(st.test, st, scope, depth, cond)
             self._block(self._body(st), scope, depth + 1, cond)
+            self._loops.pop()
             if st.orelse:
                 self._block(self._body(st.orelse), scope, depth, cond)
         elif isinstance(st, cst.If):
@@ -248,6 +274,7 @@ class Indexer:
     def _small(self, sm, scope: Scope, depth: int, cond: tuple, top: bool) -> None:
         pf = self.pf
         self.fi.branch_at[_pos(pf, sm)] = cond
+        self.fi.loops_at[_pos(pf, sm)] = tuple(self._loops)
         if isinstance(sm, cst.Assign):
             for t in sm.targets:
                 self._targets(t.target, sm.value, sm, scope, "assign", depth, cond)
@@ -317,6 +344,8 @@ class Indexer:
                       value if kind == "loop" else None))
 
     def _add(self, d: Def) -> None:
+        if not d.loops:
+            d.loops = tuple(self._loops)
         d.scope.add_def(d)
         sc = d.scope
         if d.key.startswith("self.") and sc.cls is not None and sc.kind == "function":
@@ -377,7 +406,9 @@ class Indexer:
             cls.methods_order.append(name)
         # a def is itself a definition of its name in the enclosing scope
         self._add(Def(name, _pos(self.pf, fn), None, fn, parent, "def", 0, False, sc))
+        outer, self._loops = self._loops, []  # a body runs when called, not per pass
         self._block(self._body(fn), sc, 0, ())
+        self._loops = outer
 
     def _class(self, node: cst.ClassDef, parent: Scope) -> None:
         name = node.name.value
@@ -391,7 +422,9 @@ class Indexer:
         if parent.kind == "module":
             self.fi.classes[name] = ci
         self._add(Def(name, _pos(self.pf, node), None, node, parent, "class", 0, False, ci))
+        outer, self._loops = self._loops, []
         self._block(self._body(node), body_scope, 0, ())
+        self._loops = outer
 
 
 def index_file(pf: ParsedFile, abspath: str, is_entry: bool) -> FileInfo:

@@ -467,3 +467,62 @@ def test_helper_method_builds_layers_in_a_loop(fixtures):
     assert g.layer_for_path(cls.id, "features.3")["module_path"] == "features.*"
     assert [n.get("module_path") or n.get("op") for n in g.flow(cls.id)] == \
         ["features.*", "features.*", "features.*", "view", "classifier"]
+
+
+def test_values_reassigned_in_a_loop_are_not_guessed(fixtures):
+    g = build_graph(fixtures / "factory" / "vgg.py")
+    conv = one(g, "layer", layer_type="Conv2d")
+    # `in_channels = x` later in the loop body reaches the Conv2d on the next pass: 3 or x
+    assert conv["args_resolved"]["in_channels"] is False and conv["args"]["in_channels"] == "in_channels"
+    assert conv["args_resolved"]["out_channels"] is False and conv["args"]["out_channels"] == "x"
+    # loop-invariant arguments still resolve
+    assert conv["args"]["kernel_size"] == 3 and conv["args_resolved"]["kernel_size"] is True
+    # the definition before the loop is still one of the reaching definitions
+    assert [(h.name, h["value"]) for h in hp_of(g, conv.id, "in_channels")] == [("in_channels", 3)]
+
+
+def test_loop_back_edges(tmp_path):
+    (tmp_path / "m.py").write_text(
+        "import torch.nn as nn\n\n\n"
+        "class Net(nn.Module):\n"
+        "    def __init__(self):\n"
+        "        super().__init__()\n"
+        "        k = 3\n"
+        "        width = 8\n"
+        "        same = 16\n"
+        "        layers = []\n"
+        "        for i in range(4):\n"
+        "            layers.append(nn.Conv1d(width, same, k))\n"
+        "            if i > 1:\n"
+        "                width = 16\n"
+        "            same = 16\n"
+        "            h = 32\n"
+        "            h *= 2\n"
+        "            layers.append(nn.Linear(same, h))\n"
+        "        self.body = nn.Sequential(*layers)\n"
+        "        scale = 2\n"
+        "        for i in range(2):\n"
+        "            scale = 4\n"
+        "        self.fc = nn.Linear(16, scale)\n"
+        "        n = 5\n"
+        "        while n > 1:\n"
+        "            n -= 1\n"
+        "        self.fc2 = nn.Linear(16, n)\n\n"
+        "    def forward(self, x):\n"
+        "        return self.fc2(self.fc(self.body(x)))\n\n\n"
+        "net = Net()\n")
+    g = build_graph(tmp_path / "m.py")
+    conv = one(g, "layer", layer_type="Conv1d")
+    # a later (conditional) redefinition in the loop body reaches on the back edge
+    assert conv["args_resolved"] == {"in_channels": False, "out_channels": True, "kernel_size": True}
+    # constant defined before the loop, never redefined: resolves; redefined to the same value: resolves
+    assert conv["args"]["kernel_size"] == 3 and conv["args"]["out_channels"] == 16
+    # redefined earlier in the same pass before the use: the back edge is cut, `h *= 2` gives 64
+    inner = [n for n in g.nodes("layer", layer_type="Linear") if n["module_path"] == "body.*"]
+    assert len(inner) == 1 and inner[0]["args"] == {"in_features": 16, "out_features": 64}
+    # a definition in a loop body seen after the loop: the loop may not run, so 2 or 4
+    fc = one(g, "layer", module_path="fc")
+    assert fc["args_resolved"]["out_features"] is False
+    # an update in a while loop: unresolved after it
+    fc2 = one(g, "layer", module_path="fc2")
+    assert fc2["args_resolved"]["out_features"] is False and fc2["args"]["out_features"] == "n"
