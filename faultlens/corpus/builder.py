@@ -417,6 +417,8 @@ def build_corpus(programs_dir: str, db_path: str, *, seeds: int = 3, orig_seeds:
             cdb.record_run(con, res)
             n += 1
             bar.update(res.get("status", "failed"))
+            if n % 100 == 0:  # keep the labels current while a long build runs
+                relabel(con)
     finally:
         bar.close()
     counts = relabel(con)

@@ -81,9 +81,14 @@ def welch_p(orig: Sequence[float], mut: Sequence[float]) -> float:
     v1, v2 = s1 ** 2 / n1, s2 ** 2 / n2
     if v1 + v2 == 0:
         return 0.0 if m2 < m1 - 1e-9 else 1.0
+    import warnings
+
     from scipy import stats
 
-    return float(stats.ttest_ind(list(mut), list(orig), equal_var=False, alternative="less").pvalue)
+    with warnings.catch_warnings():  # nearly identical samples: scipy warns, the p-value is still usable
+        warnings.simplefilter("ignore", RuntimeWarning)
+        p = float(stats.ttest_ind(list(mut), list(orig), equal_var=False, alternative="less").pvalue)
+    return 1.0 if math.isnan(p) else p
 
 
 def is_finite_score(x) -> bool:

@@ -294,8 +294,10 @@ class BatchSizeScale(MutationOperator):
     name = "batch_size_scale"
     fault_type = "batch_size"
     family = "hyperparameters"
-    description = "change the batch size by a factor (x1/16 to very small batches, x8 to large ones)"
-    variants = [{"factor": 0.0625}, {"factor": 8.0}]
+    description = "change the batch size by a factor (x8: large batches, few updates; x1/16: tiny batches)"
+    # x1/16 multiplies the steps (and the run time) by 16 and rarely hurts the final score, so
+    # enumerate_mutants lists only x8 by default; `faultlens mutate --param factor=0.0625` still works
+    variants = [{"factor": 8.0}]
 
     def sites(self, graph):
         return _batch_sites(graph)
@@ -739,9 +741,8 @@ def _fl_corrupt(data, mode, frac=0.3, role="dataset"):
         idx = _t.randperm(n, generator=gen)[: int(n * frac)]
         if yt.is_floating_point() and not bool(((yt == 0) | (yt == 1)).all()):
             yt[idx] = yt[idx] + _t.randn(yt[idx].shape, generator=gen).to(yt.dtype) * (yt.std() + 1e-8) * 3
-        else:
-            vals = _t.unique(yt)
-            yt[idx] = vals[_t.randint(len(vals), (len(idx),), generator=gen)].to(yt.dtype)
+        else:  # discrete targets (class ids, one-hot or multi-label rows): labels of random other samples
+            yt[idx] = yt[_t.randint(n, (len(idx),), generator=gen)]
         return _back(y, yt)
     def _inputs(x):
         xt = _tt(x).clone()
