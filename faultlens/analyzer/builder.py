@@ -1012,11 +1012,11 @@ class Builder:
         if id(expr) in self._expr_obj:
             return self._expr_obj[id(expr)]
         self._expr_obj[id(expr)] = None
-        o = self._create_obj(expr, scope, stmt, var, depth)
+        o = self._create_obj(expr, scope, stmt, pos, var, depth)
         self._expr_obj[id(expr)] = o
         return o
 
-    def _create_obj(self, call: cst.Call, scope: Scope, stmt, var, depth) -> str | None:
+    def _create_obj(self, call: cst.Call, scope: Scope, stmt, pos, var, depth) -> str | None:
         fi = scope.file
         if scope.cls is not None and self.is_module(scope.cls) and var and var.startswith("self."):
             return None  # layers of a module class are emitted by the class pass
@@ -1028,13 +1028,13 @@ class Builder:
             if fkey in ("nn.DataParallel", "DataParallel", "torch.nn.DataParallel") or \
                     (fkey and fkey.endswith("DistributedDataParallel")):
                 args = [a.value for a in call.args if not a.keyword]
-                return self.obj_of_expr(args[0], scope, stmt, None, None, depth + 1) if args else None
+                return self.obj_of_expr(args[0], scope, stmt, pos, None, depth + 1) if args else None
             return None
         kind, tname, ci = cat
         if kind in ("module", "layer"):
             if kind == "layer" and tname.split(".")[-1] in ("DataParallel", "DistributedDataParallel"):
                 args = [a.value for a in call.args if not a.keyword]
-                return self.obj_of_expr(args[0], scope, stmt, None, None, depth + 1) if args else None
+                return self.obj_of_expr(args[0], scope, stmt, pos, None, depth + 1) if args else None
             return self._make_model(call, scope, stmt, var, tname, ci)
         if kind == "loss":
             return self._make_loss(call, scope, stmt, var, tname)
