@@ -1,6 +1,6 @@
 """Trained diagnosis models: loading (checked), predicting.
 
-A model directory holds ``model.pkl`` (a pickled dict: feature names, the fault-typing
+A model directory holds ``model.pkl`` (a gzip-compressed pickled dict: feature names, the fault-typing
 estimator, the optional instability-triage estimator) and ``model_card.json`` (data, features,
 metrics, versions, and the ``sha256`` of ``model.pkl``), plus a human ``MODEL_CARD.md``.
 
@@ -136,7 +136,11 @@ def check_model_dir(directory: str) -> dict[str, Any]:
 
 
 def _unpickle(path: str) -> dict[str, Any]:
+    import gzip
+
     with open(path, "rb") as fh:
+        gz = fh.read(2) == b"\x1f\x8b"
+    with (gzip.open(path, "rb") if gz else open(path, "rb")) as fh:
         return pickle.load(fh)
 
 
@@ -186,7 +190,9 @@ def save_model(directory: str, bundle: dict[str, Any], card: dict[str, Any]) -> 
     os.makedirs(directory, exist_ok=True)
     model_path = os.path.join(directory, MODEL_FILE)
     bundle = {**bundle, "format": FORMAT}
-    with open(model_path, "wb") as fh:
+    import gzip
+
+    with gzip.GzipFile(model_path, "wb", compresslevel=9, mtime=0) as fh:  # forests compress ~5x
         pickle.dump(bundle, fh, protocol=4)
     card = {**card, "format": FORMAT, "sha256": sha256_file(model_path), "versions": runtime_versions()}
     with open(os.path.join(directory, CARD_FILE), "w", encoding="utf-8") as fh:

@@ -1,6 +1,6 @@
 """Training the diagnosis models from a corpus (``faultlens model train``).
 
-Two heads, both scikit-learn ``RandomForestClassifier`` (300 trees, NaN-aware splits for
+Two heads, both scikit-learn ``RandomForestClassifier`` (200 trees, 2 samples per leaf, NaN-aware splits for
 missing features, class weights balanced):
 
 * fault typing: runs of mutants labelled ``faulty`` or ``crash`` -> the mutant's fault type;
@@ -78,7 +78,7 @@ def make_estimator(fast: bool = False, seed: int = 0):
     from sklearn.ensemble import RandomForestClassifier
 
     return RandomForestClassifier(
-        n_estimators=100 if fast else 300, min_samples_leaf=1, max_features="sqrt",
+        n_estimators=100 if fast else 200, min_samples_leaf=2, max_features="sqrt",
         class_weight="balanced", random_state=seed, n_jobs=1)
 
 
@@ -118,7 +118,7 @@ def train(rows: Sequence[Row], metrics: dict[str, Any] | None = None, source: st
         "name": "faultlens-diagnosis",
         "version": _dt.datetime.now(_dt.timezone.utc).strftime("%Y.%m.%d"),
         "trained": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        "estimator": "sklearn RandomForestClassifier (300 trees, max_features=sqrt, class_weight=balanced)",
+        "estimator": "sklearn RandomForestClassifier (200 trees, min_samples_leaf=2, max_features=sqrt, class_weight=balanced)",
         "data": {
             "source": source,
             "n_traces": len(rows),
