@@ -74,6 +74,10 @@ def tensor_stats(t: torch.Tensor) -> tuple[float, float, float, float, float] | 
 
 class Probe:
     name = "probe"
+    #: hook name -> "sampled" | "tier1": the runtime calls that hook only on sampled steps /
+    #: tier-1 steps (saves the call and its timing on the other steps); ungated hooks run
+    #: every step and decide for themselves.
+    gates: dict[str, str] = {}
 
     def __init__(self, S: Any):
         self.S = S
@@ -156,6 +160,7 @@ class BatchProbe(Probe):
     """Inputs of a sampled training forward and targets of its loss: range, mean, std, dtype."""
 
     name = "batch"
+    gates = {"on_forward_pre": "sampled", "on_loss": "sampled"}
 
     def on_forward_pre(self, mw, args, kwargs):
         x = _first_tensor(args) if args else _first_tensor(kwargs)
@@ -278,6 +283,7 @@ class GradProbe(Probe):
     ``torch._foreach_norm``). Sampled steps: per parameter norm, zero fraction, non-finite."""
 
     name = "gradients"
+    gates = {"on_opt_pre": "tier1"}
 
     def on_opt_pre(self, ow):
         S = self.S
@@ -317,6 +323,9 @@ class WeightProbe(Probe):
     the update ratio ||w_after - w_before|| / ||w_before|| over the optimizer step."""
 
     name = "weights"
+    # on_opt_post stays ungated: it must consume a snapshot taken by on_opt_pre even if the
+    # sampling decision changed in between (an LBFGS closure inside step())
+    gates = {"on_opt_pre": "sampled"}
 
     def on_opt_pre(self, ow):
         S = self.S
@@ -373,14 +382,21 @@ class OptimizerProbe(Probe):
         S = self.S
         if ow.node is None:
             return
-        S.put("opt_step", ow.node, float(ow.steps))
-        for gi, group in enumerate(ow.opt.param_groups):
-            gnode = f"{ow.node}#g{gi}"
+        row = S.writer.scalar_row
+        step = S.step
+        groups = ow.opt.param_groups
+        keys = getattr(ow, "group_keys", None)
+        if keys is None or len(keys) != len(groups) or keys[0][0] != ("opt_step", ow.node):
+            # series keys built once per optimizer (every step would format the same strings)
+            keys = ow.group_keys = [(("opt_step", ow.node), None)] + [
+                (("lr", f"{ow.node}#g{gi}"), f"{ow.node}#g{gi}") for gi in range(len(groups))]
+        row(step, keys[0][0], float(ow.steps))
+        for (lr_key, gnode), group in zip(keys[1:], groups):
             lr = group.get("lr")
             if isinstance(lr, torch.Tensor):
                 lr = float(lr)
             if isinstance(lr, (int, float)):
-                S.put("lr", gnode, float(lr))
+                row(step, lr_key, float(lr))
             if not S.sampled:
                 continue
             mom = group.get("momentum")

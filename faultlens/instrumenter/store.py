@@ -71,6 +71,15 @@ class TraceWriter:
                              None if training is None else int(bool(training)),
                              None if grad_enabled is None else int(bool(grad_enabled))))
 
+    def scalar_row(self, step: int, key: tuple[str, str | None], value: float) -> None:
+        """:meth:`scalar` with a prebuilt ``(metric, node)`` key, an int step and a float value."""
+        self._scalars.append((step, key, value))
+
+    def event_row(self, row: tuple) -> None:
+        """Append one ready row ``(step, seq, event, node, training, grad_enabled)``; ints,
+        bools (stored as 0/1) and None only. The runtime's every-step path."""
+        self._events.append(row)
+
     def set_meta(self, **items: Any) -> None:
         self._meta.update(items)
 
@@ -78,9 +87,13 @@ class TraceWriter:
         return len(self._scalars) + len(self._events) + len(self._meta)
 
     # ------------------------------------------------------------------ flushing
+    def flush_due(self, step: int) -> bool:
+        """Would :meth:`maybe_flush` commit at ``step``?"""
+        return (step - self._last_flush_step >= self.flush_steps
+                or time.monotonic() - self._last_flush >= self.flush_seconds)
+
     def maybe_flush(self, step: int) -> bool:
-        if (step - self._last_flush_step >= self.flush_steps
-                or time.monotonic() - self._last_flush >= self.flush_seconds):
+        if self.flush_due(step):
             self.flush(step)
             return True
         return False

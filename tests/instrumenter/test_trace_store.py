@@ -85,3 +85,67 @@ def test_sigkill_leaves_readable_trace(tmp_path):
     assert len(s) >= 20                   # flushed steps are there (a flush every second)
     assert np.all(np.diff(s) == 1) and np.all(np.isfinite(v))
     assert any(e.event == "step" for e in t.events)
+
+
+def test_prebuilt_rows_round_trip(tmp_path):
+    """The runtime's fast path (ready rows, bools stored as 0/1) reads back like event()/scalar()."""
+    p = tmp_path / "rows.sqlite"
+    w = TraceWriter(str(p))
+    key = ("lr", "optimizer:a.py:2:opt#g0")
+    for step in range(3):
+        w.event_row((step, 2 * step, "forward", "model:a.py:1:model", True, True))
+        w.event_row((step, 2 * step + 1, "eval_forward", "model:a.py:1:model", False, False))
+        w.scalar_row(step, key, 0.1 * (step + 1))
+    assert w.flush_due(w.flush_steps)
+    w.close()
+    t = load_trace(str(p))
+    assert np.allclose(t.series("lr")[1], [0.1, 0.2, 0.3])
+    assert [(e.step, e.event, e.training) for e in t.events[:2]] == [(0, "forward", True), (0, "eval_forward", False)]
+    assert t.events[1].grad_enabled is False
+
+
+def test_gated_probe_hooks_run_only_on_their_steps(tmp_path):
+    """A hook gated "sampled"/"tier1" is neither called nor timed on other steps; ungated
+    hooks run every step; a probe that raises is dropped from the hook table."""
+    from faultlens.instrumenter import runtime
+    from faultlens.instrumenter.probes import Probe
+
+    calls: list[str] = []
+
+    class Every(Probe):
+        name = "every"
+
+        def on_loss(self, *a):
+            calls.append("every")
+
+    class Sampled(Probe):
+        name = "sampled"
+        gates = {"on_loss": "sampled"}
+
+        def on_loss(self, *a):
+            calls.append("sampled")
+
+    class Tier1(Probe):
+        name = "tier1"
+        gates = {"on_loss": "tier1"}
+
+        def on_loss(self, *a):
+            calls.append("tier1")
+            raise ValueError("boom")
+
+    S = runtime._State(trace_path=str(tmp_path / "g.sqlite"))
+    try:
+        S.probes = [Every(S), Sampled(S), Tier1(S)]
+        S.hook_table.clear()
+        S.sampled, S.tier1 = False, False
+        S.run_probes("on_loss")
+        assert calls == ["every"] and set(S.probe_seconds) == {"every"}
+        S.sampled, S.tier1 = False, True
+        S.run_probes("on_loss")
+        assert calls[1:] == ["every", "tier1"] and "tier1" in S.disabled
+        calls.clear()
+        S.sampled, S.tier1 = True, True
+        S.run_probes("on_loss")
+        assert calls == ["every", "sampled"]   # the failed probe is not called again
+    finally:
+        S.writer.close()
