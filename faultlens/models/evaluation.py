@@ -158,7 +158,7 @@ def render_markdown(res: dict[str, Any], command: str, source: str) -> str:
         f"- traces (runs with features): **{res['n_traces']}** from **{res['n_programs']}** programs, "
         f"{res['n_mutants']} mutants",
         f"- mutant labels: {', '.join(f'{k} {v}' for k, v in sorted(res['mutant_labels'].items()))}",
-        "  (label rule: Welch t-test p < 0.05 and Cohen's d >= 0.5 and mean worse, over seeds, against the",
+        "  (label rule: one-sided Welch t-test p < 0.05 and Cohen's d >= 0.5 and mean worse, over seeds, against the",
         "  original's seeds; crashed mutants are faulty; see docs/corpus.md)",
         "",
     ]
