@@ -59,8 +59,8 @@ def test_program_specific_feature_shows_a_gap():
             rows.append(Row(rid, f"p{p}", f"m{k}", 0, "ok", 0.1, "op", t, "faulty",
                             {"static.prog": p + rng.gauss(0, 0.01), "loss.noise": rng.gauss(0, 1)}))
     t = evaluation.evaluate(rows, ablation=False)["typing"]
-    assert t["within_balanced_accuracy"] > 0.9
-    assert t["gap"] > 0.4
+    assert t["within_balanced_accuracy"] > 0.8
+    assert t["lopo_balanced_accuracy"] < 0.5 and t["gap"] > 0.35
 
 
 def test_train_and_shipped_roundtrip(tmp_path):
@@ -74,3 +74,28 @@ def test_train_and_shipped_roundtrip(tmp_path):
     assert m.predict({"loss.signal": 1.0, "static.prog": 0.0}) == "optimizer"
     assert m.triage_proba({"loss.signal": 5.0}) < 0.5
     assert "sha256" in open(tmp_path / "MODEL_CARD.md").read()
+
+
+def test_cli_train_and_evaluate_from_csv_export(tmp_path):
+    import csv
+    import gzip
+
+    from faultlens.cli import main
+    from faultlens.corpus.export import ID_COLUMNS
+    from faultlens.models import classifier
+
+    rows = _rows(n_programs=4, per=6)
+    names = sorted({k for r in rows for k in r.features})
+    path = tmp_path / "corpus_features.csv.gz"
+    with gzip.open(path, "wt", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(list(ID_COLUMNS) + names)
+        for r in rows:
+            w.writerow([r.run_id, r.program, r.mutant_id, r.seed, r.status, r.score, r.operator or "",
+                        r.fault_type or "", r.label] + [r.features[n] for n in names])
+    out = tmp_path / "res" / "RESULTS.md"
+    assert main(["evaluate", "--db", str(path), "--out", str(out), "--no-ablation"]) == 0
+    assert json.load(open(tmp_path / "res" / "results.json"))["n_traces"] == len(rows)
+    assert main(["model", "train", "--db", str(path), "-o", str(tmp_path / "m"), "--no-eval"]) == 0
+    assert classifier.load_shipped(str(tmp_path / "m")) is not None
+    assert main(["evaluate", "--db", str(tmp_path / "missing.csv.gz")]) == 2
