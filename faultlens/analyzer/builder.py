@@ -1665,25 +1665,24 @@ class Builder:
                 return cur
             cur = p
 
-    def layer_by_path(self, ci: ClassInfo, path: str, depth: int = 0) -> str | None:
-        if path in ci.layers:
-            return ci.layers[path]
-        for b in ci.local_bases:
-            if depth < 10:
-                r = self.layer_by_path(b, path, depth + 1)
+    def _inherited(self, ci: ClassInfo, table: str, key: str, depth: int = 0):
+        """``key`` in the class's ``table`` (``layers`` or ``methods``), else in its local
+        base classes, nearest first (at most 10 levels deep)."""
+        found = getattr(ci, table)
+        if key in found:
+            return found[key]
+        if depth < 10:
+            for b in ci.local_bases:
+                r = self._inherited(b, table, key, depth + 1)
                 if r:
                     return r
         return None
 
-    def method_of(self, ci: ClassInfo, name: str, depth: int = 0) -> Scope | None:
-        if name in ci.methods:
-            return ci.methods[name]
-        for b in ci.local_bases:
-            if depth < 10:
-                r = self.method_of(b, name, depth + 1)
-                if r:
-                    return r
-        return None
+    def layer_by_path(self, ci: ClassInfo, path: str) -> str | None:
+        return self._inherited(ci, "layers", path)
+
+    def method_of(self, ci: ClassInfo, name: str) -> Scope | None:
+        return self._inherited(ci, "methods", name)
 
     def build_forward(self, ci: ClassInfo) -> None:
         fwd = ci.methods.get("forward")
