@@ -49,6 +49,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     lab.set_defaults(func=run_label)
     fe = csub.add_parser("features", help="re-extract features from the kept traces (after a features change)")
     fe.add_argument("--db", default="corpora/corpus.sqlite")
+    fe.add_argument("--jobs", type=int, default=2, help="worker processes (one mutant's runs per task)")
+    fe.add_argument("--no-progress", action="store_true")
     fe.set_defaults(func=run_refeature)
     e = csub.add_parser("export", help="export labels and features as compressed CSV")
     e.add_argument("--db", default="corpora/corpus.sqlite")
@@ -142,11 +144,14 @@ def run_label(args: argparse.Namespace) -> int:
 
 
 def run_refeature(args: argparse.Namespace) -> int:
-    from faultlens.corpus.builder import refeature
+    from faultlens.corpus.refeature import refeature
 
     if not os.path.exists(args.db):
         raise UsageError(f"{args.db}: no such corpus database")
-    print(f"re-extracted features of {refeature(args.db)} runs")
+    if args.jobs < 1:
+        raise UsageError("--jobs must be >= 1")
+    counts = refeature(args.db, jobs=args.jobs, progress=not args.no_progress)
+    print("re-extracted features: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
     return 0
 
 

@@ -528,6 +528,176 @@ def static_features(graph) -> dict[str, float]:
     return out
 
 
+# ----------------------------------------------------------------------------- static: structure
+WEIGHT_TYPES = ("Linear", "Conv1d", "Conv2d", "Conv3d", "Bilinear")
+NONLINEAR_LAYERS = ACTIVATION_LAYERS | {"MaxPool1d", "MaxPool2d", "MaxPool3d", "AdaptiveMaxPool1d",
+                                        "AdaptiveMaxPool2d", "LSTM", "GRU", "RNN", "TransformerEncoder",
+                                        "TransformerEncoderLayer", "MultiheadAttention"}
+#: The learning rate each optimizer's documentation uses as its default (SGD has none in PyTorch:
+#: 0.01 is the customary starting point). ``lr / default`` compares programs on one scale.
+DEFAULT_LR = {"SGD": 1e-2, "Adam": 1e-3, "AdamW": 1e-3, "RMSprop": 1e-2, "Adagrad": 1e-2, "Adadelta": 1.0,
+              "LBFGS": 1.0}
+
+
+def _kind(item) -> str:
+    return str(item.attrs.get("layer_type") or item.attrs.get("op") or "")
+
+
+def _is_act(item) -> bool:
+    k = _kind(item)
+    return k in ACTIVATION_LAYERS or k.lower() in ACTIVATION_OPS
+
+
+def _model_sequences(graph) -> list[list]:
+    """Forward sequences of the program's networks, repeats kept (one activation module
+    applied after every layer appears each time): each module class's and each
+    ``nn.Sequential`` model's ``forward`` items, with sub-module classes expanded in place."""
+    seqs: list[list] = []
+
+    def expand(ids, depth: int) -> list:
+        out = []
+        for i in ids:
+            try:
+                n = graph.node(i)
+            except Exception:  # noqa: BLE001 - an id the graph no longer has
+                continue
+            ref = n.attrs.get("class_ref")
+            sub = graph.node(ref).attrs.get("forward") if ref and ref in graph and depth < 5 else None
+            out.extend(expand(sub, depth + 1) if sub else [n])
+        return out
+
+    try:
+        for kind in ("module_class", "model"):
+            for owner in graph.nodes(kind):
+                fw = owner.attrs.get("forward")
+                if fw:
+                    seq = [n for n in expand(fw, 0) if n.kind in ("layer", "op")]
+                    if seq:
+                        seqs.append(seq)
+    except Exception:  # noqa: BLE001 - a partial graph
+        pass
+    return seqs
+
+
+def _width(layer, end: int) -> float:
+    args = layer.attrs.get("args") or {}
+    names = (("in_features", "in_channels", "0"), ("out_features", "out_channels", "1"))[end]
+    for n in names:
+        v = args.get(n)
+        if isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0:
+            return float(v)
+    return NAN
+
+
+def structure_features(graph) -> dict[str, float]:
+    """Scale-free facts about the network's structure: chains of weight layers with nothing
+    nonlinear between them (they collapse into one linear map), activations stacked on
+    activations, one hidden activation unlike the others, activations after the output layer
+    that the loss does not expect, and bottlenecks (a hidden width far below the others or
+    below the number of outputs)."""
+    out: dict[str, float] = {}
+    seqs = [s for s in _model_sequences(graph) if any(_kind(i) in WEIGHT_TYPES for i in s)]
+    if not seqs:
+        return out
+    seq = max(seqs, key=lambda s: sum(1 for i in s if _kind(i) in WEIGHT_TYPES))
+    w_idx = [k for k, i in enumerate(seq) if _kind(i) in WEIGHT_TYPES]
+    pairs = list(zip(w_idx, w_idx[1:]))
+    if pairs:
+        linear = sum(1 for a, b in pairs if not any(_kind(i) in NONLINEAR_LAYERS or _is_act(i)
+                                                    for i in seq[a + 1:b]))
+        out["static.linear_chain_frac"] = linear / len(pairs)
+    acts = [k for k, i in enumerate(seq) if _is_act(i)]
+    if acts:
+        stacked = sum(1 for a, b in zip(acts, acts[1:]) if not any(_kind(i) in WEIGHT_TYPES for i in seq[a + 1:b]))
+        out["static.stacked_act_frac"] = stacked / len(acts)
+    last_w = w_idx[-1]
+    hidden = [_kind(seq[k]).lower() for k in acts if k < last_w]
+    if hidden:
+        top = max(set(hidden), key=hidden.count)
+        out["static.hidden_act_kinds"] = float(len(set(hidden)))
+        out["static.hidden_act_minority_frac"] = 1.0 - hidden.count(top) / len(hidden)
+        out["static.hidden_act_bounded_frac"] = float(np.mean([h in ("sigmoid", "tanh", "hardtanh", "softmax")
+                                                              for h in hidden]))
+    tail = [_kind(seq[k]).lower().replace("logsoftmax", "log_softmax") for k in acts if k > last_w]
+    losses = {LOSS_KINDS.get(str(n.attrs.get("loss_type")), "other") for n in graph.nodes("loss")}
+    expected = {"sigmoid": {"bce", "mse"}, "log_softmax": {"nll"}, "softmax": set()}
+    out["static.output_acts"] = float(len(tail))
+    out["static.output_act_unexpected"] = float(any(not (expected.get(t, set()) & losses) for t in tail))
+    widths = [_width(seq[k], 1) for k in w_idx[:-1]]
+    widths = [w for w in widths if math.isfinite(w)]
+    n_out = _width(seq[last_w], 1)
+    if widths:
+        out["static.min_hidden_width_log2"] = math.log2(min(widths))
+        out["static.bottleneck_log2"] = math.log2(min(widths) / float(np.median(widths)))
+        if math.isfinite(n_out):
+            out["static.min_width_over_outputs_log2"] = math.log2(min(widths) / n_out)
+    if math.isfinite(n_out):
+        out["static.n_outputs_log2"] = math.log2(n_out)
+    return out
+
+
+def _n_classes(graph) -> float:
+    """Number of classes a CrossEntropy/NLL model predicts (its output layer's width), else NaN."""
+    if graph is None:
+        return NAN
+    try:
+        kinds = {LOSS_KINDS.get(str(n.attrs.get("loss_type"))) for n in graph.nodes("loss")}
+        if not kinds & {"ce", "nll"}:
+            return NAN
+        seqs = [s for s in _model_sequences(graph) if any(_kind(i) in WEIGHT_TYPES for i in s)]
+        if not seqs:
+            return NAN
+        seq = max(seqs, key=lambda s: sum(1 for i in s if _kind(i) in WEIGHT_TYPES))
+        last = [i for i in seq if _kind(i) in WEIGHT_TYPES][-1]
+        c = _width(last, 1)
+        return c if math.isfinite(c) and c >= 2 else NAN
+    except Exception:  # noqa: BLE001
+        return NAN
+
+
+def relative_features(trace, graph) -> dict[str, float]:
+    """Loss and accuracy on the scale of the task (chance level ``1/C`` and the loss of a uniform
+    guess ``ln C`` for a C-class model), the learning rate on the scale of its optimizer's
+    default, and the validation curve's late trend: numbers that mean the same in every program."""
+    out: dict[str, float] = {}
+    c = _n_classes(graph)
+    if math.isfinite(c):
+        _, v = _best_series(trace, "loss")
+        v = _finite(v)
+        if len(v):
+            k = max(1, len(v) // 10)
+            out["loss.first_over_uniform"] = float(np.clip(np.mean(v[:k]) / math.log(c), -1e3, 1e3))
+            out["loss.last_over_uniform"] = float(np.clip(np.mean(v[-k:]) / math.log(c), -1e3, 1e3))
+        _, acc = _best_series(trace, "accuracy")
+        acc = _finite(acc)
+        if len(acc):
+            k = max(1, len(acc) // 10)
+            chance = 1.0 / c
+            out["loss.acc_last_over_chance"] = float((np.mean(acc[-k:]) - chance) / (1.0 - chance))
+            out["loss.acc_max_over_chance"] = float((np.max(acc) - chance) / (1.0 - chance))
+    _, vl = _best_series(trace, "val_loss")
+    vl = _finite(vl)
+    if len(vl) >= 3:
+        scale = abs(float(vl[0])) + 1e-8
+        k = max(2, len(vl) * 3 // 10)
+        out["loss.val_slope_late"] = _slope(vl[-k:] / scale)
+        out["loss.val_argmin_frac"] = float(np.argmin(vl) / (len(vl) - 1))
+        out["loss.val_last_over_min"] = float(np.clip(vl[-1] / (np.min(vl) + 1e-8), -1e3, 1e3))
+    if graph is not None:
+        try:
+            opts = graph.nodes("optimizer")
+        except Exception:  # noqa: BLE001
+            opts = []
+        _, lr = _best_series(trace, "lr")
+        lr = _finite(lr)
+        for n in opts:
+            kind = str(n.attrs.get("optimizer_type"))
+            if kind in DEFAULT_LR and len(lr) and lr[0] > 0:
+                out["opt.lr_over_default_log10"] = math.log10(lr[0] / DEFAULT_LR[kind])
+            break
+    return out
+
+
 #: Names an older version of this module produced that the models must not use: presence
 #: facts that, in a mutation corpus, would only say "this line was injected".
 DROPPED_FEATURES = frozenset({"static.n_init", "static.has_clip_grad_norm_"})
@@ -545,6 +715,9 @@ def extract(trace, graph=None) -> dict[str, float]:
     feats.update(event_features(trace))
     feats.update(data_features(trace))
     feats.update(static_features(graph))
+    if graph is not None:
+        feats.update(structure_features(graph))
+    feats.update(relative_features(trace, graph))
     status = str(getattr(trace, "status", "") or "")
     feats["loss.crashed"] = float(status == "crashed")
     return {k: (float(v) if v is not None and np.isfinite(v) else NAN) for k, v in feats.items()}

@@ -68,3 +68,81 @@ def test_extract_on_a_real_trace(tmp_path):
     assert {"loss", "grad", "weight", "opt", "event", "data", "static"} <= groups
     assert f["static.loss_ce"] == 1.0 and f["static.opt_sgd"] == 1.0
     assert f["event.step_frac"] > 0.9
+
+
+NET = '''
+import torch
+import torch.nn as nn
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc1 = nn.Linear(8, {h1})
+        self.fc2 = nn.Linear({h1}, 32)
+        self.out = nn.Linear(32, 4)
+        self.act = nn.{act}()
+
+    def forward(self, x):
+        x = self.act(self.fc1(x))
+        x = {mid}
+        return {tail}
+
+
+model = Net()
+loss_fn = nn.CrossEntropyLoss()
+opt = torch.optim.Adam(model.parameters(), lr={lr})
+'''
+
+
+def _net(h1=32, act="ReLU", mid="self.act(self.fc2(x))", tail="self.out(x)", lr=1e-3):
+    from faultlens.analyzer import build_graph
+
+    return build_graph(NET.format(h1=h1, act=act, mid=mid, tail=tail, lr=lr))
+
+
+def test_structure_of_a_healthy_net():
+    from faultlens.models.features import structure_features
+
+    f = structure_features(_net())
+    # one activation module applied twice counts twice (forward keeps repeats)
+    assert f["static.linear_chain_frac"] == 0.0 and f["static.stacked_act_frac"] == 0.0
+    assert f["static.hidden_act_kinds"] == 1.0 and f["static.hidden_act_minority_frac"] == 0.0
+    assert f["static.output_acts"] == 0.0 and f["static.output_act_unexpected"] == 0.0
+    assert f["static.bottleneck_log2"] == 0.0 and f["static.n_outputs_log2"] == 2.0
+
+
+def test_structure_shows_each_architecture_fault():
+    from faultlens.models.features import structure_features
+
+    removed = structure_features(_net(mid="self.fc2(x)"))           # activation removed
+    assert removed["static.linear_chain_frac"] == 0.5
+    mixed = structure_features(_net(mid="torch.sigmoid(self.fc2(x))"))  # one activation changed
+    assert mixed["static.hidden_act_kinds"] == 2.0 and mixed["static.hidden_act_minority_frac"] == 0.5
+    stacked = structure_features(_net(mid="torch.relu(self.act(self.fc2(x)))"))
+    assert stacked["static.stacked_act_frac"] > 0
+    after = structure_features(_net(tail="torch.relu(self.out(x))"))  # ReLU on CrossEntropy logits
+    assert after["static.output_acts"] == 1.0 and after["static.output_act_unexpected"] == 1.0
+    narrow = structure_features(_net(h1="max(1, int(32 * 0.0625))"))  # width 2 below 4 outputs
+    assert narrow["static.min_hidden_width_log2"] == 1.0
+    assert narrow["static.bottleneck_log2"] < -3 and narrow["static.min_width_over_outputs_log2"] == -1.0
+
+
+def test_relative_features_use_the_task_scale():
+    import math as _m
+
+    g = _net(lr=1e-2)
+    t = _trace(np.linspace(_m.log(4), 0.1, 40), lr=1e-2)
+    st = np.arange(40)
+    t.data[("accuracy", "loss:a:1:l")] = (st, np.linspace(0.25, 1.0, 40))
+    t.data[("val_loss", "loss:a:1:l")] = (st, np.r_[np.linspace(1.4, 0.5, 20), np.linspace(0.5, 1.0, 20)])
+    f = extract(t, g)
+    assert f["loss.first_over_uniform"] == pytest.approx(1.0, abs=0.1)
+    assert f["loss.acc_last_over_chance"] > 0.9 and f["loss.acc_max_over_chance"] == pytest.approx(1.0)
+    assert f["opt.lr_over_default_log10"] == pytest.approx(1.0)  # ten times Adam's default
+    assert f["loss.val_slope_late"] > 0 and 0.4 < f["loss.val_argmin_frac"] < 0.6
+    assert f["loss.val_last_over_min"] == pytest.approx(2.0, rel=0.01)
+    # the same run without a graph: no class count, no optimizer kind -> missing, never guessed
+    f0 = extract(t, None)
+    assert "loss.first_over_uniform" not in f0 or math.isnan(f0["loss.first_over_uniform"])
+    assert "opt.lr_over_default_log10" not in f0

@@ -1,0 +1,115 @@
+"""Re-extracting a corpus's features from its kept traces (``faultlens corpus features``).
+
+After a change to :mod:`faultlens.models.features`, every run's feature row is recomputed from
+the gzip copy of its trace (``<db>.traces/``) and the graph of the program it ran (the original,
+or the mutant re-applied to it), so all rows of a corpus come from one extractor version.
+Work is split by mutant (one graph build serves all its seeds) over ``jobs`` worker processes;
+the database is written only by the parent, one transaction per mutant.
+"""
+from __future__ import annotations
+
+import json
+import os
+from typing import Any, Iterator
+
+from faultlens.corpus import db as cdb
+
+
+def _mutant_runs(con, tdir: str) -> list[dict[str, Any]]:
+    """One work item per (program, mutant): the runs whose trace was kept."""
+    from faultlens.corpus.worker import trace_file_for
+
+    muts = {(p, m): (op, ft, site, params, desc) for p, m, op, ft, site, params, desc in con.execute(
+        "SELECT program, mutant_id, operator, fault_type, site, params, description FROM mutants")}
+    paths = dict(con.execute("SELECT program, path FROM programs"))
+    items: dict[tuple[str, str], dict[str, Any]] = {}
+    for run_id, prog, mid, seed in con.execute("SELECT run_id, program, mutant_id, seed FROM runs ORDER BY run_id"):
+        job = {"program": prog, "mutant_id": mid, "seed": seed, "trace_dir": tdir, "path": paths.get(prog)}
+        tf = trace_file_for(job)
+        item = items.setdefault((prog, mid), {"program": prog, "mutant_id": mid, "path": paths.get(prog),
+                                              "mutant": None, "runs": [], "missing": 0})
+        if not job["path"] or not os.path.exists(tf):
+            item["missing"] += 1
+            continue
+        item["runs"].append((run_id, tf))
+        if mid != "original" and item["mutant"] is None and (prog, mid) in muts:
+            op, ft, site, params, desc = muts[(prog, mid)]
+            info = json.loads(desc).get("info", []) if desc and desc.startswith("{") else []
+            item["mutant"] = {"operator": op, "site": site, "params": json.loads(params or "{}"),
+                              "fault_type": ft, "info": info}
+    return list(items.values())
+
+
+def extract_item(item: dict[str, Any]) -> list[tuple[int, dict[str, float] | None]]:
+    """Features of every kept run of one mutant (None for a trace that cannot be read)."""
+    import gzip
+    import shutil
+    import tempfile
+
+    from faultlens.corpus.worker import materialize
+    from faultlens.instrumenter.trace import load_trace
+    from faultlens.models.features import extract
+
+    graph = None
+    if item["runs"]:
+        from faultlens.analyzer import build_graph
+
+        with tempfile.TemporaryDirectory() as tmp:
+            job = {"program": item["program"], "mutant_id": item["mutant_id"], "path": item["path"],
+                   "mutant": item["mutant"]}
+            try:
+                graph = build_graph(materialize(job, tmp))
+            except Exception:  # noqa: BLE001 - features without static facts, as at build time
+                graph = None
+    out: list[tuple[int, dict[str, float] | None]] = []
+    for run_id, tf in item["runs"]:
+        with tempfile.TemporaryDirectory() as tmp:
+            tp = os.path.join(tmp, "trace.sqlite")
+            try:
+                with gzip.open(tf, "rb") as src, open(tp, "wb") as dst:
+                    shutil.copyfileobj(src, dst)
+                out.append((run_id, extract(load_trace(tp), graph)))
+            except Exception:  # noqa: BLE001 - a damaged kept trace: the old row stays
+                out.append((run_id, None))
+    return out
+
+
+def _results(items: list[dict[str, Any]], jobs: int) -> Iterator[tuple[dict[str, Any], list]]:
+    if jobs <= 1 or len(items) <= 1:
+        for it in items:
+            yield it, extract_item(it)
+        return
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("spawn")) as pool:
+        futs = {pool.submit(extract_item, it): it for it in items}
+        for fut in as_completed(futs):
+            yield futs[fut], fut.result()
+
+
+def refeature(db_path: str, jobs: int = 1, progress: bool = True) -> dict[str, int]:
+    """Re-extract every run's features from its kept trace. Returns counts by outcome
+    (``ok``, ``unreadable``: trace present but not readable, ``no_trace``: none kept)."""
+    from faultlens.corpus.builder import Progress, trace_dir_for
+
+    con = cdb.connect(db_path)
+    try:
+        items = _mutant_runs(con, trace_dir_for(db_path))
+        bar = Progress(sum(len(i["runs"]) + i["missing"] for i in items), enabled=progress)
+        for it in items:
+            for _ in range(it["missing"]):
+                bar.update("no_trace")
+        for it, rows in _results([i for i in items if i["runs"]], jobs):
+            with cdb.transaction(con):
+                for run_id, feats in rows:
+                    if feats is None:
+                        bar.update("unreadable")
+                        continue
+                    con.execute("INSERT OR REPLACE INTO features(run_id, data) VALUES (?, ?)",
+                                (run_id, json.dumps(feats)))
+                    bar.update("ok")
+        bar.close()
+        return dict(bar.counts)
+    finally:
+        con.close()
