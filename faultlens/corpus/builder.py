@@ -83,20 +83,28 @@ def _sha(path: str) -> str:
 
 
 def plan_program(con: sqlite3.Connection, name: str, path: str, log: Callable[[str], None]) -> list[dict[str, Any]]:
-    """The mutants of one program (cached in the DB while the file is unchanged)."""
-    sha = _sha(path)
+    """The mutants of one program, cached in the DB while the file and the operator registry
+    are unchanged: the cache key (``programs.sha256``) is ``<file sha256>:<registry signature>``,
+    so a new or changed operator re-enumerates. Re-enumerating upserts; mutant rows (and their
+    runs) of an earlier plan stay in the DB (mutant ids are stable across plans, so a mutant
+    enumerated again keeps its runs), but only the rows of the current plan (``"plan"`` in their
+    description) are planned for running."""
+    from faultlens.corpus.operators import enumerate_mutants, registry_signature
+
+    sha = f"{_sha(path)}:{registry_signature()}"
     row = con.execute("SELECT sha256 FROM programs WHERE program=?", (name,)).fetchone()
     if row and row[0] == sha:
         rows = con.execute("SELECT mutant_id, operator, fault_type, site, params, description FROM mutants"
                            " WHERE program=? AND mutant_id != 'original'", (name,)).fetchall()
         out = []
         for mid, op, ft, site, params, desc in rows:
-            info = json.loads(desc or "{}").get("info", []) if desc and desc.startswith("{") else []
+            meta = json.loads(desc) if desc and desc.startswith("{") else {}
+            if meta.get("plan") != sha:
+                continue  # a mutant of an earlier plan (other registry or file): kept, not re-run
+            info = meta.get("info", [])
             out.append({"mutant_id": mid, "operator": op, "fault_type": ft, "site": site,
                         "params": json.loads(params or "{}"), "info": info})
         return out
-    from faultlens.corpus.operators import enumerate_mutants
-
     try:
         mutants = enumerate_mutants(path)
     except Exception as exc:  # noqa: BLE001 - a program the analyzer cannot read: originals only
@@ -108,7 +116,8 @@ def plan_program(con: sqlite3.Connection, name: str, path: str, log: Callable[[s
         d = {"mutant_id": m.id, "operator": m.operator, "fault_type": m.fault_type, "site": m.site,
              "params": m.param_dict, "info": [list(x) for x in m.info]}
         out.append(d)
-        rows.append({**d, "description": json.dumps({"text": m.describe(), "info": d["info"]}, default=str)})
+        rows.append({**d, "description": json.dumps({"text": m.describe(), "info": d["info"], "plan": sha},
+                                                    default=str)})
     cdb.upsert_mutants(con, name, path, sha, rows)
     return out
 

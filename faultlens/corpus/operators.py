@@ -13,14 +13,14 @@ torch.
 
 Coverage of DeepCrime's list: training data (label noise, shuffled labels, deleted data,
 unbalanced data, input noise, unnormalised inputs), hyperparameters (learning rate up/down,
-batch size up/down, disable batching, fewer epochs), activation (change / remove / add per
+batch size up/down, disable batching, fewer epochs, patience 0), activation (change / remove / add per
 layer or functional op), regularisation (dropout rate, added dropout, weight decay), weights
 (zeros / constant / too-large / too-small initialisation), loss (unsuited loss), optimiser
-(change), gradient clipping, architecture (layer removal / duplication, width change), and
+(change), gradient clipping, architecture (layer removal / duplication, width change, bias
+removed / added), and
 PyTorch training-loop faults that DeepCrime (Keras) cannot express: missing ``zero_grad``,
 missing ``step``, missing ``eval()``, softmax before ``CrossEntropyLoss``, ``NLLLoss`` on
-raw logits. Not covered: patience (no early stopping in the subjects) and validation-set
-removal (no Keras-style validation split).
+raw logits. Not covered: validation-set removal (no Keras-style validation split).
 """
 from __future__ import annotations
 
@@ -343,6 +343,54 @@ class EpochsDecrease(MutationOperator):
         if site.get("mode") == "hp":
             return [Edit.at("replace_expr", n.attrs["value_span"], template=t)]
         return [Edit.at("wrap_range", n.span, template=t)]
+
+
+def _patience_sites(graph) -> list[Site]:
+    """Patience values: the ``patience`` of every scheduler (through the hyperparameter it reads
+    when the analyzer resolved one, else the argument itself; ``patience=0`` is added to a
+    ReduceLROnPlateau that uses the default, 10), plus any hyperparameter named ``patience`` or
+    ``*_patience``, any case (hand-written early stopping: ``if bad_epochs >= args.patience: break``)."""
+    out: list[Site] = []
+    hp_ids: set[str] = set()
+    for s in _nodes(graph, "scheduler"):
+        hp_id = (s.attrs.get("arg_hps") or {}).get("patience")
+        if hp_id and hp_id in graph and graph.node(hp_id).attrs.get("value_span"):
+            if hp_id not in hp_ids:
+                hp_ids.add(hp_id)
+                out.append(Site(hp_id, (("mode", "hp"),)))
+        elif _arg_span(s, "patience") is not None:
+            out.append(Site(s.id, (("mode", "arg"),)))
+        elif s.attrs.get("scheduler_type") == "ReduceLROnPlateau" and _expr_span(s) is not None:
+            out.append(Site(s.id, (("mode", "add"),)))
+    for h in _nodes(graph, "hyperparameter"):
+        hp = str(h.attrs.get("hp") or "").lower()
+        if (hp == "patience" or hp.endswith("_patience")) and h.attrs.get("value_span") and h.id not in hp_ids:
+            hp_ids.add(h.id)
+            out.append(Site(h.id, (("mode", "hp"),)))
+    return out
+
+
+@register
+class PatienceChange(MutationOperator):
+    name = "patience_change"
+    fault_type = "epochs"
+    family = "hyperparameters"
+    description = ("set the patience of a ReduceLROnPlateau scheduler or of early stopping to 0 "
+                   "(DeepCrime 'change patience': the lr decays / training stops at the first bad epoch)")
+    variants = [{"value": 0}]
+
+    def sites(self, graph):
+        return _patience_sites(graph)
+
+    def edits(self, graph, site, params):
+        n = graph.node(site.node)
+        code = repr(int(params.get("value", 0)))
+        mode = site.get("mode")
+        if mode == "hp":
+            return [Edit.at("replace_expr", n.attrs["value_span"], template=code)]
+        if mode == "arg":
+            return [Edit.at("replace_expr", _arg_span(n, "patience"), template=code)]
+        return [Edit.at("set_kwarg", _expr_span(n), name="patience", code=code)]
 
 
 # ----------------------------------------------------------------- activations
@@ -993,12 +1041,94 @@ class LayerDuplicate(MutationOperator):
                 Edit(kind="prelude", line=0, code=TORCH_PRELUDE)]
 
 
+# positional index of ``bias`` in the constructors (torch.nn.Linear(in, out, bias);
+# ConvNd(in, out, kernel_size, stride, padding, dilation, groups, bias))
+BIAS_POSITION = {"Linear": 2, "Conv1d": 7, "Conv2d": 7, "Conv3d": 7}
+
+
+def _bias_state(layer) -> bool | None:
+    """True/False: the layer is built with / without a bias; None: unknown (not resolved)."""
+    args = layer.attrs.get("args") or {}
+    resolved = layer.attrs.get("args_resolved") or {}
+    for key in ("bias", str(BIAS_POSITION[layer.attrs["layer_type"]])):
+        if key in args:
+            v = args[key]
+            return v if isinstance(v, bool) and resolved.get(key, True) else None
+    return True  # the constructors' default
+
+
+def _bias_sites(graph, want: bool) -> list[Site]:
+    """One site per weight-layer construction (distinct expr_span) whose bias is ``want``.
+
+    Only calls whose input and output sizes are explicit arguments (so no ``*args`` /
+    ``**kwargs`` could already carry ``bias``)."""
+    out, seen = [], set()
+    for n in _nodes(graph, "layer"):
+        lt = n.attrs.get("layer_type")
+        if lt not in BIAS_POSITION or not n.attrs.get("expr_span"):
+            continue
+        if _arg_span(n, "in_features", "in_channels", "0") is None or \
+                _arg_span(n, "out_features", "out_channels", "1") is None:
+            continue
+        key = json.dumps(_expr_span(n).to_dict() if hasattr(_expr_span(n), "to_dict") else _expr_span(n),
+                         sort_keys=True, default=str)
+        if key in seen or _bias_state(n) is not want:
+            continue
+        seen.add(key)
+        out.append(Site(n.id, (("type", lt),)))
+    return out
+
+
+def _set_bias(n, value: bool) -> list[Edit]:
+    span = _arg_span(n, "bias", str(BIAS_POSITION[n.attrs["layer_type"]]))
+    if span is not None:
+        return [Edit.at("replace_expr", span, template=repr(value))]
+    return [Edit.at("set_kwarg", _expr_span(n), name="bias", code=repr(value))]
+
+
+@register
+class BiasRemove(MutationOperator):
+    name = "bias_remove"
+    fault_type = "architecture"
+    family = "architecture"
+    description = "build a Linear/Conv layer without its bias (bias=False; DeepCrime 'remove bias')"
+
+    def sites(self, graph):
+        return _bias_sites(graph, True)
+
+    def edits(self, graph, site, params):
+        return _set_bias(graph.node(site.node), False)
+
+
+@register
+class BiasAdd(MutationOperator):
+    name = "bias_add"
+    fault_type = "architecture"
+    family = "architecture"
+    description = "give a Linear/Conv layer built with bias=False a bias (DeepCrime 'add bias')"
+
+    def sites(self, graph):
+        return _bias_sites(graph, False)
+
+    def edits(self, graph, site, params):
+        return _set_bias(graph.node(site.node), True)
+
+
 # ----------------------------------------------------------------- public API
 def get_operator(name: str) -> MutationOperator:
     try:
         return REGISTRY[name]
     except KeyError:
         raise MutationError(f"unknown mutation operator {name!r} (see `faultlens mutate --list`)") from None
+
+
+def registry_signature() -> str:
+    """A short digest of the registered operators and their variants: a changed registry
+    (new operator, changed variants) gives a new signature, so cached mutant lists of
+    programs planned before (``faultlens.corpus.builder.plan_program``) are re-enumerated."""
+    spec = sorted([name, op.fault_type, sorted(json.dumps(v, sort_keys=True, default=str) for v in op.variants)]
+                  for name, op in REGISTRY.items())
+    return hashlib.sha256(json.dumps(spec, default=str).encode()).hexdigest()[:12]
 
 
 def enumerate_mutants(program, graph=None, operators: Iterable[str] | None = None) -> list[Mutant]:

@@ -121,3 +121,52 @@ def test_ray_engine_on_local_ray(tmp_path):
     assert summary["ran"] == 3
     rows = _runs(db)
     assert len(rows) == 3 and all(st == "ok" for *_, st in rows), rows
+
+
+def test_plan_cache_follows_the_operator_registry(tmp_path, monkeypatch):
+    from faultlens.corpus import builder
+    from faultlens.corpus import db as cdb
+    from faultlens.corpus import operators
+
+    path = os.path.join(FIX, "tiny_manual.py")
+    con = cdb.connect(str(tmp_path / "c.sqlite"))
+    first = builder.plan_program(con, "tiny_manual", path, lambda msg: None)
+    assert first and "drop_zero_grad" in {m["operator"] for m in first}
+    key = con.execute("SELECT sha256 FROM programs").fetchone()[0]
+    assert key == f"{builder._sha(path)}:{operators.registry_signature()}"
+    victim = first[0]["mutant_id"]
+    cdb.record_run(con, {"program": "tiny_manual", "mutant_id": victim, "seed": 0, "status": "ok", "score": 0.5})
+
+    calls = []
+    real_enumerate = operators.enumerate_mutants
+
+    def counting(*a, **k):
+        calls.append(1)
+        return real_enumerate(*a, **k)
+
+    monkeypatch.setattr(operators, "enumerate_mutants", counting)
+    # unchanged file and registry: the cached plan, not a new enumeration
+    again = builder.plan_program(con, "tiny_manual", path, lambda msg: None)
+    assert calls == [] and sorted(m["mutant_id"] for m in again) == sorted(m["mutant_id"] for m in first)
+
+    class ZeroGradAgain(operators.DropZeroGrad):
+        name = "zero_grad_again"
+
+    monkeypatch.setitem(operators.REGISTRY, "zero_grad_again", ZeroGradAgain())
+    third = builder.plan_program(con, "tiny_manual", path, lambda msg: None)
+    assert calls == [1]  # a changed registry re-enumerates
+    assert "zero_grad_again" in {m["operator"] for m in third}
+    assert {m["mutant_id"] for m in first} < {m["mutant_id"] for m in third}
+    # upsert: the earlier mutants keep their rows and runs
+    assert con.execute("SELECT COUNT(*) FROM runs WHERE mutant_id=?", (victim,)).fetchone()[0] == 1
+    assert con.execute("SELECT COUNT(*) FROM mutants WHERE program='tiny_manual' AND mutant_id != 'original'"
+                       ).fetchone()[0] == len(third)
+
+    monkeypatch.delitem(operators.REGISTRY, "zero_grad_again")
+    fourth = builder.plan_program(con, "tiny_manual", path, lambda msg: None)
+    assert calls == [1, 1]
+    # the removed operator's mutants stay stored, but are no longer planned
+    assert {m["mutant_id"] for m in fourth} == {m["mutant_id"] for m in first}
+    assert con.execute("SELECT COUNT(*) FROM mutants WHERE operator='zero_grad_again'").fetchone()[0] >= 1
+    fifth = builder.plan_program(con, "tiny_manual", path, lambda msg: None)
+    assert calls == [1, 1] and {m["mutant_id"] for m in fifth} == {m["mutant_id"] for m in first}

@@ -11,7 +11,7 @@ from faultlens.corpus.operators import (  # noqa: E402
 from faultlens.corpus.edits import MutationError  # noqa: E402
 
 FIX = os.path.join(os.path.dirname(__file__), "fixtures")
-PROGRAMS = [os.path.join(FIX, "tiny_mlp.py"), os.path.join(FIX, "tiny_manual.py")]
+PROGRAMS = [os.path.join(FIX, "tiny_mlp.py"), os.path.join(FIX, "tiny_manual.py"), os.path.join(FIX, "tiny_conv.py")]
 
 
 @pytest.fixture(scope="module")
