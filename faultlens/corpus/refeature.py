@@ -15,13 +15,39 @@ from typing import Any, Iterator
 from faultlens.corpus import db as cdb
 
 
+def _resolve(path: str | None, programs_dir: str | None) -> str | None:
+    """A program path as the build recorded it (often relative to where it ran): as given, or
+    the longest tail of it that exists under the corpus's recorded programs directory."""
+    if not path:
+        return None
+    if os.path.exists(path):
+        return os.path.abspath(path)
+    if programs_dir:
+        parts = os.path.normpath(path).split(os.sep)
+        for k in range(len(parts)):
+            cand = os.path.join(programs_dir, *parts[k:])
+            if os.path.exists(cand):
+                return cand
+    return None
+
+
 def _mutant_runs(con, tdir: str) -> list[dict[str, Any]]:
     """One work item per (program, mutant): the runs whose trace was kept."""
     from faultlens.corpus.worker import trace_file_for
+    from faultlens.errors import FaultlensError
 
     muts = {(p, m): (op, ft, site, params, desc) for p, m, op, ft, site, params, desc in con.execute(
         "SELECT program, mutant_id, operator, fault_type, site, params, description FROM mutants")}
-    paths = dict(con.execute("SELECT program, path FROM programs"))
+    meta = dict(con.execute("SELECT key, value FROM meta"))
+    programs_dir = json.loads(meta["programs_dir"]) if meta.get("programs_dir") else None
+    recorded = dict(con.execute("SELECT program, path FROM programs"))
+    paths = {p: _resolve(v, programs_dir) for p, v in recorded.items()}
+    lost = sorted(p for p, v in paths.items() if v is None)
+    if lost:
+        raise FaultlensError(f"cannot find the source of {len(lost)} corpus program(s) ({', '.join(lost[:3])}"
+                             f"{', ...' if len(lost) > 3 else ''}; recorded as {recorded[lost[0]]!r}); run from the "
+                             "directory the corpus was built in: without the source, the static features "
+                             "would silently go missing")
     items: dict[tuple[str, str], dict[str, Any]] = {}
     for run_id, prog, mid, seed in con.execute("SELECT run_id, program, mutant_id, seed FROM runs ORDER BY run_id"):
         job = {"program": prog, "mutant_id": mid, "seed": seed, "trace_dir": tdir, "path": paths.get(prog)}
@@ -40,8 +66,9 @@ def _mutant_runs(con, tdir: str) -> list[dict[str, Any]]:
     return list(items.values())
 
 
-def extract_item(item: dict[str, Any]) -> list[tuple[int, dict[str, float] | None]]:
-    """Features of every kept run of one mutant (None for a trace that cannot be read)."""
+def extract_item(item: dict[str, Any]) -> tuple[list[tuple[int, dict[str, float] | None]], bool]:
+    """Features of every kept run of one mutant (None for a trace that cannot be read), and
+    whether the program graph (the static features) could be built."""
     import gzip
     import shutil
     import tempfile
@@ -71,10 +98,10 @@ def extract_item(item: dict[str, Any]) -> list[tuple[int, dict[str, float] | Non
                 out.append((run_id, extract(load_trace(tp), graph)))
             except Exception:  # noqa: BLE001 - a damaged kept trace: the old row stays
                 out.append((run_id, None))
-    return out
+    return out, graph is not None
 
 
-def _results(items: list[dict[str, Any]], jobs: int) -> Iterator[tuple[dict[str, Any], list]]:
+def _results(items: list[dict[str, Any]], jobs: int) -> Iterator[tuple[dict[str, Any], tuple[list, bool]]]:
     if jobs <= 1 or len(items) <= 1:
         for it in items:
             yield it, extract_item(it)
@@ -90,7 +117,8 @@ def _results(items: list[dict[str, Any]], jobs: int) -> Iterator[tuple[dict[str,
 
 def refeature(db_path: str, jobs: int = 1, progress: bool = True) -> dict[str, int]:
     """Re-extract every run's features from its kept trace. Returns counts by outcome
-    (``ok``, ``unreadable``: trace present but not readable, ``no_trace``: none kept)."""
+    (``ok``; ``no_graph``: written without static features, the mutant's program could not be
+    analysed; ``unreadable``: trace present but not readable; ``no_trace``: none kept)."""
     from faultlens.corpus.builder import Progress, trace_dir_for
 
     con = cdb.connect(db_path)
@@ -100,7 +128,7 @@ def refeature(db_path: str, jobs: int = 1, progress: bool = True) -> dict[str, i
         for it in items:
             for _ in range(it["missing"]):
                 bar.update("no_trace")
-        for it, rows in _results([i for i in items if i["runs"]], jobs):
+        for it, (rows, has_graph) in _results([i for i in items if i["runs"]], jobs):
             with cdb.transaction(con):
                 for run_id, feats in rows:
                     if feats is None:
@@ -108,7 +136,7 @@ def refeature(db_path: str, jobs: int = 1, progress: bool = True) -> dict[str, i
                         continue
                     con.execute("INSERT OR REPLACE INTO features(run_id, data) VALUES (?, ?)",
                                 (run_id, json.dumps(feats)))
-                    bar.update("ok")
+                    bar.update("ok" if has_graph else "no_graph")
         bar.close()
         return dict(bar.counts)
     finally:

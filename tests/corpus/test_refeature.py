@@ -31,7 +31,7 @@ def test_refeature_restores_and_updates_every_row(tmp_path):
     out = subprocess.run([sys.executable, "-m", "faultlens", "corpus", "features", "--db", db, "--jobs", "2",
                           "--no-progress"], capture_output=True, text=True, env=env, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
-    assert "ok 4" in out.stdout
+    assert "ok 4" in out.stdout and "no_graph" not in out.stdout
     con = sqlite3.connect(db)
     after = {k: json.loads(v) for k, v in con.execute("SELECT run_id, data FROM features")}
     con.close()
@@ -48,3 +48,32 @@ def test_refeature_of_a_missing_database_is_a_usage_error(tmp_path):
     out = subprocess.run([sys.executable, "-m", "faultlens", "corpus", "features", "--db", str(tmp_path / "no.sqlite")],
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 2 and "no such corpus database" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_refeature_finds_programs_recorded_relative_to_another_directory(tmp_path, monkeypatch):
+    """The build records program paths as given (often relative); re-extraction run from
+    another directory must still find the sources, or refuse — never drop the static features."""
+    from faultlens.corpus.builder import build_corpus
+    from faultlens.corpus.refeature import refeature
+    from faultlens.errors import FaultlensError
+
+    work = tmp_path / "proj"
+    (work / "programs").mkdir(parents=True)
+    shutil.copy(os.path.join(FIX, "tiny_mlp.py"), work / "programs" / "tiny_mlp.py")
+    monkeypatch.chdir(work)
+    build_corpus("programs", "c.sqlite", seeds=2, orig_seeds=2, jobs=1, engine="serial", max_mutants=1,
+                 curvature=False, progress=False)
+    db = str(work / "c.sqlite")
+    monkeypatch.chdir(tmp_path)
+    counts = refeature(db, jobs=1, progress=False)
+    assert counts == {"ok": 4}
+    con = sqlite3.connect(db)
+    assert all("static.n_weight_layers" in json.loads(d) for (d,) in con.execute("SELECT data FROM features"))
+    con.close()
+    shutil.move(str(work / "programs"), str(tmp_path / "elsewhere"))
+    try:
+        refeature(db, jobs=1, progress=False)
+    except FaultlensError as exc:
+        assert "tiny_mlp" in str(exc) and "static features" in str(exc)
+    else:
+        raise AssertionError("a corpus whose sources are gone must not be re-extracted silently")
