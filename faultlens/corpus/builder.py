@@ -319,60 +319,6 @@ def trace_dir_for(db_path: str) -> str:
     return os.path.abspath(db_path) + ".traces"
 
 
-def refeature(db_path: str, progress: bool = True) -> int:
-    """Re-extract every run's features from its kept trace (after a change to features.py)."""
-    import gzip
-    import shutil
-    import tempfile
-
-    from faultlens.corpus.worker import _mutant_obj, materialize, trace_file_for
-    from faultlens.instrumenter.trace import load_trace
-    from faultlens.models.features import extract
-
-    con = cdb.connect(db_path)
-    tdir = trace_dir_for(db_path)
-    muts = {(p, m): (op, ft, site, params, desc) for p, m, op, ft, site, params, desc in con.execute(
-        "SELECT program, mutant_id, operator, fault_type, site, params, description FROM mutants")}
-    paths = dict(con.execute("SELECT program, path FROM programs"))
-    runs = con.execute("SELECT run_id, program, mutant_id, seed FROM runs").fetchall()
-    bar = Progress(len(runs), enabled=progress)
-    graphs: dict[tuple[str, str], Any] = {}
-    n = 0
-    for run_id, prog, mid, seed in runs:
-        job = {"program": prog, "mutant_id": mid, "seed": seed, "trace_dir": tdir, "path": paths.get(prog)}
-        tf = trace_file_for(job)
-        if not os.path.exists(tf) or not job["path"]:
-            bar.update("no_trace")
-            continue
-        key = (prog, mid)
-        if key not in graphs:
-            from faultlens.analyzer import build_graph
-
-            graphs[key] = None
-            with tempfile.TemporaryDirectory() as tmp:
-                try:
-                    if mid != "original":
-                        op, ft, site, params, desc = muts[key]
-                        info = json.loads(desc).get("info", []) if desc and desc.startswith("{") else []
-                        job["mutant"] = {"operator": op, "site": site, "params": json.loads(params or "{}"),
-                                         "fault_type": ft, "info": info}
-                    graphs[key] = build_graph(materialize(job, tmp))
-                except Exception:  # noqa: BLE001 - features without static facts
-                    graphs[key] = None
-        with tempfile.TemporaryDirectory() as tmp:
-            tp = os.path.join(tmp, "trace.sqlite")
-            with gzip.open(tf, "rb") as src, open(tp, "wb") as out:
-                shutil.copyfileobj(src, out)
-            feats = extract(load_trace(tp), graphs[key])
-        with cdb.transaction(con):
-            con.execute("INSERT OR REPLACE INTO features(run_id, data) VALUES (?, ?)", (run_id, json.dumps(feats)))
-        n += 1
-        bar.update("ok")
-    bar.close()
-    con.close()
-    return n
-
-
 def build_corpus(programs_dir: str, db_path: str, *, seeds: int = 3, orig_seeds: int | None = None,
                  jobs: int = 1, max_steps: int | None = None, max_seconds: float | None = 60.0,
                  engine: str = "local", address: str | None = None, limit: int | None = None,
