@@ -524,8 +524,39 @@ def static_features(graph) -> dict[str, float]:
         out[f"static.has_{m}"] = float(m in methods)
     out["static.n_transform"] = float(len(graph.nodes("transform")))
     # softmax applied to what a CrossEntropyLoss receives
-    out["static.softmax_then_ce"] = float(out.get("static.output_softmax", 0) and "ce" in lk)
+    # what the loss receives: activations wrapped around the prediction in the loss call itself
+    fed = _loss_input_acts(graph)
+    out["static.loss_input_acts"] = float(len(fed))
+    expected = {"sigmoid": {"bce", "mse"}, "log_softmax": {"nll"}}
+    out["static.loss_input_unexpected"] = float(any(not (expected.get(a, set()) & lk) for a in fed))
+    out["static.softmax_then_ce"] = float(bool((out.get("static.output_softmax", 0) or "softmax" in fed)
+                                               and "ce" in lk))
     return out
+
+
+def _loss_input_acts(graph) -> set[str]:
+    """Activation functions applied to the prediction inside the loss call
+    (``loss_fn(torch.softmax(model(x), 1), y)``), as lower-case names."""
+    import ast
+
+    found: set[str] = set()
+    calls = [c for c in graph.nodes("call") if c.attrs.get("method") == "loss"]
+    calls += [n for n in graph.nodes("loss") if n.attrs.get("functional")]
+    for c in calls:
+        inputs = c.attrs.get("inputs") or []
+        if not inputs or not isinstance(inputs[0], str):
+            continue
+        try:
+            tree = ast.parse(inputs[0], mode="eval")
+        except SyntaxError:
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call):
+                f = node.func
+                name = f.attr if isinstance(f, ast.Attribute) else f.id if isinstance(f, ast.Name) else ""
+                if name.lower() in ACTIVATION_OPS:
+                    found.add(name.lower())
+    return found
 
 
 # ----------------------------------------------------------------------------- static: structure

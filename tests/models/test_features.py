@@ -146,3 +146,15 @@ def test_relative_features_use_the_task_scale():
     f0 = extract(t, None)
     assert "loss.first_over_uniform" not in f0 or math.isnan(f0["loss.first_over_uniform"])
     assert "opt.lr_over_default_log10" not in f0
+
+
+def test_activation_inside_the_loss_call_is_seen():
+    from faultlens.analyzer import build_graph
+    from faultlens.models.features import static_features
+
+    src = NET.format(h1=32, act="ReLU", mid="self.act(self.fc2(x))", tail="self.out(x)", lr=1e-3)
+    plain = static_features(build_graph(src + "loss = loss_fn(model(x), y)\n"))
+    assert plain["static.loss_input_acts"] == 0.0 and plain["static.softmax_then_ce"] == 0.0
+    double = static_features(build_graph(src + "loss = loss_fn(torch.softmax(model(x), dim=-1), y)\n"))
+    assert double["static.loss_input_acts"] == 1.0 and double["static.loss_input_unexpected"] == 1.0
+    assert double["static.softmax_then_ce"] == 1.0
