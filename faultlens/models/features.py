@@ -412,6 +412,15 @@ def event_features(trace) -> dict[str, float]:
                                                                       if e.training is not None] or [NAN]))
     out["event.eval_calls"] = float(sum(1 for e in evs if e.event == "eval") > 0)
     out["event.sched_step_frac"] = frac("sched_step")
+    # epochs the run went through and training steps per epoch (1: the whole set in one batch)
+    epoch_steps = sorted({e.step for e in evs if e.event == "epoch"})
+    if epoch_steps:
+        out["event.epochs_log2"] = math.log2(len(epoch_steps))
+        bounds = epoch_steps + [max(train_steps, default=epoch_steps[-1]) + 1]
+        per = [sum(1 for s in train_steps if a <= s < b) for a, b in zip(bounds, bounds[1:])]
+        per = [p for p in per if p > 0]
+        if per:
+            out["event.steps_per_epoch_log2"] = math.log2(float(np.median(per)))
     return out
 
 
@@ -440,6 +449,13 @@ def data_features(trace) -> dict[str, float]:
     tmin, tmax = med("target_min"), med("target_max")
     if math.isfinite(tmax):
         out["data.target_range_log10"] = _log10(tmax - tmin)
+    # class balance of integer targets, on the scale of their range: a uniform spread of classes
+    # sits mid-range with std ~ range/sqrt(12); a set missing most of some classes does not
+    tmean = med("target_mean")
+    if math.isfinite(tmax) and tmax > tmin and math.isfinite(tmean) and out.get("data.target_is_int") == 1.0:
+        out["data.target_mean_pos"] = float((tmean - tmin) / (tmax - tmin))
+        if math.isfinite(tstd):
+            out["data.target_std_over_range"] = float(tstd / (tmax - tmin))
     # batch-to-batch variability of the target mean (shuffled / noisy labels keep it, deleted data changes it)
     _, tm = _best_series(trace, "target_mean")
     tm = _finite(tm)

@@ -158,3 +158,22 @@ def test_activation_inside_the_loss_call_is_seen():
     double = static_features(build_graph(src + "loss = loss_fn(torch.softmax(model(x), dim=-1), y)\n"))
     assert double["static.loss_input_acts"] == 1.0 and double["static.loss_input_unexpected"] == 1.0
     assert double["static.softmax_then_ce"] == 1.0
+
+
+def test_epochs_steps_per_epoch_and_class_balance():
+    t = _trace(np.linspace(2, 1, 40))
+    # four epochs of ten steps: an epoch event opens each
+    t.events += [Event(s, -1, "epoch", None, True, True) for s in (0, 10, 20, 30)]
+    st = np.arange(40)
+    for m, v in (("target_min", 0.0), ("target_max", 9.0), ("target_is_int", 1.0)):
+        t.data[(m, "model:a:3:m")] = (st, np.full(40, v))
+    t.data[("target_mean", "model:a:3:m")] = (st, np.full(40, 4.5))
+    t.data[("target_std", "model:a:3:m")] = (st, np.full(40, 2.87))
+    f = extract(t, None)
+    assert f["event.epochs_log2"] == 2.0 and f["event.steps_per_epoch_log2"] == pytest.approx(np.log2(10))
+    assert f["data.target_mean_pos"] == pytest.approx(0.5) and f["data.target_std_over_range"] == pytest.approx(0.319, abs=1e-3)
+    # most samples of the lower classes gone: the mean moves up, the spread shrinks
+    t.data[("target_mean", "model:a:3:m")] = (st, np.full(40, 6.8))
+    t.data[("target_std", "model:a:3:m")] = (st, np.full(40, 1.6))
+    g = extract(t, None)
+    assert g["data.target_mean_pos"] > 0.7 and g["data.target_std_over_range"] < 0.2
