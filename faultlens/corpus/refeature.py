@@ -66,9 +66,12 @@ def _mutant_runs(con, tdir: str) -> list[dict[str, Any]]:
     return list(items.values())
 
 
-def extract_item(item: dict[str, Any]) -> tuple[list[tuple[int, dict[str, float] | None]], bool]:
-    """Features of every kept run of one mutant (None for a trace that cannot be read), and
-    whether the program graph (the static features) could be built."""
+def extract_item(item: dict[str, Any]) -> tuple[list[tuple[int, dict[str, float] | None]], str]:
+    """Features of every kept run of one mutant (None for a trace that cannot be read), and the
+    item's outcome: ``ok``; ``no_graph`` (the program ran but cannot be analysed: features
+    without static facts, as at build time); ``stale`` (the mutant can no longer be re-applied:
+    its spec is gone, or it names a graph node that an older analyzer produced — its static
+    facts cannot be recomputed, so no row is extracted)."""
     import gzip
     import shutil
     import tempfile
@@ -77,6 +80,10 @@ def extract_item(item: dict[str, Any]) -> tuple[list[tuple[int, dict[str, float]
     from faultlens.instrumenter.trace import load_trace
     from faultlens.models.features import extract
 
+    from faultlens.corpus.operators import MutationError
+
+    if item["mutant_id"] != "original" and item["mutant"] is None:
+        return [(run_id, None) for run_id, _ in item["runs"]], "stale"
     graph = None
     if item["runs"]:
         from faultlens.analyzer import build_graph
@@ -85,7 +92,11 @@ def extract_item(item: dict[str, Any]) -> tuple[list[tuple[int, dict[str, float]
             job = {"program": item["program"], "mutant_id": item["mutant_id"], "path": item["path"],
                    "mutant": item["mutant"]}
             try:
-                graph = build_graph(materialize(job, tmp))
+                entry = materialize(job, tmp)
+            except MutationError:
+                return [(run_id, None) for run_id, _ in item["runs"]], "stale"
+            try:
+                graph = build_graph(entry)
             except Exception:  # noqa: BLE001 - features without static facts, as at build time
                 graph = None
     out: list[tuple[int, dict[str, float] | None]] = []
@@ -98,10 +109,10 @@ def extract_item(item: dict[str, Any]) -> tuple[list[tuple[int, dict[str, float]
                 out.append((run_id, extract(load_trace(tp), graph)))
             except Exception:  # noqa: BLE001 - a damaged kept trace: the old row stays
                 out.append((run_id, None))
-    return out, graph is not None
+    return out, ("ok" if graph is not None else "no_graph")
 
 
-def _results(items: list[dict[str, Any]], jobs: int) -> Iterator[tuple[dict[str, Any], tuple[list, bool]]]:
+def _results(items: list[dict[str, Any]], jobs: int) -> Iterator[tuple[dict[str, Any], tuple[list, str]]]:
     if jobs <= 1 or len(items) <= 1:
         for it in items:
             yield it, extract_item(it)
@@ -118,7 +129,9 @@ def _results(items: list[dict[str, Any]], jobs: int) -> Iterator[tuple[dict[str,
 def refeature(db_path: str, jobs: int = 1, progress: bool = True) -> dict[str, int]:
     """Re-extract every run's features from its kept trace. Returns counts by outcome
     (``ok``; ``no_graph``: written without static features, the mutant's program could not be
-    analysed; ``unreadable``: trace present but not readable; ``no_trace``: none kept)."""
+    analysed; ``stale``: the mutant can no longer be re-applied, its feature row is removed — the
+    run, its label input and its kept trace stay; ``unreadable``: trace present but not
+    readable, the old row stays; ``no_trace``: none kept)."""
     from faultlens.corpus.builder import Progress, trace_dir_for
 
     con = cdb.connect(db_path)
@@ -128,15 +141,19 @@ def refeature(db_path: str, jobs: int = 1, progress: bool = True) -> dict[str, i
         for it in items:
             for _ in range(it["missing"]):
                 bar.update("no_trace")
-        for it, (rows, has_graph) in _results([i for i in items if i["runs"]], jobs):
+        for it, (rows, outcome) in _results([i for i in items if i["runs"]], jobs):
             with cdb.transaction(con):
                 for run_id, feats in rows:
+                    if outcome == "stale":
+                        con.execute("DELETE FROM features WHERE run_id=?", (run_id,))
+                        bar.update("stale")
+                        continue
                     if feats is None:
                         bar.update("unreadable")
                         continue
                     con.execute("INSERT OR REPLACE INTO features(run_id, data) VALUES (?, ?)",
                                 (run_id, json.dumps(feats)))
-                    bar.update("ok" if has_graph else "no_graph")
+                    bar.update(outcome)
         bar.close()
         return dict(bar.counts)
     finally:

@@ -657,6 +657,11 @@ def structure_features(graph) -> dict[str, float]:
     if acts:
         stacked = sum(1 for a, b in zip(acts, acts[1:]) if not any(_kind(i) in WEIGHT_TYPES for i in seq[a + 1:b]))
         out["static.stacked_act_frac"] = stacked / len(acts)
+    # layers built without a bias (usual only right before a normalisation layer)
+    weights = [seq[k] for k in w_idx]
+    out["static.no_bias_frac"] = float(np.mean([(w.attrs.get("args") or {}).get("bias") is False for w in weights]))
+    norms = [i for i in seq if _kind(i).startswith(("BatchNorm", "LayerNorm", "GroupNorm", "InstanceNorm"))]
+    out["static.norm_per_weight_layer"] = len(norms) / len(w_idx)
     last_w = w_idx[-1]
     hidden = [_kind(seq[k]).lower() for k in acts if k < last_w]
     if hidden:

@@ -77,3 +77,28 @@ def test_refeature_finds_programs_recorded_relative_to_another_directory(tmp_pat
         assert "tiny_mlp" in str(exc) and "static features" in str(exc)
     else:
         raise AssertionError("a corpus whose sources are gone must not be re-extracted silently")
+
+
+def test_a_mutant_that_cannot_be_reapplied_loses_only_its_feature_rows(tmp_path):
+    from faultlens.corpus.builder import build_corpus
+    from faultlens.corpus.refeature import refeature
+
+    progs = tmp_path / "programs"
+    progs.mkdir()
+    shutil.copy(os.path.join(FIX, "tiny_mlp.py"), progs / "tiny_mlp.py")
+    db = str(tmp_path / "c.sqlite")
+    build_corpus(str(progs), db, seeds=2, orig_seeds=2, jobs=1, engine="serial", max_mutants=1,
+                 curvature=False, progress=False)
+    con = sqlite3.connect(db)
+    (mid,) = con.execute("SELECT DISTINCT mutant_id FROM runs WHERE mutant_id != 'original'").fetchone()
+    # the site an older analyzer named no longer exists
+    con.execute("UPDATE mutants SET site='layer:tiny_mlp.py:1:gone' WHERE mutant_id=?", (mid,))
+    con.commit()
+    n_runs = con.execute("SELECT count(*) FROM runs").fetchone()[0]
+    con.close()
+    assert refeature(db, jobs=1, progress=False) == {"ok": 2, "stale": 2}
+    con = sqlite3.connect(db)
+    assert con.execute("SELECT count(*) FROM runs").fetchone()[0] == n_runs
+    kept = {m for (m,) in con.execute("SELECT r.mutant_id FROM features f JOIN runs r USING(run_id)")}
+    con.close()
+    assert kept == {"original"}

@@ -110,6 +110,7 @@ def test_structure_of_a_healthy_net():
     assert f["static.hidden_act_kinds"] == 1.0 and f["static.hidden_act_minority_frac"] == 0.0
     assert f["static.output_acts"] == 0.0 and f["static.output_act_unexpected"] == 0.0
     assert f["static.bottleneck_log2"] == 0.0 and f["static.n_outputs_log2"] == 2.0
+    assert f["static.no_bias_frac"] == 0.0 and f["static.norm_per_weight_layer"] == 0.0
 
 
 def test_structure_shows_each_architecture_fault():
@@ -123,6 +124,11 @@ def test_structure_shows_each_architecture_fault():
     assert stacked["static.stacked_act_frac"] > 0
     after = structure_features(_net(tail="torch.relu(self.out(x))"))  # ReLU on CrossEntropy logits
     assert after["static.output_acts"] == 1.0 and after["static.output_act_unexpected"] == 1.0
+    from faultlens.analyzer import build_graph
+
+    src = NET.format(h1=32, act="ReLU", mid="self.act(self.fc2(x))", tail="self.out(x)", lr=1e-3)
+    nobias = structure_features(build_graph(src.replace("nn.Linear(8, 32)", "nn.Linear(8, 32, bias=False)")))
+    assert nobias["static.no_bias_frac"] == pytest.approx(1 / 3)
     narrow = structure_features(_net(h1="max(1, int(32 * 0.0625))"))  # width 2 below 4 outputs
     assert narrow["static.min_hidden_width_log2"] == 1.0
     assert narrow["static.bottleneck_log2"] < -3 and narrow["static.min_width_over_outputs_log2"] == -1.0
