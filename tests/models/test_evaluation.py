@@ -44,7 +44,21 @@ def test_evaluate_reports_both_splits_and_ablation(tmp_path):
     h = json.load(open(js))
     for k in ("n_traces", "n_programs", "within_balanced_accuracy", "lopo_balanced_accuracy"):
         assert k in h
-    assert "leave-program-out" in open(md).read()
+    text = open(md).read()
+    assert "leave-program-out" in text
+    # per-operator recall and the curvature reading come from the same numbers
+    assert t["per_operator"]["op"]["n"] == len([r for r in _rows() if r.label == "faulty"])
+    assert "| op |" in text and "Curvature: no curvature features" in text
+    assert 0.0 <= t["ablation_reference_lopo"] <= 1.0
+
+
+def test_curvature_sentence_reads_the_ablation():
+    abl = {"loss": {"only_lopo": 0.6, "only_gap": 0.2, "without_lopo": 0.70},
+           "curv": {"only_lopo": 0.3, "only_gap": 0.05, "without_lopo": 0.80}}
+    s = evaluation._curvature_sentence(abl, 0.80)
+    assert "LOPO 0.300 (rank 2 of 2" in s and "gap of 0.050 (rank 1 of 2" in s and "adds nothing" in s
+    s2 = evaluation._curvature_sentence({**abl, "curv": {**abl["curv"], "without_lopo": 0.75}}, 0.80)
+    assert "-0.050" in s2 and "adds nothing" not in s2
 
 
 def test_program_specific_feature_shows_a_gap():
