@@ -294,7 +294,7 @@ class BatchSizeScale(MutationOperator):
     name = "batch_size_scale"
     fault_type = "batch_size"
     family = "hyperparameters"
-    description = "change the batch size by a factor (x8: large batches, few updates; x1/16: tiny batches)"
+    description = "change the batch size by a factor (x8: large batches, few updates; x1/16 on request: tiny batches)"
     # x1/16 multiplies the steps (and the run time) by 16 and rarely hurts the final score, so
     # enumerate_mutants lists only x8 by default; `faultlens mutate --param factor=0.0625` still works
     variants = [{"factor": 8.0}]
