@@ -424,6 +424,42 @@ def event_features(trace) -> dict[str, float]:
     return out
 
 
+# ----------------------------------------------------------------------------- crashes
+CRASH_KINDS = ("shape_mismatch", "dtype", "device", "nan_check", "out_of_memory", "index_range", "other")
+CRASH_TYPES = ("RuntimeError", "ValueError", "TypeError", "IndexError", "AssertionError")
+CRASH_PLACES = ("layer", "loss", "call", "dataloader", "optimizer", "model", "op")
+#: words of an exception message that say what broke, whatever the program
+CRASH_WORDS = {"target": ("target", "label"), "shape": ("shape", "size", "dimension", "dim "),
+               "dtype": ("dtype", "type ", "float", "long", "scalar type"), "index": ("index", "bound"),
+               "nonfinite": ("nan", "inf"), "input": ("input",), "grad": ("grad",)}
+
+
+def crash_features(trace) -> dict[str, float]:
+    """What a crash was, in program-independent terms: its kind (the instrumenter's
+    classification), exception class, where it was raised (the kind of graph node of the
+    statement, inside a layer or not), when (log2 of 1 + the step; -1 before training), and which
+    words its message uses. All zero for a run that did not crash."""
+    crash = getattr(trace, "crash", None) or {}
+    out: dict[str, float] = {"event.crashed_in_layer": float(bool(crash.get("layer")))}
+    kind = str(crash.get("kind") or "")
+    for k in CRASH_KINDS:
+        out[f"event.crash_kind_{k}"] = float(kind == k)
+    etype = str(crash.get("type") or "")
+    for t in CRASH_TYPES:
+        out[f"event.crash_type_{t}"] = float(etype == t)
+    place = str(crash.get("node") or "").split(":", 1)[0]
+    for pl in CRASH_PLACES:
+        out[f"event.crash_at_{pl}"] = float(bool(crash) and place == pl)
+    msg = str(crash.get("message") or "").lower()
+    for w, keys in CRASH_WORDS.items():
+        out[f"event.crash_says_{w}"] = float(bool(crash) and any(k in msg for k in keys))
+    if crash:
+        step = crash.get("step")
+        # -1: raised before the first training step (e.g. while building the optimizer)
+        out["event.crash_step_log2"] = math.log2(1 + max(int(step), 0)) if isinstance(step, (int, float)) else -1.0
+    return out
+
+
 # ----------------------------------------------------------------------------- data
 def data_features(trace) -> dict[str, float]:
     out: dict[str, float] = {}
@@ -765,6 +801,7 @@ def extract(trace, graph=None) -> dict[str, float]:
     feats.update(opt_features(trace, graph))
     feats.update(curv_features(trace, graph))
     feats.update(event_features(trace))
+    feats.update(crash_features(trace))
     feats.update(data_features(trace))
     feats.update(static_features(graph))
     if graph is not None:

@@ -183,3 +183,20 @@ def test_epochs_steps_per_epoch_and_class_balance():
     t.data[("target_std", "model:a:3:m")] = (st, np.full(40, 1.6))
     g = extract(t, None)
     assert g["data.target_mean_pos"] > 0.7 and g["data.target_std_over_range"] < 0.2
+
+
+def test_crash_features_describe_the_crash_not_the_program():
+    t = _trace(np.linspace(2, 1.5, 5))
+    f = extract(t, None)
+    assert f["event.crash_kind_shape_mismatch"] == 0.0 and f["event.crash_says_target"] == 0.0
+    assert "event.crash_step_log2" not in f or math.isnan(f["event.crash_step_log2"])
+    t.meta["status"] = "crashed"
+    t.meta["crash"] = {"kind": "shape_mismatch", "type": "ValueError", "step": 3,
+                       "message": "Target size (torch.Size([8])) must be the same as input size (torch.Size([8, 1]))",
+                       "node": "loss:train.py:40:loss_fn", "layer": None}
+    g = extract(t, None)
+    assert g["loss.crashed"] == 1.0 and g["event.crash_kind_shape_mismatch"] == 1.0
+    assert g["event.crash_type_ValueError"] == 1.0 and g["event.crash_at_loss"] == 1.0
+    assert g["event.crash_at_layer"] == 0.0 and g["event.crashed_in_layer"] == 0.0
+    assert g["event.crash_says_target"] == 1.0 and g["event.crash_says_shape"] == 1.0
+    assert g["event.crash_step_log2"] == 2.0
