@@ -27,7 +27,7 @@ from faultlens.corpus.labels import label_mutant
 from faultlens.errors import FaultlensError
 
 CRASH_STATUSES = ("crashed", "diverged", "no_score")
-EXCLUDED_STATUSES = ("failed", "cut_short")
+EXCLUDED_STATUSES = ("failed", "cut_short", "invalid")
 
 
 # ----------------------------------------------------------------------------- programs

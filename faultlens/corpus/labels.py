@@ -15,6 +15,12 @@ count as the worst score in the test otherwise. Everything else is ``equivalent`
 injected change did not make training measurably worse: a healthy program). With fewer
 than 2 scores on either side the label is ``pending``.
 
+A crash of the *injected code itself* is not a fault of the program: the mutation was invalid
+(``injection_error``: the exception was raised inside a ``_fl_*`` helper the mutation added, or
+on a line that uses the mutation's ``_fl_`` names with a NameError / UnboundLocalError /
+AttributeError — e.g. a statement inserted before the variable it corrupts exists). Such runs get
+the status ``invalid`` and are not label inputs.
+
 One-sided rather than DeepCrime's two-sided GLM test: the direction (worse) is fixed before the
 data is seen, and our budget allows only a few seeds per mutant (3 by default, against 6 for
 each original), where a two-sided test with Welch's small degrees of freedom would miss even
@@ -27,11 +33,31 @@ otherwise.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import asdict, dataclass
 from typing import Iterable, Sequence
 
 ALPHA = 0.05
 MIN_EFFECT = 0.5
+INJECTED_PREFIX = "_fl_"
+_FRAME = re.compile(r'^\s*File "[^"]*", line \d+, in (\S+)\s*$')
+
+
+def injection_error(crash: dict | None) -> bool:
+    """Whether a mutant's crash was raised by the code the mutation injected (an invalid
+    mutant) rather than by the program reacting to the fault (see the module docstring)."""
+    if not isinstance(crash, dict):
+        return False
+    tb = str(crash.get("traceback") or "")
+    lines = tb.splitlines()
+    frames = [(m.group(1), lines[i + 1].strip() if i + 1 < len(lines) else "")
+              for i, ln in enumerate(lines) if (m := _FRAME.match(ln))]
+    if any(func.startswith(INJECTED_PREFIX) for func, _ in frames):
+        return True
+    etype = str(crash.get("type") or "")
+    if frames and etype in ("NameError", "UnboundLocalError", "AttributeError"):
+        return INJECTED_PREFIX in frames[-1][1]
+    return False
 
 
 @dataclass

@@ -14,6 +14,8 @@ from typing import Any, Iterator
 
 from faultlens.corpus import db as cdb
 
+INVALID = "__invalid__"  # marker row: the run's crash was an injection error
+
 
 def _resolve(path: str | None, programs_dir: str | None) -> str | None:
     """A program path as the build recorded it (often relative to where it ran): as given, or
@@ -80,6 +82,7 @@ def extract_item(item: dict[str, Any]) -> tuple[list[tuple[int, dict[str, float]
     from faultlens.instrumenter.trace import load_trace
     from faultlens.models.features import extract
 
+    from faultlens.corpus.labels import injection_error
     from faultlens.corpus.operators import MutationError
 
     if item["mutant_id"] != "original" and item["mutant"] is None:
@@ -106,9 +109,16 @@ def extract_item(item: dict[str, Any]) -> tuple[list[tuple[int, dict[str, float]
             try:
                 with gzip.open(tf, "rb") as src, open(tp, "wb") as dst:
                     shutil.copyfileobj(src, dst)
-                out.append((run_id, extract(load_trace(tp), graph)))
+                trace = load_trace(tp)
             except Exception:  # noqa: BLE001 - a damaged kept trace: the old row stays
                 out.append((run_id, None))
+                continue
+            if item["mutant"] is not None and trace.status == "crashed" and injection_error(trace.crash):
+                # the mutation's own code raised (labels.injection_error): an invalid run
+                err = trace.crash or {}
+                out.append((run_id, {INVALID: f"injection error: {err.get('type', '')}: {err.get('message', '')}"}))
+                continue
+            out.append((run_id, extract(trace, graph)))
     return out, ("ok" if graph is not None else "no_graph")
 
 
@@ -130,7 +140,9 @@ def refeature(db_path: str, jobs: int = 1, progress: bool = True) -> dict[str, i
     """Re-extract every run's features from its kept trace. Returns counts by outcome
     (``ok``; ``no_graph``: written without static features, the mutant's program could not be
     analysed; ``stale``: the mutant can no longer be re-applied, its feature row is removed — the
-    run, its label input and its kept trace stay; ``unreadable``: trace present but not
+    run, its label input and its kept trace stay; ``invalid``: a mutant's crash raised by the
+    injected code itself (:func:`faultlens.corpus.labels.injection_error`): the run's status
+    becomes ``invalid``, its feature row is removed and the labels are recomputed; ``unreadable``: trace present but not
     readable, the old row stays; ``no_trace``: none kept)."""
     from faultlens.corpus.builder import Progress, trace_dir_for
 
@@ -151,10 +163,19 @@ def refeature(db_path: str, jobs: int = 1, progress: bool = True) -> dict[str, i
                     if feats is None:
                         bar.update("unreadable")
                         continue
+                    if INVALID in feats:
+                        con.execute("UPDATE runs SET status='invalid', error=? WHERE run_id=?", (feats[INVALID], run_id))
+                        con.execute("DELETE FROM features WHERE run_id=?", (run_id,))
+                        bar.update("invalid")
+                        continue
                     con.execute("INSERT OR REPLACE INTO features(run_id, data) VALUES (?, ?)",
                                 (run_id, json.dumps(feats)))
                     bar.update(outcome)
         bar.close()
+        if bar.counts.get("invalid"):
+            from faultlens.corpus.builder import relabel
+
+            relabel(con)  # invalid runs are no label inputs
         return dict(bar.counts)
     finally:
         con.close()

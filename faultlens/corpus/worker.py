@@ -27,6 +27,8 @@ from typing import Any
 
 import numpy as np
 
+from faultlens.corpus.labels import injection_error
+
 SCORE_RE = re.compile(r"^FINAL_SCORE\s+(\S+)\s+(\S+)\s*$", re.M)
 SERIES_METRICS = ("loss", "accuracy", "val_loss", "val_accuracy", "grad_norm_total", "weight_norm_total",
                   "update_ratio_total", "lr", "lambda_max_lr")
@@ -220,6 +222,9 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
             if status == "crashed":
                 res["status"] = "crashed"
                 res["error"] = (crash.get("type", "") + ": " + str(crash.get("message", ""))) if isinstance(crash, dict) else err
+                if job.get("mutant") and injection_error(crash):
+                    res["status"] = "invalid"  # the mutation's own code raised: no label input, no features
+                    res["error"] = "injection error: " + res["error"]
             elif stop in ("nonfinite_loss", "nonfinite_params"):
                 res["status"] = "diverged"
             elif score is None and status == "cut_short":
@@ -246,7 +251,7 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
             from faultlens.models.features import extract
 
             try:
-                res["features"] = extract(trace, graph)
+                res["features"] = None if res["status"] == "invalid" else extract(trace, graph)
             except Exception as exc:  # noqa: BLE001
                 res["error"] = (res.get("error") or "") + f" features failed: {type(exc).__name__}: {exc}"
         else:

@@ -55,6 +55,13 @@ def test_relabel_from_stored_runs(tmp_path):
     # an infrastructure failure is recorded with its error, never dropped, but not a label input
     err = con.execute("SELECT error FROM runs WHERE status='failed'").fetchone()[0]
     assert err == "worker died"
+    # a mutant whose crashes were raised by the injected code is no fault: no label at all
+    cdb.upsert_mutants(con, "p", "p.py", "x", [{"mutant_id": "m4", "operator": "data_fault", "fault_type": "data"}])
+    for s in range(3):
+        cdb.record_run(con, {"program": "p", "mutant_id": "m4", "seed": s, "status": "invalid",
+                             "error": "injection error: UnboundLocalError: xb"})
+    relabel(con)
+    assert "m4" not in dict(con.execute("SELECT mutant_id, label FROM labels"))
 
 
 def test_failed_job_is_recorded_not_raised(tmp_path):

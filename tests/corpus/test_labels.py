@@ -60,3 +60,30 @@ def test_welch_matches_scipy_and_d_sign():
     assert math.isclose(welch_p(b, a), two / 2)  # b's mean is higher: a "mutant" a is worse
     assert math.isclose(welch_p(a, b), 1 - two / 2)
     assert cohens_d(b, a) > 0 > cohens_d(a, b)
+
+
+def _tb(*frames):
+    return "".join(f'  File "/w/prog.py", line {i + 10}, in {func}\n    {code}\n' for i, (func, code) in enumerate(frames))
+
+
+def test_injection_errors_are_told_from_faults_the_program_reacts_to():
+    from faultlens.corpus.labels import injection_error
+
+    # a statement inserted before the variable it corrupts exists
+    assert injection_error({"type": "UnboundLocalError", "traceback": _tb(
+        ("main", "trainer.fit(loader)"), ("fit", "xb = _fl_corrupt(xb, 'input_noise', 2.0, role='inputs')"))})
+    # raised inside the helper the mutation added (any exception type)
+    assert injection_error({"type": "IndexError", "traceback": _tb(
+        ("<module>", "ds = _fl_corrupt(ds, 'label_noise', 0.3)"), ("_fl_corrupt", "ys = _t.stack(ys)"))})
+    # an injected call on the wrong object
+    assert injection_error({"type": "AttributeError", "traceback": _tb(
+        ("<module>", "_fl_torch.nn.utils.clip_grad_norm_([q for g in p.param_groups for q in g['params']], 1)"))})
+    # the program reacting to the fault: deleted data meets a precomputed index
+    assert not injection_error({"type": "IndexError", "traceback": _tb(
+        ("<module>", "loss = criterion(model(X[batch]), y[batch])"))})
+    # a shape error on a mutated line is the fault itself, not an invalid mutant
+    assert not injection_error({"type": "RuntimeError", "traceback": _tb(
+        ("forward", "return _fl_torch.softmax(self.out(x), dim=-1)"))})
+    # the program's own AttributeError (bias removed, its init code touches the bias)
+    assert not injection_error({"type": "AttributeError", "traceback": _tb(("init", "m.bias.zero_()"))})
+    assert not injection_error(None) and not injection_error({"type": "ValueError"})
