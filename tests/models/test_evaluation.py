@@ -50,6 +50,7 @@ def test_evaluate_reports_both_splits_and_ablation(tmp_path):
     assert t["per_operator"]["op"]["n"] == len([r for r in _rows() if r.label == "faulty"])
     assert "| op |" in text and "Curvature: no curvature features" in text
     assert 0.0 <= t["ablation_reference_lopo"] <= 1.0
+    assert 0.0 <= t["within_mutant_balanced_accuracy"] <= 1.0 and "held out" in text
 
 
 def test_curvature_sentence_reads_the_ablation():
