@@ -848,7 +848,10 @@ def _data_sites(graph) -> list[Site]:
     if out:
         return out
     # manual batching: corrupt the tensors the training loss/forward read, before the epoch loop
-    loop_vars = {str(lp.attrs.get("target") or "") for lp in _nodes(graph, "loop")}
+    # every name a loop binds (``for xb, yb in loader`` binds xb and yb): corrupting one of them
+    # before the epoch loop would reference it before it exists
+    loop_vars = {name for lp in _nodes(graph, "loop")
+                 for name in re.findall(r"[A-Za-z_]\w*", str(lp.attrs.get("target") or ""))}
     epoch_loops = [lp for lp in _nodes(graph, "loop") if lp.attrs.get("role") == "epoch"]
     if not epoch_loops:
         return out

@@ -100,3 +100,30 @@ def test_cli_mutate(tmp_path, capsys):
     assert main(["mutate", PROGRAMS[0], "--op", "nope"]) == 2
     assert main(["mutate", str(tmp_path / "missing.py"), "--op", "lr_scale"]) == 2
     assert "faultlens: error:" in capsys.readouterr().err
+
+
+def test_data_fault_never_corrupts_a_name_the_loop_binds(tmp_path):
+    """``for xb, yb in loader`` binds xb and yb: inserting ``xb = _fl_corrupt(xb, ...)`` before the
+    epoch loop would raise UnboundLocalError (an invalid mutant, not a data fault)."""
+    from faultlens.corpus.operators import enumerate_mutants
+
+    src = tmp_path / "trainer.py"
+    src.write_text(
+        "import torch\nimport torch.nn as nn\nfrom torch.utils.data import DataLoader, TensorDataset\n\n\n"
+        "class Trainer:\n"
+        "    def __init__(self):\n"
+        "        self.model = nn.Linear(4, 2)\n"
+        "        self.opt = torch.optim.SGD(self.model.parameters(), lr=0.1)\n"
+        "        self.loss_fn = nn.CrossEntropyLoss()\n\n"
+        "    def fit(self, loader):\n"
+        "        for epoch in range(3):\n"
+        "            for xb, yb in loader:\n"
+        "                self.opt.zero_grad()\n"
+        "                loss = self.loss_fn(self.model(xb), yb)\n"
+        "                loss.backward()\n"
+        "                self.opt.step()\n\n\n"
+        "x, y = torch.randn(32, 4), torch.randint(0, 2, (32,))\n"
+        "Trainer().fit(DataLoader(TensorDataset(x, y), batch_size=8))\n")
+    for m in enumerate_mutants(str(src), operators=["data_fault", "unnormalized_inputs"]):
+        names = {v for k, v in m.info if k in ("x", "y")}
+        assert not names & {"xb", "yb"}, m.info
