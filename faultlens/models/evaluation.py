@@ -159,10 +159,12 @@ def headline(res: dict[str, Any]) -> dict[str, Any]:
         "within_balanced_accuracy": t.get("within_balanced_accuracy"),
         "lopo_balanced_accuracy": t.get("lopo_balanced_accuracy"),
         "gap": t.get("gap"),
+        "within_mutant_balanced_accuracy": t.get("within_mutant_balanced_accuracy"),
         "typing_rows": t.get("n"),
         "triage_within_balanced_accuracy": tr.get("within_balanced_accuracy"),
         "triage_lopo_balanced_accuracy": tr.get("lopo_balanced_accuracy"),
         "triage_gap": tr.get("gap"),
+        "triage_within_mutant_balanced_accuracy": tr.get("within_mutant_balanced_accuracy"),
         "triage_rows": tr.get("n"),
         "generated": res.get("generated"),
     }
