@@ -9,7 +9,8 @@ import sys
 FIX = os.path.join(os.path.dirname(__file__), "fixtures")
 
 
-def test_refeature_restores_and_updates_every_row(tmp_path):
+def _tiny_corpus(tmp_path) -> str:
+    """A built corpus of the tiny fixture: 2 original runs and one mutant's 2 runs."""
     from faultlens.corpus.builder import build_corpus
 
     progs = tmp_path / "programs"
@@ -18,6 +19,11 @@ def test_refeature_restores_and_updates_every_row(tmp_path):
     db = str(tmp_path / "c.sqlite")
     build_corpus(str(progs), db, seeds=2, orig_seeds=2, jobs=1, engine="serial", max_mutants=1,
                  curvature=False, progress=False)
+    return db
+
+
+def test_refeature_restores_and_updates_every_row(tmp_path):
+    db = _tiny_corpus(tmp_path)
     con = sqlite3.connect(db)
     before = dict(con.execute("SELECT run_id, data FROM features"))
     assert len(before) == 4
@@ -80,15 +86,9 @@ def test_refeature_finds_programs_recorded_relative_to_another_directory(tmp_pat
 
 
 def test_a_mutant_that_cannot_be_reapplied_loses_only_its_feature_rows(tmp_path):
-    from faultlens.corpus.builder import build_corpus
     from faultlens.corpus.refeature import refeature
 
-    progs = tmp_path / "programs"
-    progs.mkdir()
-    shutil.copy(os.path.join(FIX, "tiny_mlp.py"), progs / "tiny_mlp.py")
-    db = str(tmp_path / "c.sqlite")
-    build_corpus(str(progs), db, seeds=2, orig_seeds=2, jobs=1, engine="serial", max_mutants=1,
-                 curvature=False, progress=False)
+    db = _tiny_corpus(tmp_path)
     con = sqlite3.connect(db)
     (mid,) = con.execute("SELECT DISTINCT mutant_id FROM runs WHERE mutant_id != 'original'").fetchone()
     # the site an older analyzer named no longer exists
