@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sqlite3
 import sys
 from typing import Any
 
@@ -58,9 +59,15 @@ def diagnose_result(result: Any, program: str | None = None, *, lint: bool = Tru
     if graph is None and src_path and os.path.isfile(src_path):
         graph = load_graph_for(src_path)
     trace_path = getattr(result, "trace_path", None)
+    tv = None
     if trace_path and os.path.exists(trace_path):
-        tv = TraceView.of(trace_path)
-    else:
+        try:
+            tv = TraceView.of(trace_path)
+        except sqlite3.DatabaseError:
+            # the child was stopped (Ctrl-C, a kill) before its trace store wrote its tables:
+            # diagnose from what the runner saw, as when there is no trace file at all
+            tv = None
+    if tv is None:
         tv = TraceView()
         tv.meta = {"status": getattr(result, "status", "crashed"), "steps": getattr(result, "steps", 0),
                    "crash": getattr(result, "crash", None)}

@@ -152,3 +152,19 @@ def test_fix_writes_the_patch(tmp_path, monkeypatch):
     assert finish_run(res, _args(tmp_path, fix=True)) == 1
     text = (tmp_path / "mlp_loop.py").read_text()
     assert 'default=0.3' in text and "# faultlens:" in text
+
+
+def test_interrupt_before_the_trace_store_wrote_its_tables(tmp_path, monkeypatch, capsys):
+    """Ctrl-C while the child is still importing torch leaves an empty trace database: the
+    report comes from what the runner saw (no traceback; `faultlens run` then exits 130)."""
+    import sqlite3
+
+    monkeypatch.chdir(tmp_path)
+    shutil.copy(FIX / "mlp_loop.py", tmp_path / "mlp_loop.py")
+    empty = tmp_path / "trace.sqlite"
+    sqlite3.connect(empty).close()  # the file exists, no tables yet
+    res = SimpleNamespace(program=str(tmp_path / "mlp_loop.py"), trace_path=str(empty), graph=None,
+                          status="interrupted", crash=None, steps=0, seconds=0.4, run_dir=str(tmp_path), argv=[],
+                          source_path=None)
+    assert finish_run(res, _args(tmp_path)) == 3  # inconclusive: nothing was trained
+    assert json.loads((tmp_path / "out" / "r.json").read_text())["verdict"] == "inconclusive"
