@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from faultlens._proc import die_with_parent
 from faultlens.corpus.labels import injection_error
 
 SCORE_RE = re.compile(r"^FINAL_SCORE\s+(\S+)\s+(\S+)\s*$", re.M)
@@ -36,24 +37,9 @@ SERIES_POINTS = 64
 _READY = False
 
 
-def _die_with_parent() -> None:
-    """Linux: a worker gets SIGKILL when the build process dies (even by SIGKILL), so a
-    killed build leaves no orphan workers behind. Elsewhere a no-op."""
-    if not sys.platform.startswith("linux"):
-        return
-    try:
-        import ctypes
-        import signal
-
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(1, int(signal.SIGKILL), 0, 0, 0)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
-
-
 def init_pool_worker() -> None:
     """Initializer of the local engine's worker processes."""
-    _die_with_parent()
+    die_with_parent()
     init_worker()
 
 

@@ -12,8 +12,13 @@ import sys
 
 
 def main(argv: list[str]) -> int:
+    from faultlens._proc import die_with_parent
+
     with open(argv[0], encoding="utf-8") as fh:
         cfg = json.load(fh)
+    die_with_parent()  # a killed `faultlens run` must not leave the training running
+    if cfg.get("parent_pid") and os.getppid() != cfg["parent_pid"]:
+        return 1  # the parent died before the death signal was armed
     from faultlens.instrumenter.rewrite import Rewrite
     from faultlens.instrumenter.runner import execute
 

@@ -490,6 +490,7 @@ def run_program(path: str, argv: Sequence[str] = (), *, max_steps: int | None = 
         "max_seconds": max_seconds, "curvature": curvature, "seed": seed, "early_stop": early_stop,
         "cwd": cwd, "run_dir": run_dir, "sample_every": sample_every,
         "exec_source": source_path + ".exec", "result_path": os.path.join(run_dir, "result.json"),
+        "parent_pid": os.getpid(),
     }
     with open(cfg["exec_source"], "w", encoding="utf-8") as fh:
         fh.write(rw.exec_code)

@@ -112,11 +112,76 @@ def test_ctrl_c_stops_child_and_keeps_trace(programs, tmp_path):
             except Exception:
                 pass
     os.killpg(proc.pid, signal.SIGINT)  # what a terminal's Ctrl-C does
-    _, err = proc.communicate(timeout=60)
+    try:
+        _, err = proc.communicate(timeout=60)
+    finally:
+        _kill_group(proc)
     t = load_trace(out / "trace.sqlite")
     assert t.status == "interrupted", err
     assert len(t.values("loss")) > 5
     assert proc.returncode != 0
+
+
+def _kill_group(proc):
+    """Never leave a test's training process behind (slow_loop.py runs forever)."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _children_running(run_json: str) -> list[int]:
+    pids = []
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open(f"/proc/{d}/cmdline", "rb") as fh:
+                    cmd = fh.read().decode("utf-8", "replace")
+            except OSError:
+                continue
+            if "faultlens.instrumenter._child" in cmd and run_json in cmd:
+                pids.append(int(d))
+    return pids
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux-only")
+def test_a_killed_run_leaves_no_training_behind(programs, tmp_path):
+    out = tmp_path / "run"
+    proc = subprocess.Popen([sys.executable, "-m", "faultlens", "run", "slow_loop.py", "-q", "--out", str(out)],
+                            cwd=programs, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    run_json = str(out / "run.json")
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline and not _children_running(run_json):
+            time.sleep(0.2)
+        assert _children_running(run_json), "the training child never started"
+        proc.kill()  # SIGKILL to the parent alone: it cannot stop its child itself
+        proc.wait(timeout=30)
+        deadline = time.time() + 30
+        while time.time() < deadline and _children_running(run_json):
+            time.sleep(0.2)
+        assert not _children_running(run_json), "the training child outlived a killed `faultlens run`"
+    finally:
+        _kill_group(proc)
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGINT"), reason="POSIX signals")
+def test_ctrl_c_while_the_child_starts_is_a_clean_interrupt(programs, tmp_path):
+    out = tmp_path / "run"
+    proc = subprocess.Popen([sys.executable, "-m", "faultlens", "run", "slow_loop.py", "-q", "--out", str(out)],
+                            cwd=programs, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline and not (out / "run.json").exists():
+            time.sleep(0.05)
+        os.killpg(proc.pid, signal.SIGINT)  # the child is importing torch: no trace tables yet
+        _, err = proc.communicate(timeout=90)
+    finally:
+        _kill_group(proc)
+    assert proc.returncode == 130, err[-2000:]
+    assert "Traceback" not in err
 
 
 def test_analyzer_failure_falls_back_to_syntactic_watches(programs, monkeypatch):
