@@ -99,9 +99,7 @@ def test_run_cli_bad_usage(programs, tmp_path):
 @pytest.mark.skipif(not hasattr(signal, "SIGINT"), reason="POSIX signals")
 def test_ctrl_c_stops_child_and_keeps_trace(programs, tmp_path):
     out = tmp_path / "run"
-    proc = subprocess.Popen([sys.executable, "-m", "faultlens", "run", "slow_loop.py", "-q", "--out", str(out)],
-                            cwd=programs, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
+    proc = _start_slow_run(programs, out)
     deadline = time.time() + 60
     while time.time() < deadline:      # wait until training has started
         time.sleep(0.3)
@@ -120,6 +118,13 @@ def test_ctrl_c_stops_child_and_keeps_trace(programs, tmp_path):
     assert t.status == "interrupted", err
     assert len(t.values("loss")) > 5
     assert proc.returncode != 0
+
+
+def _start_slow_run(programs, out, capture=True):
+    """`faultlens run slow_loop.py` (it trains until stopped) in its own process group."""
+    pipe = subprocess.PIPE if capture else subprocess.DEVNULL
+    return subprocess.Popen([sys.executable, "-m", "faultlens", "run", "slow_loop.py", "-q", "--out", str(out)],
+                            cwd=programs, stdout=pipe, stderr=pipe, text=True, start_new_session=True)
 
 
 def _kill_group(proc):
@@ -147,9 +152,7 @@ def _children_running(run_json: str) -> list[int]:
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux-only")
 def test_a_killed_run_leaves_no_training_behind(programs, tmp_path):
     out = tmp_path / "run"
-    proc = subprocess.Popen([sys.executable, "-m", "faultlens", "run", "slow_loop.py", "-q", "--out", str(out)],
-                            cwd=programs, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
+    proc = _start_slow_run(programs, out, capture=False)
     run_json = str(out / "run.json")
     try:
         deadline = time.time() + 120
@@ -169,9 +172,7 @@ def test_a_killed_run_leaves_no_training_behind(programs, tmp_path):
 @pytest.mark.skipif(not hasattr(signal, "SIGINT"), reason="POSIX signals")
 def test_ctrl_c_while_the_child_starts_is_a_clean_interrupt(programs, tmp_path):
     out = tmp_path / "run"
-    proc = subprocess.Popen([sys.executable, "-m", "faultlens", "run", "slow_loop.py", "-q", "--out", str(out)],
-                            cwd=programs, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
+    proc = _start_slow_run(programs, out)
     try:
         deadline = time.time() + 120
         while time.time() < deadline and not (out / "run.json").exists():
