@@ -535,8 +535,7 @@ def static_features(graph) -> dict[str, float]:
         pass
     for k in ("sigmoid", "softmax", "log_softmax", "relu", "tanh"):
         out[f"static.output_{k}"] = float(last_kind.replace("logsoftmax", "log_softmax") == k)
-    losses = graph.nodes("loss")
-    lk = {LOSS_KINDS.get(str(n.attrs.get("loss_type")), "other") for n in losses}
+    lk = _loss_kinds(graph)
     for k in ("ce", "nll", "mse", "l1", "bce", "bce_logits", "other"):
         out[f"static.loss_{k}"] = float(k in lk)
     opts = graph.nodes("optimizer")
@@ -579,11 +578,19 @@ def static_features(graph) -> dict[str, float]:
     # what the loss receives: activations wrapped around the prediction in the loss call itself
     fed = _loss_input_acts(graph)
     out["static.loss_input_acts"] = float(len(fed))
-    expected = {"sigmoid": {"bce", "mse"}, "log_softmax": {"nll"}}
-    out["static.loss_input_unexpected"] = float(any(not (expected.get(a, set()) & lk) for a in fed))
+    out["static.loss_input_unexpected"] = float(any(not (EXPECTED_BY_LOSS.get(a, set()) & lk) for a in fed))
     out["static.softmax_then_ce"] = float(bool((out.get("static.output_softmax", 0) or "softmax" in fed)
                                                and "ce" in lk))
     return out
+
+
+#: output activations a loss kind expects on its prediction (any other one is a mismatch)
+EXPECTED_BY_LOSS = {"sigmoid": {"bce", "mse"}, "log_softmax": {"nll"}}
+
+
+def _loss_kinds(graph) -> set[str]:
+    """The kinds (LOSS_KINDS values, ``other`` for the rest) of the program's losses."""
+    return {LOSS_KINDS.get(str(n.attrs.get("loss_type")), "other") for n in graph.nodes("loss")}
 
 
 def _loss_input_acts(graph) -> set[str]:
@@ -662,6 +669,12 @@ def _model_sequences(graph) -> list[list]:
     return seqs
 
 
+def _main_sequence(graph) -> list:
+    """The forward sequence of the program's largest network (most weight layers), or []."""
+    seqs = [s for s in _model_sequences(graph) if any(_kind(i) in WEIGHT_TYPES for i in s)]
+    return max(seqs, key=lambda s: sum(1 for i in s if _kind(i) in WEIGHT_TYPES)) if seqs else []
+
+
 def _width(layer, end: int) -> float:
     args = layer.attrs.get("args") or {}
     names = (("in_features", "in_channels", "0"), ("out_features", "out_channels", "1"))[end]
@@ -679,10 +692,9 @@ def structure_features(graph) -> dict[str, float]:
     that the loss does not expect, and bottlenecks (a hidden width far below the others or
     below the number of outputs)."""
     out: dict[str, float] = {}
-    seqs = [s for s in _model_sequences(graph) if any(_kind(i) in WEIGHT_TYPES for i in s)]
-    if not seqs:
+    seq = _main_sequence(graph)
+    if not seq:
         return out
-    seq = max(seqs, key=lambda s: sum(1 for i in s if _kind(i) in WEIGHT_TYPES))
     w_idx = [k for k, i in enumerate(seq) if _kind(i) in WEIGHT_TYPES]
     pairs = list(zip(w_idx, w_idx[1:]))
     if pairs:
@@ -707,10 +719,9 @@ def structure_features(graph) -> dict[str, float]:
         out["static.hidden_act_bounded_frac"] = float(np.mean([h in ("sigmoid", "tanh", "hardtanh", "softmax")
                                                               for h in hidden]))
     tail = [_kind(seq[k]).lower().replace("logsoftmax", "log_softmax") for k in acts if k > last_w]
-    losses = {LOSS_KINDS.get(str(n.attrs.get("loss_type")), "other") for n in graph.nodes("loss")}
-    expected = {"sigmoid": {"bce", "mse"}, "log_softmax": {"nll"}, "softmax": set()}
+    losses = _loss_kinds(graph)
     out["static.output_acts"] = float(len(tail))
-    out["static.output_act_unexpected"] = float(any(not (expected.get(t, set()) & losses) for t in tail))
+    out["static.output_act_unexpected"] = float(any(not (EXPECTED_BY_LOSS.get(t, set()) & losses) for t in tail))
     widths = [_width(seq[k], 1) for k in w_idx[:-1]]
     widths = [w for w in widths if math.isfinite(w)]
     n_out = _width(seq[last_w], 1)
@@ -729,13 +740,11 @@ def _n_classes(graph) -> float:
     if graph is None:
         return NAN
     try:
-        kinds = {LOSS_KINDS.get(str(n.attrs.get("loss_type"))) for n in graph.nodes("loss")}
-        if not kinds & {"ce", "nll"}:
+        if not _loss_kinds(graph) & {"ce", "nll"}:
             return NAN
-        seqs = [s for s in _model_sequences(graph) if any(_kind(i) in WEIGHT_TYPES for i in s)]
-        if not seqs:
+        seq = _main_sequence(graph)
+        if not seq:
             return NAN
-        seq = max(seqs, key=lambda s: sum(1 for i in s if _kind(i) in WEIGHT_TYPES))
         last = [i for i in seq if _kind(i) in WEIGHT_TYPES][-1]
         c = _width(last, 1)
         return c if math.isfinite(c) and c >= 2 else NAN
@@ -778,11 +787,9 @@ def relative_features(trace, graph) -> dict[str, float]:
             opts = []
         _, lr = _best_series(trace, "lr")
         lr = _finite(lr)
-        for n in opts:
-            kind = str(n.attrs.get("optimizer_type"))
-            if kind in DEFAULT_LR and len(lr) and lr[0] > 0:
-                out["opt.lr_over_default_log10"] = math.log10(lr[0] / DEFAULT_LR[kind])
-            break
+        kind = str(opts[0].attrs.get("optimizer_type")) if opts else ""
+        if kind in DEFAULT_LR and len(lr) and lr[0] > 0:
+            out["opt.lr_over_default_log10"] = math.log10(lr[0] / DEFAULT_LR[kind])
     return out
 
 
