@@ -98,7 +98,7 @@ def plan_program(con: sqlite3.Connection, name: str, path: str, log: Callable[[s
                            " WHERE program=? AND mutant_id != 'original'", (name,)).fetchall()
         out = []
         for mid, op, ft, site, params, desc in rows:
-            meta = json.loads(desc) if desc and desc.startswith("{") else {}
+            meta = cdb.mutant_description(desc)
             if meta.get("plan") != sha:
                 continue  # a mutant of an earlier plan (other registry or file): kept, not re-run
             info = meta.get("info", [])

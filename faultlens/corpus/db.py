@@ -67,6 +67,12 @@ def set_meta(con: sqlite3.Connection, **items: Any) -> None:
             con.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (k, json.dumps(v, default=str)))
 
 
+def mutant_description(desc: str | None) -> dict[str, Any]:
+    """A mutant row's ``description`` as a dict (``text``, ``info``, ``plan``); ``{}`` for an
+    empty or plain-text one."""
+    return json.loads(desc) if desc and desc.startswith("{") else {}
+
+
 def get_meta(con: sqlite3.Connection) -> dict[str, Any]:
     return {k: json.loads(v) for k, v in con.execute("SELECT key, value FROM meta")}
 

@@ -40,8 +40,7 @@ def _mutant_runs(con, tdir: str) -> list[dict[str, Any]]:
 
     muts = {(p, m): (op, ft, site, params, desc) for p, m, op, ft, site, params, desc in con.execute(
         "SELECT program, mutant_id, operator, fault_type, site, params, description FROM mutants")}
-    meta = dict(con.execute("SELECT key, value FROM meta"))
-    programs_dir = json.loads(meta["programs_dir"]) if meta.get("programs_dir") else None
+    programs_dir = cdb.get_meta(con).get("programs_dir")
     recorded = dict(con.execute("SELECT program, path FROM programs"))
     paths = {p: _resolve(v, programs_dir) for p, v in recorded.items()}
     lost = sorted(p for p, v in paths.items() if v is None)
@@ -62,7 +61,7 @@ def _mutant_runs(con, tdir: str) -> list[dict[str, Any]]:
         item["runs"].append((run_id, tf))
         if mid != "original" and item["mutant"] is None and (prog, mid) in muts:
             op, ft, site, params, desc = muts[(prog, mid)]
-            info = json.loads(desc).get("info", []) if desc and desc.startswith("{") else []
+            info = cdb.mutant_description(desc).get("info", [])
             item["mutant"] = {"operator": op, "site": site, "params": json.loads(params or "{}"),
                               "fault_type": ft, "info": info}
     return list(items.values())
