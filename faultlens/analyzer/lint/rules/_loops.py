@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import ast
-from typing import Any
+from typing import Any, Callable
 
+from faultlens.analyzer.lint import fixes
 from faultlens.analyzer.lint.context import LintContext, span_tuple
 from faultlens.analyzer.lint.facts import call_name
 
@@ -180,6 +181,23 @@ def step_has_closure(ctx: LintContext, call) -> bool:
 def stmt_indent(ctx: LintContext, node) -> str:
     facts = ctx.facts(node.span.path)
     return facts.indent_of(node.span.line) if facts is not None else ""
+
+
+def move_line_after(ctx: LintContext, node, anchor, describe: Callable[[str], str]):
+    """A fix moving the one-line statement of ``node`` to the line after ``anchor``'s statement
+    (same file), at ``anchor``'s indentation; ``describe(statement_text)`` titles it. None when
+    the statement spans several lines, lies in another file or cannot be read back."""
+    if node.span.path != anchor.span.path or node.span.line != node.span.end_line:
+        return None
+    facts = ctx.facts(node.span.path)
+    text = facts.line_text(node.span.line).strip() if facts else ""
+    if not text or facts.statement_at(node.span.line) is None:
+        return None
+    after = anchor.span.end_line + 1
+    return fixes.Fix(describe(text), (
+        fixes.delete_lines(node.span.path, node.span.line, node.span.end_line),
+        fixes.Edit(node.span.path, after, 1, after, 1, f"{stmt_indent(ctx, anchor)}{fixes.statement_code(text)}\n"),
+    ))
 
 
 def is_eval_call(call) -> bool:

@@ -1,9 +1,10 @@
 """FL007: optimizer.step() before loss.backward() in the same iteration."""
 from __future__ import annotations
 
-from faultlens.analyzer.lint import fixes
 from faultlens.analyzer.lint.base import Invalid, LintRule, Valid
-from faultlens.analyzer.lint.rules._loops import calls_in_loop, is_distributed_backward, in_conditional, optimizer_steps, step_has_closure, stmt_indent
+from faultlens.analyzer.lint.rules._loops import (
+    calls_in_loop, in_conditional, is_distributed_backward, move_line_after, optimizer_steps, step_has_closure,
+)
 
 
 class StepBeforeBackward(LintRule):
@@ -98,16 +99,8 @@ class StepBeforeBackward(LintRule):
                 if in_conditional(ctx, s, loop):
                     continue  # e.g. accumulation that steps at the top of the next iteration
                 last_bw = max(backward, key=lambda b: (b.span.end_line, b.span.column))
-                fix = None
-                if s.span.path == last_bw.span.path and s.span.line == s.span.end_line:
-                    facts = ctx.facts(s.span.path)
-                    stmt_text = facts.line_text(s.span.line).strip() if facts else ""
-                    if stmt_text and facts.statement_at(s.span.line) is not None:
-                        fix = fixes.Fix(f"move {s.get('receiver') or 'optimizer'}.step() after backward()", (
-                            fixes.delete_lines(s.span.path, s.span.line, s.span.end_line),
-                            fixes.Edit(s.span.path, last_bw.span.end_line + 1, 1, last_bw.span.end_line + 1, 1,
-                                       f"{stmt_indent(ctx, last_bw)}{fixes.statement_code(stmt_text)}\n"),
-                        ))
+                fix = move_line_after(ctx, s, last_bw,
+                                      lambda _: f"move {s.get('receiver') or 'optimizer'}.step() after backward()")
                 msg = (f"{s.get('receiver') or 'optimizer'}.step() runs before "
                        f"{first_bw.get('receiver') or 'loss'}.backward() (line {first_bw.span.line}): "
                        f"it applies stale or empty gradients")

@@ -1,11 +1,10 @@
 """FL018: zero_grad() between backward() and step() wipes the gradients before the update."""
 from __future__ import annotations
 
-from faultlens.analyzer.lint import fixes
 from faultlens.analyzer.lint.base import Invalid, LintRule, Valid
 from faultlens.analyzer.lint.rules._loops import (
-    calls_in_loop, is_distributed_backward, model_of_call, model_of_optimizer, optimizer_of, optimizer_steps,
-    step_has_closure, stmt_indent,
+    calls_in_loop, is_distributed_backward, model_of_call, model_of_optimizer, move_line_after, optimizer_of,
+    optimizer_steps, step_has_closure,
 )
 
 
@@ -106,15 +105,9 @@ class ZeroGradBeforeStep(LintRule):
                     continue
                 reported.add(z.id)
                 fix = None
-                if z.span.line == z.span.end_line and s.span.line == s.span.end_line:
-                    facts = ctx.facts(z.span.path)
-                    text = facts.line_text(z.span.line).strip() if facts else ""
-                    if text and facts.statement_at(z.span.line) is not None:
-                        fix = fixes.Fix(f"move {text} after {s.get('receiver') or 'optimizer'}.step()", (
-                            fixes.delete_lines(z.span.path, z.span.line, z.span.end_line),
-                            fixes.Edit(s.span.path, s.span.end_line + 1, 1, s.span.end_line + 1, 1,
-                                       f"{stmt_indent(ctx, s)}{fixes.statement_code(text)}\n"),
-                        ))
+                if s.span.line == s.span.end_line:  # (z is in s's file: same_file above)
+                    fix = move_line_after(ctx, z, s,
+                                          lambda text: f"move {text} after {s.get('receiver') or 'optimizer'}.step()")
                 msg = (f"{z.get('receiver') or 'optimizer'}.zero_grad() clears the gradients of "
                        f"{last_bw.get('receiver') or 'loss'}.backward() (line {last_bw.span.line}) before "
                        f"{s.get('receiver') or 'optimizer'}.step() (line {s.span.line}) uses them")
