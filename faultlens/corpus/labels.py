@@ -60,6 +60,11 @@ def injection_error(crash: dict | None) -> bool:
     return False
 
 
+def injection_error_text(crash: dict) -> str:
+    """The ``error`` recorded for an invalid run."""
+    return f"injection error: {crash.get('type', '')}: {crash.get('message', '')}"
+
+
 @dataclass
 class LabelResult:
     label: str                 # "faulty" | "crash" | "equivalent" | "pending"

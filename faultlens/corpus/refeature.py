@@ -81,7 +81,7 @@ def extract_item(item: dict[str, Any]) -> tuple[list[tuple[int, dict[str, float]
     from faultlens.instrumenter.trace import load_trace
     from faultlens.models.features import extract
 
-    from faultlens.corpus.labels import injection_error
+    from faultlens.corpus.labels import injection_error, injection_error_text
     from faultlens.corpus.operators import MutationError
 
     if item["mutant_id"] != "original" and item["mutant"] is None:
@@ -114,8 +114,7 @@ def extract_item(item: dict[str, Any]) -> tuple[list[tuple[int, dict[str, float]
                 continue
             if item["mutant"] is not None and trace.status == "crashed" and injection_error(trace.crash):
                 # the mutation's own code raised (labels.injection_error): an invalid run
-                err = trace.crash or {}
-                out.append((run_id, {INVALID: f"injection error: {err.get('type', '')}: {err.get('message', '')}"}))
+                out.append((run_id, {INVALID: injection_error_text(trace.crash or {})}))
                 continue
             out.append((run_id, extract(trace, graph)))
     return out, ("ok" if graph is not None else "no_graph")

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from faultlens._proc import die_with_parent
-from faultlens.corpus.labels import injection_error
+from faultlens.corpus.labels import injection_error, injection_error_text
 
 SCORE_RE = re.compile(r"^FINAL_SCORE\s+(\S+)\s+(\S+)\s*$", re.M)
 SERIES_METRICS = ("loss", "accuracy", "val_loss", "val_accuracy", "grad_norm_total", "weight_norm_total",
@@ -210,7 +210,7 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
                 res["error"] = (crash.get("type", "") + ": " + str(crash.get("message", ""))) if isinstance(crash, dict) else err
                 if job.get("mutant") and injection_error(crash):
                     res["status"] = "invalid"  # the mutation's own code raised: no label input, no features
-                    res["error"] = "injection error: " + res["error"]
+                    res["error"] = injection_error_text(crash)
             elif stop in ("nonfinite_loss", "nonfinite_params"):
                 res["status"] = "diverged"
             elif score is None and status == "cut_short":
