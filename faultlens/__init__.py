@@ -13,7 +13,7 @@ The public names below are imported lazily so that ``import faultlens`` stays ch
 """
 from __future__ import annotations
 
-import importlib
+from faultlens._lazy import lazy_exports
 
 __version__ = "0.1.0"
 
@@ -34,11 +34,4 @@ _LAZY = {
 
 __all__ = sorted(_LAZY) + ["__version__"]
 
-
-def __getattr__(name: str):
-    modname = _LAZY.get(name)
-    if modname is None:
-        raise AttributeError(f"module 'faultlens' has no attribute {name!r}")
-    value = getattr(importlib.import_module(modname), name)
-    globals()[name] = value
-    return value
+__getattr__, _ = lazy_exports(__name__, _LAZY)

@@ -6,8 +6,7 @@ Attributes load lazily, so importing a submodule (``faultlens.analyzer.commands`
 """
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from faultlens._lazy import lazy_exports
 
 _LAZY = {
     "build_graph": "faultlens.analyzer.build",
@@ -21,15 +20,4 @@ _LAZY = {
 
 __all__ = list(_LAZY)
 
-
-def __getattr__(name: str) -> Any:
-    mod = _LAZY.get(name)
-    if mod is None:
-        raise AttributeError(f"module 'faultlens.analyzer' has no attribute {name!r}")
-    value = getattr(importlib.import_module(mod), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)

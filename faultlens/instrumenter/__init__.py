@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from faultlens._lazy import lazy_exports
+
 __all__ = ["instrument", "run_program", "RunResult", "load_trace", "execute"]
 
 
@@ -22,11 +24,8 @@ def instrument(path: str, graph: Any = None) -> str:
     return rewrite_file(path, graph).code
 
 
-def __getattr__(name: str) -> Any:
-    if name in ("run_program", "RunResult", "execute"):
-        from faultlens.instrumenter import runner
-        return getattr(runner, name)
-    if name in ("load_trace", "Trace"):
-        from faultlens.instrumenter import trace
-        return getattr(trace, name)
-    raise AttributeError(f"module 'faultlens.instrumenter' has no attribute {name!r}")
+__getattr__, _ = lazy_exports(__name__, {
+    "run_program": "faultlens.instrumenter.runner", "RunResult": "faultlens.instrumenter.runner",
+    "execute": "faultlens.instrumenter.runner",
+    "load_trace": "faultlens.instrumenter.trace", "Trace": "faultlens.instrumenter.trace",
+})

@@ -6,7 +6,7 @@ docs/diagnosis.md). Names are imported lazily so that importing a sub-module (e.
 """
 from __future__ import annotations
 
-import importlib
+from faultlens._lazy import lazy_exports
 
 _LAZY = {
     "diagnose": "faultlens.models.diagnosis",
@@ -21,11 +21,4 @@ _LAZY = {
 
 __all__ = sorted(_LAZY)
 
-
-def __getattr__(name: str):
-    modname = _LAZY.get(name)
-    if modname is None:
-        raise AttributeError(f"module 'faultlens.models' has no attribute {name!r}")
-    value = getattr(importlib.import_module(modname), name)
-    globals()[name] = value
-    return value
+__getattr__, _ = lazy_exports(__name__, _LAZY)
