@@ -224,6 +224,10 @@ def test_library_api(tmp_path):
     assert [f.code for f in found] == ["FL001"]
     d = found[0].to_dict()
     assert d["fix"]["edits"] and d["fix"]["description"]
+    # the package-level entry function names the same stage
+    import faultlens
+
+    assert [f.code for f in faultlens.lint(str(tmp_path / "t.py"), select=["FL001"], use_cache=False)] == ["FL001"]
 
 
 def test_pre_commit_hook_definition(repo_root):
