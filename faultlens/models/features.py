@@ -25,6 +25,7 @@ not transfer to another (the leave-program-out gap, field notes). Missing inform
 """
 from __future__ import annotations
 
+import bisect
 import math
 from typing import Any
 
@@ -417,7 +418,10 @@ def event_features(trace) -> dict[str, float]:
     if epoch_steps:
         out["event.epochs_log2"] = math.log2(len(epoch_steps))
         bounds = epoch_steps + [max(train_steps, default=epoch_steps[-1]) + 1]
-        per = [sum(1 for s in train_steps if a <= s < b) for a, b in zip(bounds, bounds[1:])]
+        ordered = sorted(train_steps)
+        # training steps in [a, b) for each epoch, by bisection (a loop labelled as the epoch loop
+        # may have one "epoch" per step: counting by scanning was quadratic in the run's length)
+        per = [bisect.bisect_left(ordered, b) - bisect.bisect_left(ordered, a) for a, b in zip(bounds, bounds[1:])]
         per = [p for p in per if p > 0]
         if per:
             out["event.steps_per_epoch_log2"] = math.log2(float(np.median(per)))

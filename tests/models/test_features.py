@@ -200,3 +200,15 @@ def test_crash_features_describe_the_crash_not_the_program():
     assert g["event.crash_at_layer"] == 0.0 and g["event.crashed_in_layer"] == 0.0
     assert g["event.crash_says_target"] == 1.0 and g["event.crash_says_shape"] == 1.0
     assert g["event.crash_step_log2"] == 2.0
+
+
+def test_steps_per_epoch_uneven_and_one_epoch_event_per_step():
+    t = _trace(np.linspace(2, 1, 15))
+    t.events += [Event(s, -1, "epoch", None, True, True) for s in (0, 3, 8)]   # epochs of 3, 5 and 7 steps
+    assert extract(t, None)["event.steps_per_epoch_log2"] == pytest.approx(np.log2(5))
+    # a step loop taken for the epoch loop: one "epoch" a step, counted without a quadratic scan
+    n = 20000
+    u = _trace(np.linspace(2, 1, n))
+    u.events += [Event(s, -1, "epoch", None, True, True) for s in range(n)]
+    f = extract(u, None)
+    assert f["event.steps_per_epoch_log2"] == 0.0 and f["event.epochs_log2"] == pytest.approx(np.log2(n))
