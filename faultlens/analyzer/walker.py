@@ -851,34 +851,40 @@ def _mentions_grad(node) -> bool:
     return mentions_attr(node, "grad")
 
 
+def _unsigned(v):
+    """``-lr`` -> ``lr``: an update written as ``p += -lr * g`` or ``p.add_(-lr * g)`` has the
+    learning rate lr, not -lr."""
+    if isinstance(v, cst.UnaryOperation) and isinstance(v.operator, cst.Minus):
+        return v.expression
+    return v
+
+
 def _lr_factor(expr):
-    """The learning-rate factor of a manual update expression (``alpha=-lr`` / ``lr * p.grad``)."""
+    """The learning-rate factor of a manual update expression (``alpha=-lr`` / ``lr * p.grad``
+    / ``-0.1 * p.grad``), without its sign."""
     if expr is None:
         return None
     if isinstance(expr, cst.Call):
         for a in expr.args:
             if a.keyword and a.keyword.value == "alpha":
-                v = a.value
-                if isinstance(v, cst.UnaryOperation) and isinstance(v.operator, cst.Minus):
-                    return v.expression
-                return v
+                return _unsigned(a.value)
         pa = [a.value for a in expr.args if not a.keyword]
         for v in pa:
             if not _mentions_grad(v):
-                if isinstance(v, cst.UnaryOperation) and isinstance(v.operator, cst.Minus):
-                    return v.expression
-                return v
+                return _unsigned(v)
         for v in pa:
             f = _lr_factor(v)
             if f is not None:
                 return f
         return None
+    if isinstance(expr, cst.UnaryOperation) and isinstance(expr.operator, cst.Minus):
+        return _lr_factor(expr.expression)
     if isinstance(expr, cst.BinaryOperation):
         if isinstance(expr.operator, cst.Multiply):
             if _mentions_grad(expr.right) and not _mentions_grad(expr.left):
-                return expr.left
+                return _unsigned(expr.left)
             if _mentions_grad(expr.left) and not _mentions_grad(expr.right):
-                return expr.right
+                return _unsigned(expr.right)
         for side in (expr.right, expr.left):
             if _mentions_grad(side):
                 f = _lr_factor(side)
