@@ -151,6 +151,10 @@ class _State:
         self.models: dict[int, ModelWatch] = {}
         self.optimizers: dict[int, OptWatch] = {}
         self.losses: dict[int, LossWatch] = {}
+        # the loss of an iteration is whatever .backward() is called on: a hand-written loss
+        # (no criterion module or functional loss call) is recorded from the backward call
+        self.backward_loss = LossWatch(None, "loss", "backward")
+        self.loss_seen = False         # a training loss was recorded in the current iteration
         self.loaders: dict[int, str] = {}
         self.schedulers: dict[int, str] = {}
         self.param_owner: dict[int, tuple[ModelWatch, str]] = {}
@@ -300,6 +304,7 @@ class _State:
         training forward after a backward/step)."""
         self.flush_step()
         self.dirty = False
+        self.loss_seen = False
         self.nonfinite_loss_streak = self.nonfinite_loss_streak + 1 if self.step_loss_nonfinite else 0
         self.step_loss_nonfinite = False
         if self.early_stop and self.nonfinite_loss_streak >= NONFINITE_STOP_STEPS:
@@ -454,6 +459,9 @@ def _install_global_hooks(S: _State) -> None:
                         s.advance()
                 s.event("backward", s.lead.node if s.lead else None,
                         s.last_training_mode, True)
+                t = args[0] if args else kwargs.get("tensors")
+                if not s.loss_seen and isinstance(t, torch.Tensor) and t.numel() == 1:
+                    _on_loss(s, s.backward_loss, t, (), {})
                 result = orig(*args, **kwargs)
                 if not s.any_opt_known:
                     s.dirty = True
@@ -790,6 +798,8 @@ def _on_loss(S: _State, lw: LossWatch, out: Any, args: tuple, kwargs: dict) -> N
     # loss (a tensor hook on it fired), else as val_* values.
     val = not grad
     ambiguous = grad and training_mode is False
+    if grad:
+        S.loss_seen = True
     S.event("loss", lw.node, training_mode, torch.is_grad_enabled())
     if ambiguous:
         pend = _Pending()
