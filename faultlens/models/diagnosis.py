@@ -133,6 +133,37 @@ def crash_scores(crash: dict[str, Any]) -> dict[str, float]:
     return CRASH_EVIDENCE.get(kind, CRASH_EVIDENCE["other"])
 
 
+#: Crashes that are not training faults get the verdict ``crashed`` with one of these kinds and no
+#: fault type: the seed taxonomy of DL faults (Humbatova et al., "Taxonomy of Real Faults in Deep
+#: Learning Systems", ICSE'20) has, beside model, inputs and training, the categories API and GPU
+#: usage; an environment problem (a missing module or file, the network) or the program's own
+#: ``sys.exit`` is no fault of the training at all.
+CRASH_CATEGORIES = {
+    "exit": "the program ended itself with a non-zero exit status",
+    "environment": "the environment is missing something the program needs (a module, a file, the network)",
+    "api": "a library API was used in a way it refuses (API misuse), not a training fault",
+}
+_ENVIRONMENT_ERRORS = frozenset((
+    "ModuleNotFoundError", "ImportError", "FileNotFoundError", "PermissionError", "IsADirectoryError",
+    "NotADirectoryError", "ConnectionError", "ConnectionRefusedError", "ConnectionResetError", "URLError",
+    "HTTPError", "gaierror", "TimeoutError", "SSLError"))
+_API_ERRORS = frozenset(("UnpicklingError", "PicklingError"))
+
+
+def crash_category(crash: dict[str, Any] | None) -> str | None:
+    """``exit``, ``environment`` or ``api`` for a crash that is not a training fault, else None."""
+    if not crash:
+        return None
+    t = str(crash.get("type") or "")
+    if t == "SystemExit":
+        return "exit"
+    if t in _ENVIRONMENT_ERRORS:
+        return "environment"
+    if t in _API_ERRORS or "weights_only" in str(crash.get("message") or ""):
+        return "api"
+    return None
+
+
 #: lint finding weight by severity (added to the rule's fault type)
 LINT_WEIGHT = {"error": 1.5, "warning": 0.8, "info": 0.3}
 
@@ -565,9 +596,13 @@ def diagnose(trace: Any, graph: Any = None, lint: list[Any] | None = None, *, us
     # 3. verdict
     notes = list(errors)
     has_loss = bool(tv.nodes("loss"))
+    category = crash_category(crash)
     if crash or status == "crashed":
         verdict = "crashed"
         p_faulty = 1.0
+        if category is not None:
+            crash = {**crash, "category": category}
+            notes.append(f"crash kind {category}: {CRASH_CATEGORIES[category]}")
     elif p_faulty >= 0.5:
         verdict = "faulty"
     elif steps < MIN_STEPS or not has_loss:
@@ -577,7 +612,7 @@ def diagnose(trace: Any, graph: Any = None, lint: list[Any] | None = None, *, us
         verdict = "healthy"
 
     faults: list[FaultCandidate] = []
-    if verdict in ("faulty", "crashed"):
+    if verdict == "faulty" or (verdict == "crashed" and category is None):
         ranked = sorted(FAULT_TYPES, key=lambda t: -p[t])
         for i, t in enumerate(ranked):
             if i > 0 and (p[t] < MIN_TYPE_P or scores[t] <= 0):
