@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
@@ -36,7 +37,8 @@ def run(path: str, argv: Sequence[str] = (), *, max_steps: int | None = None, ma
     """Run, diagnose and report one program. Returns a :class:`faultlens.report.Report`."""
     if not os.path.isfile(path):
         raise UsageError(f"{path}: no such file")
-    from faultlens.report.pipeline import diagnose_result, verify_patch
+    from faultlens.report.pipeline import diagnose_result, preload_diagnosis, verify_patch
+    started = time.time()
     if in_process:
         from faultlens.instrumenter.runner import execute, new_run_dir
         run_dir = os.path.abspath(out_dir) if out_dir else new_run_dir(os.path.abspath(path), os.path.join(os.getcwd(), ".faultlens", "runs"))
@@ -48,9 +50,10 @@ def run(path: str, argv: Sequence[str] = (), *, max_steps: int | None = None, ma
             result.program = path
     else:
         from faultlens.instrumenter.runner import run_program
+        preload_diagnosis()
         result = run_program(path, list(argv), max_steps=max_steps, max_seconds=max_seconds, out_dir=out_dir,
                              curvature=curvature, seed=seed, stream=stream, early_stop=early_stop,
-                             sample_every=sample_every)
+                             sample_every=sample_every, started=started)
     report, graph = diagnose_result(result, path, lint=lint)
     if verify and report.top is not None and report.top.patch is not None:
         verify_patch(report, result, graph, max_steps=max_steps, max_seconds=max_seconds, seed=seed,

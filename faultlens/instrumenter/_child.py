@@ -34,7 +34,7 @@ def main(argv: list[str]) -> int:
                   max_seconds=cfg["max_seconds"], curvature=cfg["curvature"], seed=cfg["seed"],
                   cwd=cfg["cwd"], early_stop=cfg["early_stop"], rewrite=rw, tee=False,
                   run_dir=cfg["run_dir"], graph_path=cfg["graph_path"],
-                  sample_every=cfg.get("sample_every", 10))
+                  sample_every=cfg.get("sample_every", 10), deadline=cfg.get("deadline"))
     sys.stdout.flush()
     sys.stderr.flush()
     if res.status == "crashed":

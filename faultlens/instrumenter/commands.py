@@ -9,6 +9,7 @@ import importlib
 import json
 import os
 import sys
+import time
 from typing import Any
 
 from faultlens.errors import FaultlensError, UsageError
@@ -114,13 +115,19 @@ def run_instrument(args: argparse.Namespace) -> int:
 
 
 def run_run(args: argparse.Namespace) -> int:
+    started = time.time()  # --max-seconds bounds the whole command from here
     _check_file(args.file)
     prog_args = list(args.args or [])
     from faultlens.instrumenter.runner import run_program
+    try:
+        from faultlens.report.pipeline import preload_diagnosis
+        preload_diagnosis()
+    except ImportError:
+        pass
     result = run_program(args.file, prog_args, max_steps=args.max_steps, max_seconds=args.max_seconds,
                          out_dir=args.out, curvature=args.curvature, seed=args.seed,
                          stream=not args.quiet, early_stop=args.early_stop,
-                         sample_every=args.sample_every)
+                         sample_every=args.sample_every, started=started)
     try:
         pipeline = importlib.import_module("faultlens.report.pipeline")
     except ModuleNotFoundError as exc:

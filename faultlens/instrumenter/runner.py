@@ -23,6 +23,7 @@ import importlib.abc
 import importlib.machinery
 import json
 import os
+import re
 import secrets
 import signal
 import sqlite3
@@ -173,6 +174,9 @@ def _is_user_file(filename: str, roots: Sequence[str]) -> bool:
     return any(f == r or f.startswith(r.rstrip(os.sep) + os.sep) for r in roots)
 
 
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+
+
 def describe_crash(exc: BaseException, program: str, graph: Any = None, step: int | None = None,
                    S: Any = None) -> dict[str, Any]:
     """The crash record (``schema.CRASH_KEYS``): the innermost frame in the user's files,
@@ -184,13 +188,13 @@ def describe_crash(exc: BaseException, program: str, graph: Any = None, step: in
         roots.append(os.path.abspath(groot))
     tb = traceback.extract_tb(exc.__traceback__)
     user = [fs for fs in tb if _is_user_file(fs.filename, roots)]
-    msg = str(exc).strip().splitlines()
+    msg = _ANSI.sub("", str(exc)).strip().splitlines()  # colour codes some libraries put in messages
     crash: dict[str, Any] = {
         "kind": classify_crash(exc), "type": type(exc).__name__,
         "message": msg[0] if msg else type(exc).__name__,
         "path": None, "line": None, "column": None, "end_line": None, "end_column": None,
         "node": None, "step": step, "layer": None, "frame_line": None,
-        "traceback": "".join(traceback.format_list(user or tb[-3:])) + f"{type(exc).__name__}: {exc}",
+        "traceback": "".join(traceback.format_list(user or tb[-3:])) + f"{type(exc).__name__}: " + _ANSI.sub("", str(exc)),
     }
     if isinstance(exc, SystemExit):
         crash["kind"] = "other"
@@ -295,10 +299,17 @@ def execute(path: str, argv: Sequence[str] = (), trace_path: str | None = None, 
             max_steps: int | None = None, max_seconds: float | None = None, curvature: bool = False,
             seed: int | None = None, cwd: str | None = None, early_stop: bool = True,
             rewrite: Rewrite | None = None, sample_every: int = 10, tee: bool = True,
-            run_dir: str | None = None, graph_path: str | None = None) -> RunResult:
-    """Run ``path`` instrumented inside this process and return its :class:`RunResult`."""
+            run_dir: str | None = None, graph_path: str | None = None,
+            deadline: float | None = None) -> RunResult:
+    """Run ``path`` instrumented inside this process and return its :class:`RunResult`.
+
+    ``deadline`` (a ``time.time()`` value) is when training must stop, whatever the start-up cost:
+    it replaces ``max_seconds`` by the time left once torch is imported."""
     import torch  # noqa: F401  (the runtime needs it; imported here, not at module load)
     import faultlens.instrumenter.runtime as rt
+
+    if deadline is not None:
+        max_seconds = max(0.5, deadline - time.time())
 
     program = os.path.abspath(path)
     if not os.path.isfile(program):
@@ -351,7 +362,9 @@ def execute(path: str, argv: Sequence[str] = (), trace_path: str | None = None, 
             sys.stdout = _Tee(sys.stdout, tail)
             sys.stderr = _Tee(sys.stderr, tail)
         if max_seconds is not None and threading.current_thread() is threading.main_thread() and hasattr(signal, "setitimer"):
-            grace = max(5.0, 0.25 * float(max_seconds))
+            # a program stuck between steps is stopped a little later; under the whole-command
+            # deadline the parent kills the child half a reserve after it, so the grace is short
+            grace = 1.0 if deadline is not None else max(5.0, 0.25 * float(max_seconds))
 
             def _alarm(signum, frame):
                 raise rt.StopRun("max_seconds_hard")
@@ -452,14 +465,20 @@ def new_run_dir(path: str, base: str | None = None) -> str:
 def run_program(path: str, argv: Sequence[str] = (), *, max_steps: int | None = None,
                 max_seconds: float | None = None, out_dir: str | None = None, curvature: bool = False,
                 seed: int | None = None, stream: bool = True, early_stop: bool = True,
-                cwd: str | None = None, graph: Any = None, sample_every: int = 10) -> RunResult:
-    """Run ``path`` instrumented in a child process; see the module docstring."""
+                cwd: str | None = None, graph: Any = None, sample_every: int = 10,
+                started: float | None = None) -> RunResult:
+    """Run ``path`` instrumented in a child process; see the module docstring.
+
+    ``max_seconds`` bounds the whole command that started at ``started`` (a ``time.time()``
+    value; default: now): analysis, the child's start-up and training, and the diagnosis after
+    it, for which :func:`budget_reserve` seconds are kept."""
     if not os.path.isfile(path):
         raise UsageError(f"{path}: no such file")
     if max_steps is not None and max_steps < 1:
         raise UsageError("--max-steps must be at least 1")
     if max_seconds is not None and max_seconds <= 0:
         raise UsageError("--max-seconds must be positive")
+    started = time.time() if started is None else started
     program = os.path.abspath(path)
     cwd = os.path.abspath(cwd or os.getcwd())
     graph_error = None
@@ -491,6 +510,7 @@ def run_program(path: str, argv: Sequence[str] = (), *, max_steps: int | None = 
         "cwd": cwd, "run_dir": run_dir, "sample_every": sample_every,
         "exec_source": source_path + ".exec", "result_path": os.path.join(run_dir, "result.json"),
         "parent_pid": os.getpid(),
+        "deadline": None if max_seconds is None else started + float(max_seconds) - budget_reserve(max_seconds),
     }
     with open(cfg["exec_source"], "w", encoding="utf-8") as fh:
         fh.write(rw.exec_code)
@@ -527,14 +547,16 @@ def run_program(path: str, argv: Sequence[str] = (), *, max_steps: int | None = 
     reader.start()
     interrupted = False
     timed_out = False
-    hard = None if max_seconds is None else float(max_seconds) * 1.5 + 60.0
+    # the child stops training at the deadline by itself (or, stuck between steps, by its own
+    # alarm a second later); a child stuck in native code is killed when the whole budget is up
+    hard = None if cfg["deadline"] is None else started + float(max_seconds)
     try:
         while True:
             try:
                 proc.wait(timeout=0.2)
                 break
             except subprocess.TimeoutExpired:
-                if hard is not None and time.perf_counter() - t0 > hard:
+                if hard is not None and time.time() > hard:
                     timed_out = True  # the child ignored its own time budget (stuck in C code)
                     proc.kill()
     except KeyboardInterrupt:
@@ -544,6 +566,15 @@ def run_program(path: str, argv: Sequence[str] = (), *, max_steps: int | None = 
     seconds = time.perf_counter() - t0
     return _collect(cfg, proc.returncode, seconds, "".join(tail)[-TAIL_CHARS:], graph, interrupted, source_path,
                     timed_out)
+
+
+def budget_reserve(max_seconds: float | None) -> float:
+    """Seconds of a ``--max-seconds`` budget kept for what follows training (trace flush,
+    diagnosis with the classifier's imports, localization, the report): 3 s plus a tenth of the
+    budget, at most half of it."""
+    if max_seconds is None:
+        return 0.0
+    return min(0.5 * float(max_seconds), 3.0 + 0.1 * float(max_seconds))
 
 
 def _stop_child(proc: subprocess.Popen) -> None:

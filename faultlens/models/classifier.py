@@ -20,6 +20,7 @@ import json
 import math
 import os
 import pickle
+import threading
 import warnings
 from typing import Any
 
@@ -166,11 +167,18 @@ def load_model(path: str, *, trust: bool = False) -> FaultModel:
 
 
 _SHIPPED: dict[str, Any] = {}
+_SHIPPED_LOCK = threading.Lock()
 
 
 def load_shipped(directory: str | None = None) -> FaultModel | None:
-    """The shipped model, or ``None`` (one warning) when absent or when its check fails."""
+    """The shipped model, or ``None`` (one warning) when absent or when its check fails.
+    Thread-safe: ``faultlens run`` loads it in the background while the program trains."""
     directory = directory or SHIPPED_DIR
+    with _SHIPPED_LOCK:
+        return _load_shipped(directory)
+
+
+def _load_shipped(directory: str) -> FaultModel | None:
     if directory in _SHIPPED:
         return _SHIPPED[directory]
     model: FaultModel | None = None

@@ -54,6 +54,8 @@ class Report:
     trace: str | None = None
     p_faulty: float = 0.0
     status: str = "finished"
+    #: why the run ended (``faultlens.instrumenter.schema.STOP_REASONS``, or exit/crash/interrupted)
+    stop_reason: str | None = None
     crash: dict[str, Any] | None = None
     run_dir: str | None = None
     notes: list[str] = field(default_factory=list)
@@ -78,6 +80,7 @@ class Report:
             "trace": self.trace,
             "p_faulty": round(float(self.p_faulty), 4),
             "status": self.status,
+            "stop_reason": self.stop_reason,
             "crash": _crash_public(self.crash),
             "run_dir": self.run_dir,
             "notes": list(self.notes),
@@ -114,7 +117,8 @@ class Report:
 def _crash_public(c: dict[str, Any] | None) -> dict[str, Any] | None:
     if not c:
         return None
-    return {k: c.get(k) for k in ("kind", "type", "message", "path", "line", "column", "node", "step") if k in c}
+    return {k: c.get(k) for k in ("kind", "category", "type", "message", "path", "line", "column", "node", "step")
+            if k in c}
 
 
 def build_report(*args: Any, **kwargs: Any) -> Report:

@@ -6,7 +6,8 @@ faults, prints the terminal report (unless ``args.quiet``), prints the combined 
 ``args.diff``, writes ``args.json`` / ``args.sarif`` / ``args.html``, re-runs the patched
 program with ``args.verify`` and writes the patch into the file with ``args.fix``.
 
-Exit codes: 0 healthy, 1 faulty or crashed, 3 inconclusive (2 stays the CLI's usage error).
+Exit codes: 0 healthy, 1 faulty or crashed, 3 inconclusive (2 stays the CLI's usage error); a
+program that ended itself with ``sys.exit(N)`` (crash kind ``exit``) passes its N on.
 """
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ import os
 import shutil
 import sqlite3
 import sys
+import threading
+import warnings
 from typing import Any
 
 from faultlens.errors import FaultlensError
@@ -44,6 +47,25 @@ def load_graph_for(path: str) -> Any:
         return build_graph(path)
     except Exception:
         return None
+
+
+def preload_diagnosis() -> threading.Thread:
+    """Import the diagnosis stage and load the shipped classifier in a background thread, so that
+    the seconds they cost (scikit-learn's import above all) pass while the program trains in its
+    child process instead of after it. Errors are left to the real call, which repeats the work."""
+    def work() -> None:
+        try:
+            from faultlens.models import classifier, diagnosis  # noqa: F401
+            from faultlens.report import build  # noqa: F401
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # the real load warns, once, in the main thread
+                classifier.load_shipped()
+        except Exception:  # noqa: BLE001 - the diagnosis itself reports what is wrong
+            pass
+
+    t = threading.Thread(target=work, name="faultlens-preload", daemon=True)
+    t.start()
+    return t
 
 
 def diagnose_result(result: Any, program: str | None = None, *, lint: bool = True, cwd: str | None = None,
@@ -212,4 +234,7 @@ def finish_run(result: Any, args: Any) -> int:
         else:
             print("faultlens: nothing to fix", file=sys.stderr)
     out.flush()
+    rc = getattr(result, "returncode", None)
+    if (report.crash or {}).get("category") == "exit" and isinstance(rc, int) and 0 < rc < 256:
+        return rc  # the program's own sys.exit status is passed on
     return EXIT.get(report.verdict, 1)

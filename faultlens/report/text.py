@@ -9,6 +9,15 @@ from typing import Any
 _COLORS = {"healthy": "32", "faulty": "31", "crashed": "35", "inconclusive": "33"}
 
 
+#: how the text report names a stop that cut the run short (schema ``STOP_REASONS``)
+STOPPED = {
+    "max_steps": "stopped at the step limit (--max-steps)",
+    "max_seconds": "stopped at the time limit (--max-seconds)",
+    "max_seconds_hard": "stopped at the time limit (--max-seconds) while between steps",
+    "nonfinite_loss": "stopped early: the training loss stayed non-finite",
+}
+
+
 def _c(text: str, code: str, on: bool) -> str:
     return f"\033[{code}m{text}\033[0m" if on else text
 
@@ -71,9 +80,16 @@ def render_text(report: Any, color: bool = False, context: int = 1) -> str:
     v = report.verdict
     L.append(f"faultlens: {report.program}: {_c(v.upper(), _COLORS.get(v, '0'), color)}"
              + (f" (confidence {report.p_faulty:.2f})" if v == "faulty" else ""))
+    stopped = STOPPED.get(report.stop_reason or "")
+    if stopped and report.status != "crashed":
+        L.append(f"  run: {stopped} after {report.steps} step(s) in {report.seconds:.1f} s; "
+                 "the diagnosis judges this prefix of the run")
     if report.crash:
         c = report.crash
-        L.append(f"  crashed at {c.get('path')}:{c.get('line')}: {c.get('type')}: {c.get('message')}")
+        where = f" at {c.get('path')}:{c.get('line')}" if c.get("line") else ""
+        L.append(f"  crashed{where}: {c.get('type')}: {c.get('message')}")
+        if c.get("category"):
+            L.append(f"  crash kind: {c['category']} (not a training fault)")
     for n in report.notes:
         L.append(f"  note: {n}")
     for i, f in enumerate(report.faults[:3], start=1):
