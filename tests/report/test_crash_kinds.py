@@ -36,7 +36,8 @@ PROGRAMS = {
 
 
 @pytest.mark.parametrize("name", sorted(PROGRAMS))
-def test_non_training_crash_has_a_kind_and_no_fault_type(tmp_path, name):
+def test_non_training_crash_has_a_kind_and_no_fault_type(tmp_path, monkeypatch, name):
+    monkeypatch.chdir(tmp_path)  # the programs write and read files in their working directory
     src, kind, exc = PROGRAMS[name]
     path = tmp_path / f"{name}.py"
     path.write_text(src)
