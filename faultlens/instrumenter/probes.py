@@ -191,7 +191,8 @@ class BatchProbe(Probe):
         node = S.lead.node if S.lead is not None else lw.node
         mean, std, mn, mx, _ = st
         for m, v in (("target_min", mn), ("target_max", mx), ("target_mean", mean), ("target_std", std),
-                     ("target_is_int", float(not t.is_floating_point() and t.dtype != torch.bool))):
+                     ("target_is_int", float(not t.is_floating_point() and t.dtype != torch.bool)),
+                     ("target_numel", float(t.numel()))):
             S.put(m, node, v)
 
 

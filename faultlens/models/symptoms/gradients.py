@@ -74,7 +74,9 @@ class ExplodingGradient(Symptom):
             if len(g) >= 5:
                 k = max(1, len(g) // 10)
                 early = float(np.median(g[:k]))
-                peak_i = int(np.argmax(g))
+                # the peak after the early window: a run whose largest gradient is its first one
+                # (a large initial loss that training then brings down) did not grow
+                peak_i = k + int(np.argmax(g[k:]))
                 if g[peak_i] > 70 and g[peak_i] >= 10 * max(early, 1e-12):
                     return [self.hit(int(s[peak_i]), node, float(g[peak_i]),
                                      f"total gradient norm grew to {fmt(float(g[peak_i]))} from {fmt(early)}", 1.0)]

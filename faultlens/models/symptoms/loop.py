@@ -13,7 +13,7 @@ import re
 from faultlens.models.symptoms.base import Symptom, register
 
 _MANUAL_ZERO = re.compile(r"\.grad\s*=\s*None|\.grad(\.data)?\.zero_\(\)|\.grad\.detach_\(\)")
-_MANUAL_UPDATE = re.compile(r"\.data\.(add_|sub_)\(|\.data\s*[-+]=|\bp\s*[-+]=\s*.*grad|\.(add_|sub_)\(.*grad")
+_MANUAL_UPDATE = re.compile(r"\.data\.(add_|sub_)\(|\.data\s*[-+]=|\b\w+\s*[-+]=\s*.*\.grad\b|\.(add_|sub_)\(.*grad")
 
 
 def _sources(gf) -> str:
@@ -89,8 +89,8 @@ class MissingUpdate(Symptom):
         steps = [i for i, e in enumerate(tv.events) if e.event == "step"]
         iters_with_back = {e.step for e in back}
         if len(back) >= 3 and not steps:  # (without steps the iteration counter may not advance)
-            if _MANUAL_UPDATE.search(_sources(gf)):
-                return []
+            if any(o.get("manual") for o in gf.optimizers) or _MANUAL_UPDATE.search(_sources(gf)):
+                return []  # a hand-written update (the graph's manual optimizer) applies them
             if gf.graph is not None and not gf.optimizers:
                 return []
             node = gf.optimizers[0].id if gf.optimizers else None

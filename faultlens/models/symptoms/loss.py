@@ -308,7 +308,9 @@ class NoBetterThanBaseline(Symptom):
     With a mean-squared-error loss, predicting the target mean gives a loss equal to the
     target variance; TheDeepChecker's pre-training check compares the initial loss with this
     chance level. Threshold (faultlens): the mean MSE over the last 20% of steps >= 0.9x the
-    median per-batch target variance (R^2 <= 0.1), after >= 20 steps."""
+    median per-batch target variance (R^2 <= 0.1), after >= 20 steps. A ``reduction='sum'``
+    loss is a per-element MSE times the target's element count (``target_numel``): it is
+    divided by that count first, and not judged where the trace lacks it."""
 
     name = "no_better_than_baseline"
     category = "failure"
@@ -323,6 +325,11 @@ class NoBetterThanBaseline(Symptom):
         if len(v) < 2 * MIN_STEPS or not len(tsd):
             return []
         var = float(np.median(tsd)) ** 2
+        if any((n.get("args") or {}).get("reduction") == "sum" for n in gf.losses):
+            _, numel = finite(*tv.series("target_numel"))
+            if not len(numel):
+                return []
+            v = v / float(np.median(numel))
         _, tail = head_tail(v)
         if var > 0 and tail >= 0.9 * var:
             return [self.hit(int(s[-1]), tv.nodes("loss")[0], tail / var,
