@@ -354,7 +354,7 @@ def execute(path: str, argv: Sequence[str] = (), trace_path: str | None = None, 
             _seed_everything(seed)
         S = rt.configure(trace_path=trace_path, graph=graph, program=path, max_steps=max_steps,
                          max_seconds=max_seconds, curvature=curvature, early_stop=early_stop,
-                         sample_every=sample_every,
+                         sample_every=sample_every, deterministic=seed is not None,
                          meta={"argv": list(argv), "graph": graph_path, "seed": seed, "run_dir": run_dir,
                                "cwd": os.getcwd(), "max_steps": max_steps, "max_seconds": max_seconds,
                                "rewrite_skipped": rewrite.skipped})

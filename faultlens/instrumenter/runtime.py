@@ -126,8 +126,9 @@ class _State:
     def __init__(self, *, trace_path: str, graph: Any = None, program: str | None = None,
                  max_steps: int | None = None, max_seconds: float | None = None,
                  curvature: bool = False, early_stop: bool = True, sample_every: int = 10,
-                 dense_steps: int = 3, meta: dict[str, Any] | None = None):
+                 dense_steps: int = 3, meta: dict[str, Any] | None = None, deterministic: bool = False):
         self.writer = TraceWriter(trace_path)
+        self.deterministic = deterministic
         self._ev_append = self.writer.event_row
         self.graph = graph
         self.program = program
@@ -181,7 +182,7 @@ class _State:
         meta.update(program=program, status="running", started=time.time(),
                     torch_version=torch.__version__, device="cpu", probe_errors=[],
                     probes=[p.name for p in self.probes], sample_every=self.sample_every,
-                    curvature=bool(curvature))
+                    curvature=bool(curvature), deterministic=bool(deterministic))
         self.writer.set_meta(**meta)
         self.writer.flush()
 
@@ -291,7 +292,7 @@ class _State:
             return True
         if step - self.last_sampled < self.sample_every:
             return False
-        if self.train_t0 is not None:
+        if self.train_t0 is not None and not self.deterministic:
             if self.probe_time > self.probe_budget * (time.perf_counter() - self.train_t0):
                 return False
         return True
@@ -318,7 +319,7 @@ class _State:
         self.sampled = self.is_sampled(nxt) or self.trigger_sample
         if self.sampled:
             self.last_sampled = nxt
-        self.tier1 = self.sampled or self.train_t0 is None or (
+        self.tier1 = self.sampled or self.train_t0 is None or self.deterministic or (
             self.probe_time <= TIER1_BUDGET * (time.perf_counter() - self.train_t0))
         self.trigger_sample = False
         w = self.writer
@@ -380,14 +381,16 @@ def state() -> _State | None:
 def configure(*, trace_path: str, graph: Any = None, program: str | None = None,
               max_steps: int | None = None, max_seconds: float | None = None,
               curvature: bool = False, early_stop: bool = True, sample_every: int = 10,
-              meta: dict[str, Any] | None = None) -> _State:
-    """Start recording a run into ``trace_path`` (one run at a time per process)."""
+              meta: dict[str, Any] | None = None, deterministic: bool = False) -> _State:
+    """Start recording a run into ``trace_path`` (one run at a time per process).
+    ``deterministic`` (``--seed``): which steps get the probes depends on the step count only,
+    never on how long the probes took, so a seeded run records the same trace every time."""
     global _S
     if _S is not None:
         reset()
     _S = _State(trace_path=trace_path, graph=graph, program=program, max_steps=max_steps,
                 max_seconds=max_seconds, curvature=curvature, early_stop=early_stop,
-                sample_every=sample_every, meta=meta)
+                sample_every=sample_every, meta=meta, deterministic=deterministic)
     _install_global_hooks(_S)
     return _S
 

@@ -34,6 +34,7 @@ from typing import Any
 
 from faultlens.models.symptoms import REGISTRY, Detection, GraphFacts, TraceView, detect_all
 from faultlens.models.symptoms.base import fmt
+from faultlens.models.symptoms.loss import cut_by_budget
 
 FAULT_TYPES = (
     "learning_rate", "optimizer", "loss_function", "activation", "weight_initialization",
@@ -82,6 +83,8 @@ EVIDENCE: dict[str, dict[str, float]] = {
     "lr_collapse": {"learning_rate": 2.5},
     "loss_spike": {"learning_rate": 2.5, "batch_size": 0.4, "data_preprocessing": 0.4, "optimizer": 0.4},
     "still_improving": {"epochs": 2.5, "learning_rate": 0.8, "batch_size": 0.4},
+    "too_few_steps": {"epochs": 4.0},
+    "could_train_longer": {"epochs": 0.5},
 }
 
 #: symptoms of slow progress (explained away by badly scaled inputs / targets)
@@ -583,6 +586,8 @@ def diagnose(trace: Any, graph: Any = None, lint: list[Any] | None = None, *, us
     if has_trouble:
         for t, w in lint_sc.items():
             scores[t] += w
+    if cut_by_budget(tv):
+        scores["epochs"] = min(scores["epochs"], 0.0)  # a budget ended the run, not the program's epochs
     p_rules = _softmax(scores)
     if clf:
         z = sum(v for k, v in clf.items() if k in FAULT_TYPES)
@@ -592,6 +597,8 @@ def diagnose(trace: Any, graph: Any = None, lint: list[Any] | None = None, *, us
             p = p_rules
     else:
         p = p_rules
+    if cut_by_budget(tv):
+        p = {**p, "epochs": 0.0}
 
     # 3. verdict
     notes = list(errors)

@@ -9,6 +9,9 @@ from typing import Any
 _COLORS = {"healthy": "32", "faulty": "31", "crashed": "35", "inconclusive": "33"}
 
 
+#: context symptoms that a healthy report shows as advice
+ADVICE = ("could_train_longer",)
+
 #: how the text report names a stop that cut the run short (schema ``STOP_REASONS``)
 STOPPED = {
     "max_steps": "stopped at the step limit (--max-steps)",
@@ -113,6 +116,8 @@ def render_text(report: Any, color: bool = False, context: int = 1) -> str:
             L.extend("   " + ln for ln in f.patch.diff.rstrip("\n").splitlines())
     if v == "healthy":
         L.append("  no failure or defect symptoms: training behaves normally.")
+        for a in (s for s in report.symptoms if s.get("symptom") in ADVICE):
+            L.append(f"  advice: {a.get('message', a['symptom'])}")
     why = _why(report)
     if why:
         L.append("")

@@ -69,3 +69,72 @@ def test_sum_reduced_mse_that_does_not_learn_is_still_caught(tmp_path):
     rep = _run(tmp_path, "sum_stuck", SUM_MSE.replace("LR", "1e-9"))
     assert "no_better_than_baseline" in {s["symptom"] for s in rep.symptoms}
     assert rep.verdict == "faulty"
+
+
+FEW_STEPS = """
+import torch
+import torch.nn as nn
+from sklearn.datasets import load_digits
+torch.manual_seed(0)
+d = load_digits()
+x = torch.tensor(d.data, dtype=torch.float32) / 16.0
+y = torch.tensor(d.target)
+model = nn.Sequential(nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 10))
+opt = torch.optim.SGD(model.parameters(), lr=0.05)
+crit = nn.CrossEntropyLoss()
+n_iters = ITERS
+for it in range(n_iters):
+    opt.zero_grad()
+    loss = crit(model(x[:256]), y[:256])
+    loss.backward()
+    opt.step()
+"""
+
+
+def test_complete_run_with_very_few_steps_is_an_epochs_fault(tmp_path):
+    rep = _run(tmp_path, "few", FEW_STEPS.replace("ITERS", "6"))
+    assert rep.verdict == "faulty" and rep.faults[0].type == "epochs"
+    assert "too_few_steps" in {s["symptom"] for s in rep.symptoms}
+    lines = {loc.line for loc in rep.faults[0].locations}
+    assert lines & {12, 13}                     # the bound's definition or the loop that uses it
+
+
+def test_few_steps_cut_by_the_budget_are_not_an_epochs_fault(tmp_path):
+    p = tmp_path / "many.py"
+    p.write_text(FEW_STEPS.replace("ITERS", "400"))
+    rep = run(str(p), in_process=True, out_dir=str(tmp_path / "run_many"), max_steps=6, seed=0)
+    assert rep.stop_reason == "max_steps"
+    assert "too_few_steps" not in {s["symptom"] for s in rep.symptoms}
+    assert all(f.type != "epochs" for f in rep.faults)
+
+
+GOOD_BUT_FALLING = """
+import torch
+import torch.nn as nn
+from sklearn.datasets import load_digits
+torch.manual_seed(0)
+d = load_digits()
+x = torch.tensor(d.data, dtype=torch.float32) / 16.0
+y = torch.tensor(d.target)
+model = nn.Sequential(nn.Linear(64, 128), nn.ReLU(), nn.Linear(128, 10))
+opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+crit = nn.CrossEntropyLoss()
+for epoch in range(EPOCHS):
+    perm = torch.randperm(len(x))
+    for i in range(0, len(x), 32):
+        idx = perm[i:i + 32]
+        opt.zero_grad()
+        loss = crit(model(x[idx]), y[idx])
+        loss.backward()
+        opt.step()
+"""
+
+
+def test_still_falling_with_a_good_result_is_advice_not_a_fault(tmp_path):
+    from faultlens.models.symptoms.loss import GOOD_RESULT
+    rep = _run(tmp_path, "good", GOOD_BUT_FALLING.replace("EPOCHS", "4"))
+    fired = {s["symptom"] for s in rep.symptoms}
+    assert rep.verdict == "healthy" and "still_improving" not in fired, rep.symptoms
+    assert "could_train_longer" in fired
+    assert "advice: could train longer" in rep.to_text()
+    assert 0 < GOOD_RESULT < 1

@@ -70,6 +70,16 @@ def _loss(tv: TraceView) -> tuple[np.ndarray, np.ndarray]:
     return finite(*tv.loss())
 
 
+#: stop reasons of a run that a budget cut short: its end is not the end of training
+BUDGET_STOPS = ("max_seconds", "max_seconds_hard", "max_steps")
+
+
+def cut_by_budget(tv: TraceView) -> bool:
+    """The run was stopped by --max-seconds/--max-steps: what it shows is a prefix, so "still
+    improving at the end" or "ended below target" say nothing about the program's epochs."""
+    return tv.status == "cut_short" and tv.meta.get("stop_reason") in BUDGET_STOPS
+
+
 @register
 class LossNotDecreasing(Symptom):
     """The training loss did not go down.
@@ -125,6 +135,8 @@ class SlowConvergence(Symptom):
             if len(w) >= 3 and np.all(np.abs(np.diff(w)) <= 0.01) and np.max(w) < 0.6:
                 return [self.hit(int(js[-1]), tv.nodes("accuracy")[0], float(np.max(w)),
                                  f"accuracy stuck at {fmt(float(np.max(w)))} (changes <= 0.01)", 1.0, rule="accuracy")]
+        if cut_by_budget(tv):
+            return out  # the rules below judge the end of training, which a budget stop is not
         if len(a) >= 3:
             # the run ended below AUTOTRAINER's typical task target (0.6) while the loss is still
             # far from fitting (> half of the chance-level cross-entropy log(C)); sparse
@@ -416,17 +428,104 @@ class StillImproving(Symptom):
     reliability = 0.6
 
     def detect(self, tv, gf):
+        hit = _still_falling(tv)
+        if hit is None or good_result(tv, gf) is not None:
+            return []  # a run that already reached a good result gets advice instead (could_train_longer)
+        s, z, rel = hit
+        return [self.hit(int(s[-1]), tv.nodes("loss")[0], rel,
+                         f"the loss was still falling at the end ({fmt(float(z[-3]))} -> {fmt(float(z[-1]))} "
+                         "over the last 20% of the run)", min(1.0, rel / 0.2))]
+
+
+def _still_falling(tv: TraceView) -> tuple[np.ndarray, np.ndarray, float] | None:
+    """(steps, windowed means, relative drop) when the loss still fell over the run's last 20%."""
+    s, v = _loss(tv)
+    if len(v) < MIN_STEPS or cut_by_budget(tv):
+        return None
+    z = chunk_means(v, 10)
+    if len(z) < 5:
+        return None
+    head = float(np.mean(v[: max(1, len(v) // 10)]))
+    drop = float(z[-3] - z[-1])
+    if z[-1] > 0 and drop / z[-1] >= 0.1 and drop >= 0.05 * abs(head):
+        return s, z, drop / z[-1]
+    return None
+
+
+#: a result counts as good (training longer is advice, not a fault) when the accuracy over
+#: chance, (acc - 1/C) / (1 - 1/C), reaches this, or a regression's R^2 does
+GOOD_RESULT = 0.8
+
+
+def good_result(tv: TraceView, gf: GraphFacts) -> str | None:
+    """A description of the run's result when it is already good (accuracy over chance, or R^2
+    of an MSE regression, at least GOOD_RESULT over the last 20% of the run), else None.
+    Classification needs integer targets 0..C-1 (C from their largest value)."""
+    for metric in ("val_accuracy", "accuracy"):
+        _, a = finite(*tv.series(metric))
+        _, tmax = finite(*tv.series("target_max"))
+        _, isint = finite(*tv.series("target_is_int"))
+        if len(a) >= 3 and len(tmax) and len(isint) and float(np.median(isint)) == 1.0:
+            c = max(2.0, float(np.max(tmax)) + 1.0)
+            _, acc = head_tail(a)
+            kappa = (acc - 1.0 / c) / (1.0 - 1.0 / c)
+            if kappa >= GOOD_RESULT:
+                return f"{metric.replace('_', ' ')} {acc:.3f} with {int(c)} classes"
+            return None
+    lts = set(gf.loss_types())
+    if lts == {"MSELoss"} and not any((n.get("args") or {}).get("reduction") == "sum" for n in gf.losses):
         s, v = _loss(tv)
-        if len(v) < MIN_STEPS:
+        _, tsd = finite(*tv.series("target_std"))
+        if len(v) >= MIN_STEPS and len(tsd):
+            var = float(np.median(tsd)) ** 2
+            _, tail = head_tail(v)
+            if var > 0 and 1.0 - tail / var >= GOOD_RESULT:
+                return f"R^2 ~ {1.0 - tail / var:.2f}"
+    return None
+
+
+@register
+class CouldTrainLonger(Symptom):
+    """Advice, not a fault: the loss was still falling when the run ended, but the result is
+    already good (``good_result``). Issue 13's calibration: a fault verdict is kept for runs
+    that end clearly short of what the task reaches."""
+
+    name = "could_train_longer"
+    category = "context"
+    reliability = 0.3
+
+    def detect(self, tv, gf):
+        hit = _still_falling(tv)
+        good = good_result(tv, gf) if hit is not None else None
+        if hit is None or good is None:
             return []
-        z = chunk_means(v, 10)
-        if len(z) < 5:
+        s, z, rel = hit
+        return [self.hit(int(s[-1]), tv.nodes("loss")[0], rel,
+                         f"could train longer: the loss still fell at the end ({fmt(float(z[-3]))} -> "
+                         f"{fmt(float(z[-1]))}), with a good result already ({good})", min(1.0, rel / 0.2))]
+
+
+@register
+class TooFewSteps(Symptom):
+    """A run that ended by itself after very few training steps, far from converged: too few
+    epochs or iterations. Rule (faultlens): the program finished on its own (not cut short by
+    a budget, not crashed) after fewer than MIN_STEPS (10) recorded steps, with its last loss
+    still above half its first. Judged only where the curve symptoms cannot be (they need
+    MIN_STEPS points)."""
+
+    name = "too_few_steps"
+    category = "failure"
+    reliability = 0.8
+
+    def detect(self, tv, gf):
+        if tv.status != "finished" or tv.meta.get("stop_reason") not in (None, "exit"):
             return []
-        head = float(np.mean(v[: max(1, len(v) // 10)]))
-        drop = float(z[-3] - z[-1])
-        if z[-1] > 0 and drop / z[-1] >= 0.1 and drop >= 0.05 * abs(head):
-            rel = drop / z[-1]
-            return [self.hit(int(s[-1]), tv.nodes("loss")[0], rel,
-                             f"the loss was still falling at the end ({fmt(float(z[-3]))} -> {fmt(float(z[-1]))} "
-                             "over the last 20% of the run)", min(1.0, rel / 0.2))]
+        s, v = _loss(tv)
+        if not 1 <= len(v) < MIN_STEPS:
+            return []
+        first, last = float(v[0]), float(v[-1])
+        if first > 0 and last > 0.5 * first:
+            return [self.hit(int(s[-1]), tv.nodes("loss")[0], float(len(v)),
+                             f"the run ended by itself after {len(v)} training step(s), its loss still at "
+                             f"{fmt(last)} from {fmt(first)}", 1.0)]
         return []
