@@ -101,23 +101,23 @@ def cmd_plain(a: argparse.Namespace) -> int:
             target["plain"] = {"status": r["status"], "score": r["score"], "seconds": r["seconds"], "kept": kept,
                                "measured": today}
     if a.record:
-        _write_back(data)
+        _write_back(todo)
     return 0
 
 
-def _write_back(data: dict) -> None:
-    """Store the measured plain results in the file each program came from."""
-    by_file: dict[Path, list[dict]] = defaultdict(list)
-    for p in data["programs"]:
-        by_file[Path(p.get("_from", C.MANIFEST))].append(p)
-    for f, progs in by_file.items():
+def _write_back(measured: list[C.Case]) -> None:
+    """Store the measured plain results, and nothing else, in the file each program came from:
+    the file is read again at write time, so entries edited meanwhile (by hand, or by another
+    ``plain --record`` run) keep their content."""
+    by_file: dict[Path, dict[str, dict]] = defaultdict(dict)
+    for c in measured:
+        by_file[Path(c.program.get("_from", C.MANIFEST))][c.id] = c.spec["plain"]
+    for f, results in by_file.items():
         doc = json.loads(f.read_text())
-        ids = {p["id"]: p for p in progs}
         for p in doc["programs"]:
-            if p["id"] in ids:
-                new = {k: v for k, v in ids[p["id"]].items() if k != "_from"}
-                p.clear()
-                p.update(new)
+            for entry in [p] + p.get("cases", []):
+                if entry["id"] in results:
+                    entry["plain"] = results[entry["id"]]
         f.write_text(json.dumps(doc, indent=2) + "\n")
 
 

@@ -183,7 +183,9 @@ def _edit_lines(text: str, old: str, new: str, case_id: str) -> tuple[str, list[
 def materialise(case: Case, data: dict[str, Any], sources: Path, workdir: Path) -> dict[str, Any]:
     """Write the case's folder; return {"root", "cwd", "entry", "true_lines": [(abspath, line)], "notes"}."""
     p = case.program
-    commit = data["sources"][p["repo"]].get("commit")
+    # a program read at another commit than the repository's (pytorch/tutorials is read file by
+    # file, and not every file is stored at one commit) names its own
+    commit = p.get("source_commit") or data["sources"][p["repo"]].get("commit")
     clone = _clone_dir(sources, data, p["repo"])
     root = workdir / case.slug
     if root.exists():
