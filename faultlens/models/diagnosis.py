@@ -85,6 +85,7 @@ EVIDENCE: dict[str, dict[str, float]] = {
     "still_improving": {"epochs": 2.5, "learning_rate": 0.8, "batch_size": 0.4},
     "too_few_steps": {"epochs": 4.0},
     "could_train_longer": {"epochs": 0.5},
+    "capacity_limit": {"architecture": 3.5},
 }
 
 #: symptoms of slow progress (explained away by badly scaled inputs / targets)
@@ -93,6 +94,12 @@ SLOW_PROGRESS = {"slow_convergence", "still_improving", "loss_not_decreasing", "
 #: context symptoms that corroborate a failure enter the noisy-OR with this factor on their
 #: reliability (only when a failure or defect symptom fired: context alone is never a fault)
 CONTEXT_CORROBORATION = 0.5
+
+#: capacity_limit: which limit -> scores (replaces the default row)
+CAPACITY: dict[str, dict[str, float]] = {
+    "narrow": {"architecture": 3.5, "activation": 0.3},
+    "linear": {"activation": 3.5, "architecture": 0.8},
+}
 
 #: output_range_mismatch: which contract was broken -> scores (replaces the default row)
 OUTPUT_MISMATCH: dict[str, dict[str, float]] = {
@@ -559,6 +566,8 @@ def diagnose(trace: Any, graph: Any = None, lint: list[Any] | None = None, *, us
             table = {"optimizer": 2.5, "architecture": 0.5}
         if d.symptom == "abnormal_update_ratio" and d.details.get("direction") == "high":
             table = {"learning_rate": 2.0}
+        if d.symptom == "capacity_limit":
+            table = dict(CAPACITY[d.details.get("problem", "narrow")])
         if d.symptom == "output_range_mismatch" and d.details.get("problem") in OUTPUT_MISMATCH:
             table = dict(OUTPUT_MISMATCH[d.details["problem"]])
         if d.symptom in EXPLAINED_BY_CONTRACT | {"abnormal_update_ratio"} and explainers:

@@ -689,6 +689,22 @@ def _width(layer, end: int) -> float:
     return NAN
 
 
+def narrowest_hidden_layer(graph, first: bool = False) -> tuple[Any, float, float] | None:
+    """(layer node, its output width, the output layer's width) for the narrowest hidden weight
+    layer of the main network (``first``: the first hidden one), or None."""
+    seq = _main_sequence(graph) if graph is not None else []
+    w = [i for i in seq if _kind(i) in WEIGHT_TYPES]
+    if len(w) < 2:
+        return None
+    n_out = _width(w[-1], 1)
+    hidden = [(i, _width(i, 1)) for i in w[:-1]]
+    hidden = [(i, x) for i, x in hidden if math.isfinite(x)]
+    if not hidden or not math.isfinite(n_out):
+        return None
+    layer, width = hidden[0] if first else min(hidden, key=lambda t: t[1])
+    return layer, width, n_out
+
+
 def structure_features(graph) -> dict[str, float]:
     """Scale-free facts about the network's structure: chains of weight layers with nothing
     nonlinear between them (they collapse into one linear map), activations stacked on

@@ -138,3 +138,99 @@ def test_still_falling_with_a_good_result_is_advice_not_a_fault(tmp_path):
     assert "could_train_longer" in fired
     assert "advice: could train longer" in rep.to_text()
     assert 0 < GOOD_RESULT < 1
+
+
+MANUAL_NO_RESET = """
+import torch
+torch.manual_seed(0)
+x = torch.randn(64, 100)
+y = torch.randn(64, 5)
+model = torch.nn.Sequential(torch.nn.Linear(100, 50), torch.nn.ReLU(), torch.nn.Linear(50, 5))
+loss_fn = torch.nn.MSELoss(reduction='sum')
+learning_rate = 1e-4
+for t in range(300):
+    loss = loss_fn(model(x), y)
+    RESET
+    loss.backward()
+    with torch.no_grad():
+        for param in model.parameters():
+            param -= learning_rate * param.grad
+"""
+
+
+@pytest.mark.parametrize("reset, faulty", [("model.zero_grad()", False), ("pass", True)])
+def test_hand_written_updates_that_never_clear_gradients(tmp_path, reset, faulty):
+    rep = _run(tmp_path, "manual_reset", MANUAL_NO_RESET.replace("RESET", reset))
+    fired = {s["symptom"] for s in rep.symptoms}
+    assert ("accumulating_gradients" in fired) == faulty
+    if faulty:
+        assert rep.verdict == "faulty" and rep.faults[0].type == "training_loop"
+
+
+CAPACITY = """
+import torch
+import torch.nn as nn
+from sklearn.datasets import make_circles
+torch.manual_seed(0)
+X, Y = make_circles(n_samples=600, noise=0.05, factor=0.5, random_state=0)
+x = torch.tensor(X, dtype=torch.float32)
+y = torch.tensor(Y)
+model = nn.Sequential(
+    nn.Linear(2, WIDTH),
+    ACT
+    nn.Linear(WIDTH, 16),
+    nn.ReLU(),
+    nn.Linear(16, 2),
+)
+opt = torch.optim.Adam(model.parameters(), lr=0.01)
+crit = nn.CrossEntropyLoss()
+for epoch in range(40):
+    perm = torch.randperm(len(x))
+    for i in range(0, len(x), 64):
+        idx = perm[i:i + 64]
+        opt.zero_grad()
+        loss = crit(model(x[idx]), y[idx])
+        loss.backward()
+        opt.step()
+"""
+
+
+def test_capacity_classes(tmp_path):
+    ok = _run(tmp_path, "wide", CAPACITY.replace("WIDTH", "32").replace("ACT", "nn.ReLU(),"))
+    assert ok.verdict == "healthy" and "capacity_limit" not in {s["symptom"] for s in ok.symptoms}
+    src = CAPACITY.replace("WIDTH", "32").replace("ACT\n", "").replace("    nn.ReLU(),\n    nn.Linear(16, 2)",
+                                                                        "    nn.Linear(16, 2)")
+    lin = _run(tmp_path, "linear", src)
+    assert lin.verdict == "faulty" and lin.faults[0].type == "activation", lin.symptoms
+    assert {loc.line for f in lin.faults for loc in f.locations} & {9, 10, 11}
+
+
+NARROW = """
+import torch
+import torch.nn as nn
+from sklearn.datasets import load_digits
+torch.manual_seed(0)
+d = load_digits()
+x = torch.tensor(d.data, dtype=torch.float32) / 16.0
+y = torch.tensor(d.target)
+hidden = HIDDEN
+model = nn.Sequential(nn.Linear(64, hidden), nn.ReLU(), nn.Linear(hidden, 10))
+opt = torch.optim.Adam(model.parameters(), lr=0.01)
+crit = nn.CrossEntropyLoss()
+for epoch in range(8):
+    perm = torch.randperm(len(x))
+    for i in range(0, len(x), 64):
+        idx = perm[i:i + 64]
+        opt.zero_grad()
+        loss = crit(model(x[idx]), y[idx])
+        loss.backward()
+        opt.step()
+"""
+
+
+def test_narrow_hidden_layer_is_an_architecture_fault(tmp_path):
+    ok = _run(tmp_path, "wide_digits", NARROW.replace("HIDDEN", "64"))
+    assert ok.verdict == "healthy" and "capacity_limit" not in {s["symptom"] for s in ok.symptoms}
+    bad = _run(tmp_path, "narrow_digits", NARROW.replace("HIDDEN", "1"))
+    assert bad.verdict == "faulty" and bad.faults[0].type == "architecture", bad.symptoms
+    assert {loc.line for f in bad.faults for loc in f.locations} & {9, 10}

@@ -50,7 +50,7 @@ class AccumulatingGradients(Symptom):
     def detect(self, tv, gf):
         steps = [i for i, e in enumerate(tv.events) if e.event == "step"]
         if len(steps) < 3:
-            return []
+            return self._hand_written(tv, gf)
         if _MANUAL_ZERO.search(_sources(gf)):
             return []
         bad, checked, first_bad = 0, 0, None
@@ -69,6 +69,21 @@ class AccumulatingGradients(Symptom):
                              f"{bad} of {checked} optimizer steps used gradients not cleared since the previous step "
                              f"({n_zero} zero_grad calls seen)", 1.0, zero_grad_calls=n_zero)]
         return []
+
+    def _hand_written(self, tv, gf):
+        """Hand-written updates (the graph's manual optimizer; no optimizer step events): the
+        gradients are never cleared when no zero_grad call happened in the run and the source
+        clears none by hand, over >= 3 iterations with a backward."""
+        manual = [o for o in gf.optimizers if o.get("manual")]
+        back = [e for e in tv.events if e.event == "backward"]
+        iters = sorted({e.step for e in back})
+        if not manual or len(iters) < 3 or any(e.event == "zero_grad" for e in tv.events):
+            return []
+        if _MANUAL_ZERO.search(_sources(gf)):
+            return []
+        return [self.hit(iters[1], manual[0].id, 1.0, f"{len(back)} backward() calls with hand-written updates, and "
+                         "the gradients are never cleared (no zero_grad, no p.grad.zero_() or p.grad = None)", 1.0,
+                         zero_grad_calls=0)]
 
 
 @register

@@ -509,9 +509,9 @@ class CouldTrainLonger(Symptom):
 class TooFewSteps(Symptom):
     """A run that ended by itself after very few training steps, far from converged: too few
     epochs or iterations. Rule (faultlens): the program finished on its own (not cut short by
-    a budget, not crashed) after fewer than MIN_STEPS (10) recorded steps, with its last loss
-    still above half its first. Judged only where the curve symptoms cannot be (they need
-    MIN_STEPS points)."""
+    a budget, not crashed) after fewer than 2 * MIN_STEPS (20) recorded steps, with its last
+    loss still above half its first: the curve symptoms cannot judge so short a run (they need
+    MIN_STEPS to 2 * MIN_STEPS points)."""
 
     name = "too_few_steps"
     category = "failure"
@@ -521,11 +521,51 @@ class TooFewSteps(Symptom):
         if tv.status != "finished" or tv.meta.get("stop_reason") not in (None, "exit"):
             return []
         s, v = _loss(tv)
-        if not 1 <= len(v) < MIN_STEPS:
+        if not 1 <= len(v) < 2 * MIN_STEPS:
             return []
         first, last = float(v[0]), float(v[-1])
         if first > 0 and last > 0.5 * first:
             return [self.hit(int(s[-1]), tv.nodes("loss")[0], float(len(v)),
                              f"the run ended by itself after {len(v)} training step(s), its loss still at "
                              f"{fmt(last)} from {fmt(first)}", 1.0)]
+        return []
+
+
+@register
+class CapacityLimit(Symptom):
+    """The network cannot represent the task: a hidden layer of width 1 or 2 narrower than the
+    output, or a network whose weight layers form one linear chain (no nonlinearity between any
+    of them, so they collapse into one linear map), together with a training-loss floor: the
+    run ended without a good result (``good_result``) and with its loss above a quarter of its
+    start. Issue 13's capacity class; the static facts are the structure features of the
+    program graph (``faultlens.models.features.structure_features``)."""
+
+    name = "capacity_limit"
+    category = "failure"
+    reliability = 0.75
+
+    def detect(self, tv, gf):
+        if gf.graph is None or cut_by_budget(tv):
+            return []
+        s, v = _loss(tv)
+        if len(v) < MIN_STEPS:
+            return []
+        head, tail = head_tail(v)
+        if not (head > 0 and tail >= 0.25 * head) or good_result(tv, gf) is not None:
+            return []
+        from faultlens.models.features import narrowest_hidden_layer, structure_features
+        sf = structure_features(gf.graph)
+        narrow = narrowest_hidden_layer(gf.graph)
+        if narrow is not None:
+            layer, width, n_out = narrow
+            if width <= 2 and n_out > width:
+                return [self.hit(int(s[-1]), layer.id, width,
+                                 f"hidden layer of width {int(width)} before {int(n_out)} outputs, and the loss "
+                                 f"stayed at {fmt(tail)} from {fmt(head)}", 1.0, problem="narrow")]
+        if sf.get("static.linear_chain_frac") == 1.0:
+            first = narrowest_hidden_layer(gf.graph, first=True)
+            node = first[0].id if first is not None else tv.nodes("loss")[0]
+            return [self.hit(int(s[-1]), node, 1.0,
+                             f"no nonlinearity between the weight layers (one linear map), and the loss stayed at "
+                             f"{fmt(tail)} from {fmt(head)}", 0.9, problem="linear")]
         return []
