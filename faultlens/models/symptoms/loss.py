@@ -180,7 +180,9 @@ class OscillatingLoss(Symptom):
     losses; >= 20% of the points are peak-to-trough pairs whose swing is >= 0.03. Because the
     loss scale varies between programs (AUTOTRAINER's 0.03 is in accuracy-like units), the
     swing must also be >= 25% of the median loss level and >= 3 standard errors of a window
-    mean (minibatch noise alone moves window means by ~std/sqrt(n)) (faultlens)."""
+    mean (minibatch noise alone moves window means by ~std/sqrt(n)) (faultlens). A run whose
+    loss still fell by an order of magnitude (last 20% <= 0.1x the first 10%) is not judged:
+    its swings did not keep it from learning (issue 13's calibration: a fault needs harm)."""
 
     name = "oscillating_loss"
     category = "failure"
@@ -189,6 +191,9 @@ class OscillatingLoss(Symptom):
     def detect(self, tv, gf):
         s, v = _loss(tv)
         if len(v) < 2 * MIN_STEPS:
+            return []
+        head, tail = head_tail(v)
+        if head > 0 and 0 <= tail <= 0.1 * head:
             return []
         js, jv = judged(s, v)
         z = epoch_means(tv, js, jv)
