@@ -558,6 +558,9 @@ class Walker:
                 self.g.add_edge(oid, pm, "params_of")
             self.manual_opt[key] = oid
         oid = self.manual_opt[key]
+        if _update_sign(stmt, expr) > 0:
+            # the update adds the gradient: gradient ascent (a sign slip in a hand-written step)
+            self.g.set_attr(oid, ascent=True, ascent_span=b.span(fi, stmt).to_dict())
         call = expr if isinstance(expr, cst.Call) else None
         cid = b.add("call", f"{pvar}.step", fi, stmt, ctx.scope, method="step", receiver=pvar, target=oid,
                     loop=lid, loops=list(ctx.loops), contexts=list(ctx.contexts), in_closure=ctx.in_closure,
@@ -849,6 +852,31 @@ def _is_weight_ref(e) -> bool:
 
 def _mentions_grad(node) -> bool:
     return mentions_attr(node, "grad")
+
+
+def _sign(e) -> int:
+    """+1 / -1: the sign of an update expression's factor, taking names as positive."""
+    if isinstance(e, cst.UnaryOperation) and isinstance(e.operator, cst.Minus):
+        return -_sign(e.expression)
+    if isinstance(e, cst.BinaryOperation) and isinstance(e.operator, (cst.Multiply, cst.Divide)):
+        return _sign(e.left) * _sign(e.right)
+    return 1
+
+
+def _update_sign(stmt, expr) -> int:
+    """+1 when a hand-written update adds the gradient (``p += lr * p.grad``,
+    ``p.add_(lr * p.grad)``, ``p -= -lr * g``), -1 when it subtracts it, 0 when unknown."""
+    if isinstance(stmt, cst.AugAssign) and expr is not None and _mentions_grad(expr):
+        op = 1 if isinstance(stmt.operator, cst.AddAssign) else -1 if isinstance(stmt.operator, cst.SubtractAssign) else 0
+        return op * _sign(expr)
+    if isinstance(expr, cst.Call) and isinstance(expr.func, cst.Attribute) and expr.func.attr.value in ("add_", "sub_"):
+        op = 1 if expr.func.attr.value == "add_" else -1
+        alpha = next((a.value for a in expr.args if a.keyword and a.keyword.value == "alpha"), None)
+        pos = [a.value for a in expr.args if not a.keyword]
+        if not pos or not _mentions_grad(expr):
+            return 0
+        return op * _sign(pos[0]) * (_sign(alpha) if alpha is not None else 1)
+    return 0
 
 
 def _unsigned(v):

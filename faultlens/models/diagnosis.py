@@ -271,6 +271,11 @@ def _graph_scores(gf: GraphFacts, fired: set[str], det: list[Detection], tv: Tra
         if stuck and opt.get("params_kind") in {"subset", "other_model"}:
             add("optimizer", 3.0, opt.id)
     failing = any(d.category == "failure" for d in det)
+    for o in gf.optimizers:
+        if o.get("manual") and o.get("ascent") and (explosive or stuck or failing):
+            # a hand-written step that adds the gradient climbs the loss: the update rule is wrong
+            add("training_loop", 4.0, o.id)
+            add("optimizer", 1.5, o.id)
     for oid, odd in _odd_optimizer_settings(gf, tv).items():
         # optimizer-specific hyperparameters far outside their standard ranges (torch defaults:
         # Adam eps 1e-8, betas (0.9, 0.999); SGD momentum 0..0.95): effective step sizes change
@@ -411,6 +416,8 @@ def _explainers(dets: list[Detection], gf: GraphFacts) -> set[str]:
             ex.add(d.symptom)
     if _odd_optimizer_settings(gf):
         ex.add("odd_optimizer")
+    if any(o.get("manual") and o.get("ascent") for o in gf.optimizers):
+        ex.add("gradient_ascent")  # a hand-written step that adds the gradient
     return ex
 
 

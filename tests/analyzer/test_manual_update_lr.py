@@ -35,3 +35,27 @@ def test_manual_update_lr_is_unsigned(tmp_path, update):
     assert opt["optimizer_type"] == "manual"
     assert opt["args"]["lr"] == pytest.approx(0.1)
     assert opt["lr"] == pytest.approx(0.1)
+
+
+@pytest.mark.parametrize("update, ascent", [
+    ("param.data.add_(-0.1 * param.grad)", False),
+    ("param.data.add_(0.1 * param.grad)", True),
+    ("param.data.add_(param.grad, alpha=-0.1)", False),
+    ("param.data.sub_(0.1 * param.grad)", False),
+    ("param.data += 0.1 * param.grad", True),
+    ("param.data -= -0.1 * param.grad", True),
+])
+def test_gradient_ascent_is_marked(tmp_path, update, ascent):
+    src = tmp_path / "train.py"
+    src.write_text(
+        "import torch\n"
+        "fc = torch.nn.Linear(4, 1)\n"
+        "for i in range(10):\n"
+        "    fc.zero_grad()\n"
+        "    loss = (fc(torch.randn(8, 4)) ** 2).mean()\n"
+        "    loss.backward()\n"
+        "    for param in fc.parameters():\n"
+        f"        {update}\n"
+    )
+    opt = one(build_graph(src), "optimizer")
+    assert bool(opt.get("ascent")) is ascent

@@ -234,3 +234,11 @@ def test_narrow_hidden_layer_is_an_architecture_fault(tmp_path):
     bad = _run(tmp_path, "narrow_digits", NARROW.replace("HIDDEN", "1"))
     assert bad.verdict == "faulty" and bad.faults[0].type == "architecture", bad.symptoms
     assert {loc.line for f in bad.faults for loc in f.locations} & {9, 10}
+
+
+def test_hand_written_gradient_ascent_is_a_training_loop_fault(tmp_path):
+    src = RAW_TENSORS.replace("w0 -= step_size", "w0 += step_size").replace("w1 -= step_size", "w1 += step_size") \
+                     .replace("w3 -= step_size", "w3 += step_size")
+    rep = _run(tmp_path, "ascent", src)
+    assert rep.verdict == "faulty" and rep.faults[0].type == "training_loop", rep.symptoms
+    assert {loc.line for loc in rep.faults[0].locations} & {16, 17, 18}
