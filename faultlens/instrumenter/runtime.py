@@ -156,6 +156,7 @@ class _State:
         # (no criterion module or functional loss call) is recorded from the backward call
         self.backward_loss = LossWatch(None, "loss", "backward")
         self.loss_seen = False         # a training loss was recorded in the current iteration
+        self.fed_loss: set[str] = set()  # model nodes whose output was a loss input
         self.loaders: dict[int, str] = {}
         self.schedulers: dict[int, str] = {}
         self.param_owner: dict[int, tuple[ModelWatch, str]] = {}
@@ -794,6 +795,11 @@ def _on_loss(S: _State, lw: LossWatch, out: Any, args: tuple, kwargs: dict) -> N
     grad = torch.is_grad_enabled() and out.requires_grad
     first = args[0] if args else None
     mw = _producer(S, first) if first is not None else None
+    if mw is not None and mw.node not in S.fed_loss:
+        # which watched models produce a loss input (a GAN's discriminator does, its generator
+        # does not): once per model and run
+        S.fed_loss.add(mw.node)
+        S.put("feeds_loss", mw.node, 1.0)
     training_mode = mw.model.training if mw is not None else S.last_training_mode
     # grad disabled: evaluation. Grad enabled with the model in eval mode is ambiguous (an
     # evaluation without no_grad, or training with a model left in eval mode): the values

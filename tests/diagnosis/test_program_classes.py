@@ -242,3 +242,36 @@ def test_hand_written_gradient_ascent_is_a_training_loop_fault(tmp_path):
     rep = _run(tmp_path, "ascent", src)
     assert rep.verdict == "faulty" and rep.faults[0].type == "training_loop", rep.symptoms
     assert {loc.line for loc in rep.faults[0].locations} & {16, 17, 18}
+
+
+GAN = """
+import torch
+import torch.nn as nn
+torch.manual_seed(0)
+G = nn.Sequential(nn.Linear(4, 32), nn.ReLU(), nn.Linear(32, 2), nn.Tanh())
+D = nn.Sequential(nn.Linear(2, 32), nn.LeakyReLU(0.2), nn.Linear(32, 1), nn.Sigmoid())
+opt_g = torch.optim.Adam(G.parameters(), lr=1e-3, betas=(0.5, 0.999))
+opt_d = torch.optim.Adam(D.parameters(), lr=1e-3, betas=(0.5, 0.999))
+bce = nn.BCELoss()
+for it in range(200):
+    real = torch.randn(64, 2) * 0.1 + 0.5
+    fake = G(torch.randn(64, 4)) * 2.0
+    opt_d.zero_grad()
+    d_loss = bce(D(real), torch.ones(64, 1)) + bce(D(fake.detach()), torch.zeros(64, 1))
+    d_loss.backward()
+    opt_d.step()
+    opt_g.zero_grad()
+    g_loss = bce(D(fake), torch.ones(64, 1))
+    g_loss.backward()
+    opt_g.step()
+"""
+
+
+def test_gan_generator_output_is_not_judged_against_the_loss(tmp_path):
+    """Only the outputs that were loss inputs face the loss's contract: the generator's images
+    (here in [-2, 2]) never enter BCELoss; the discriminator's probabilities do."""
+    rep = _run(tmp_path, "gan", GAN)
+    assert "output_range_mismatch" not in {s["symptom"] for s in rep.symptoms}, rep.symptoms
+    t = __import__("faultlens.instrumenter.trace", fromlist=["load_trace"]).load_trace(rep.trace)
+    fed = {n for (m, n) in t.data if m == "feeds_loss"}
+    assert len(fed) == 1 and all(n.endswith(":6:D") for n in fed), fed

@@ -98,6 +98,9 @@ class OutputRangeMismatch(Symptom):
             return []
         lt = lts[0]
         out_nodes = [n for n in tv.nodes("act_max") if n.endswith("#output")]
+        feeders = set(tv.nodes("feeds_loss"))
+        if feeders:  # only the outputs that were loss inputs (not a GAN generator's images)
+            out_nodes = [n for n in out_nodes if n[: -len("#output")] in feeders]
         for node in out_nodes:
             s, mx = tv.series("act_max", node)
             _, mn = tv.series("act_min", node)
