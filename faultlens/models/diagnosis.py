@@ -125,13 +125,40 @@ CRASH_EVIDENCE: dict[str, dict[str, float]] = {
 _TARGET_OOB = re.compile(r"[Tt]arget (-?\d+) is out of bounds")
 
 
-def crash_scores(crash: dict[str, Any]) -> dict[str, float]:
-    """Scores from a crash: its kind (CRASH_EVIDENCE) refined by the message: a class target
-    out of range is a data fault when negative (labels not 0..C-1) and an architecture fault
-    otherwise (the output layer has fewer units than there are classes); "input should be
-    between 0 and 1" is BCELoss fed logits (loss_function)."""
+#: losses that compare the output with a target of the same shape (class indices do not fit)
+_REGRESSION_LOSSES = frozenset(("MSELoss", "L1Loss", "SmoothL1Loss", "HuberLoss"))
+
+
+def _crash_loss_type(crash: dict[str, Any], gf: GraphFacts | None) -> str | None:
+    """The loss type of the loss call the crash was raised in (the crash statement's graph
+    node is a call whose target is a loss), else None."""
+    g = getattr(gf, "graph", None)
+    node = crash.get("node")
+    if g is None or not node or node not in g:
+        return None
+    n = g.node(node)
+    target = n.get("target") if n.kind == "call" else (node if n.kind == "loss" else None)
+    if not target or target not in g:
+        return None
+    t = g.node(target)
+    return t.get("loss_type") if t.kind == "loss" else None
+
+
+def crash_scores(crash: dict[str, Any], gf: GraphFacts | None = None) -> dict[str, float]:
+    """Scores from a crash: its kind (CRASH_EVIDENCE) refined by the message and by the role of
+    the statement that raised it: a class target out of range is a data fault when negative
+    (labels not 0..C-1) and an architecture fault otherwise (the output layer has fewer units
+    than there are classes); "input should be between 0 and 1" is BCELoss fed logits
+    (loss_function); a shape or dtype error raised in a regression loss's call (MSELoss given
+    class indices) is the loss function's; backward through a freed graph is a loop that
+    carries state (a recurrent hidden state) across iterations without detaching it."""
     kind = crash.get("kind") or "other"
     msg = str(crash.get("message") or "")
+    if "backward through the graph a second time" in msg:
+        return {"training_loop": 3.5, "architecture": 0.3}
+    if kind in ("shape_mismatch", "dtype") or "dtype" in msg.lower() or "must match the size" in msg:
+        if _crash_loss_type(crash, gf) in _REGRESSION_LOSSES:
+            return {"loss_function": 3.5, "data": 0.6, "architecture": 0.4}
     m = _TARGET_OOB.search(msg)
     if m:
         return {"data": 3.0, "data_preprocessing": 0.5} if int(m.group(1)) < 0 else \
@@ -596,7 +623,7 @@ def diagnose(trace: Any, graph: Any = None, lint: list[Any] | None = None, *, us
     if residual and not lint_sc:  # no lint finding names another cause either
         scores["data"] += residual
     if crash:
-        for t, w in crash_scores(crash).items():
+        for t, w in crash_scores(crash, gf).items():
             scores[t] += w
     has_trouble = bool(crash) or p_rules_faulty > 0
     if has_trouble:

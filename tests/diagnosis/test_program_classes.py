@@ -275,3 +275,53 @@ def test_gan_generator_output_is_not_judged_against_the_loss(tmp_path):
     t = __import__("faultlens.instrumenter.trace", fromlist=["load_trace"]).load_trace(rep.trace)
     fed = {n for (m, n) in t.data if m == "feeds_loss"}
     assert len(fed) == 1 and all(n.endswith(":6:D") for n in fed), fed
+
+
+MSE_ON_CLASS_INDICES = """
+import torch
+import torch.nn as nn
+torch.manual_seed(0)
+x = torch.randn(256, 20)
+y = torch.randint(0, 5, (256,))
+model = nn.Sequential(nn.Linear(20, 32), nn.ReLU(), nn.Linear(32, 5))
+criterion = nn.MSELoss()
+opt = torch.optim.SGD(model.parameters(), lr=0.1)
+for epoch in range(5):
+    for i in range(0, 256, 32):
+        opt.zero_grad()
+        out = model(x[i:i + 32])
+        loss = criterion(out, y[i:i + 32])
+        loss.backward()
+        opt.step()
+"""
+
+HIDDEN_NOT_DETACHED = """
+import torch
+import torch.nn as nn
+torch.manual_seed(0)
+data = torch.randn(400, 8, 4)
+rnn = nn.GRU(4, 16)
+head = nn.Linear(16, 4)
+opt = torch.optim.Adam(list(rnn.parameters()) + list(head.parameters()), lr=1e-3)
+crit = nn.MSELoss()
+hidden = torch.zeros(1, 8, 16)
+for i in range(0, 390, 10):
+    opt.zero_grad()
+    out, hidden = rnn(data[i:i + 10], hidden)
+    loss = crit(head(out), data[i + 1:i + 11])
+    loss.backward()
+    opt.step()
+"""
+
+
+def test_shape_error_inside_a_regression_loss_given_class_indices_is_the_loss(tmp_path):
+    rep = _run(tmp_path, "mse_idx", MSE_ON_CLASS_INDICES)
+    assert rep.verdict == "crashed" and rep.faults[0].type == "loss_function"
+    lines = {loc.line for loc in rep.faults[0].locations}
+    assert {8, 14} <= lines                     # the loss's construction and its call
+
+
+def test_backward_through_a_freed_graph_is_the_loop_carrying_state(tmp_path):
+    rep = _run(tmp_path, "hidden", HIDDEN_NOT_DETACHED)
+    assert rep.verdict == "crashed" and rep.faults[0].type == "training_loop"
+    assert "backward through the graph a second time" in rep.crash["message"]
