@@ -175,6 +175,19 @@ class BatchProbe(Probe):
                      ("input_is_float", float(x.is_floating_point()))):
             S.put(m, mw.node, v)
 
+    def on_eval_forward_pre(self, mw, args, kwargs):
+        """The same statistics of an evaluation forward's input (grad disabled), at most once per
+        training step: a preprocessing that differs between training and evaluation shows."""
+        x = _first_tensor(args) if args else _first_tensor(kwargs)
+        if x is None or not x.is_floating_point():
+            return
+        st = tensor_stats(x)
+        if st is None:
+            return
+        mean, std, _, _, _ = st
+        self.S.put("val_input_mean", mw.node, mean)
+        self.S.put("val_input_std", mw.node, std)
+
     last_target_step = -1
 
     def on_loss(self, lw, out, args, kwargs, val):

@@ -91,6 +91,7 @@ class ModelWatch:
         self.module_names: dict[int, str] = {id(m): n for n, m in model.named_modules()}
         self.act_handles: list[Any] = []
         self.sampled_step = -1
+        self.eval_sampled_step = -1
         self.handles: list[Any] = []
         self.last_output: Any = None
         self.last_inputs: tuple | None = None
@@ -756,6 +757,9 @@ def _fwd_pre_hook(module, args, kwargs):
             S.run_probes("on_forward_pre", mw, args, kwargs)
     else:
         S.event("eval_forward", mw.node, training, False)
+        if mw.eval_sampled_step != S.step:  # one evaluation batch per training step at most
+            mw.eval_sampled_step = S.step
+            S.run_probes("on_eval_forward_pre", mw, args, kwargs)
     return None
 
 

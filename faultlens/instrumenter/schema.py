@@ -74,7 +74,7 @@ OPTIMIZER_METRICS = (  # node: <optimizer id>#g<i> for per-group values, <optimi
 )
 BATCH_METRICS = (  # node: the model id whose forward received the batch
     "input_min", "input_max", "input_mean", "input_std", "input_is_float",
-    "target_min", "target_max", "target_mean", "target_std", "target_is_int", "target_numel", "feeds_loss",
+    "target_min", "target_max", "target_mean", "target_std", "target_is_int", "target_numel", "feeds_loss", "val_input_mean", "val_input_std",
 )
 CURVATURE_METRICS = (  # node: model id (loss curvature on the current batch)
     "lambda_max",         # largest Hessian eigenvalue (power iteration of HVPs)

@@ -86,6 +86,7 @@ EVIDENCE: dict[str, dict[str, float]] = {
     "too_few_steps": {"epochs": 4.0},
     "could_train_longer": {"epochs": 0.5},
     "capacity_limit": {"architecture": 3.5},
+    "preprocessing_mismatch": {"data_preprocessing": 4.5},
 }
 
 #: symptoms of slow progress (explained away by badly scaled inputs / targets)

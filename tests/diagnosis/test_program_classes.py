@@ -325,3 +325,42 @@ def test_backward_through_a_freed_graph_is_the_loop_carrying_state(tmp_path):
     rep = _run(tmp_path, "hidden", HIDDEN_NOT_DETACHED)
     assert rep.verdict == "crashed" and rep.faults[0].type == "training_loop"
     assert "backward through the graph a second time" in rep.crash["message"]
+
+
+PREP = """
+import torch
+import torch.nn as nn
+from sklearn.datasets import load_digits
+torch.manual_seed(0)
+d = load_digits()
+x = torch.tensor(d.data, dtype=torch.float32)
+y = torch.tensor(d.target)
+x_train, y_train, x_test, y_test = x[:1400], y[:1400], x[1400:], y[1400:]
+mean, std = x_train.mean(), x_train.std()
+x_train = (x_train - mean) / std
+x_test = TEST
+model = nn.Sequential(nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 10))
+opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+crit = nn.CrossEntropyLoss()
+for epoch in range(15):
+    perm = torch.randperm(len(x_train))
+    for i in range(0, len(x_train), 64):
+        idx = perm[i:i + 64]
+        opt.zero_grad()
+        loss = crit(model(x_train[idx]), y_train[idx])
+        loss.backward()
+        opt.step()
+    model.eval()
+    with torch.no_grad():
+        acc = (model(x_test).argmax(1) == y_test).float().mean().item()
+    model.train()
+    print(epoch, acc)
+"""
+
+
+def test_train_and_evaluation_preprocessed_differently(tmp_path):
+    ok = _run(tmp_path, "prep_ok", PREP.replace("TEST", "(x_test - mean) / std"))
+    assert "preprocessing_mismatch" not in {s["symptom"] for s in ok.symptoms} and ok.verdict == "healthy"
+    bad = _run(tmp_path, "prep_bad", PREP.replace("TEST", "x_test"))
+    assert "preprocessing_mismatch" in {s["symptom"] for s in bad.symptoms}
+    assert bad.verdict == "faulty" and bad.faults[0].type == "data_preprocessing", bad.symptoms

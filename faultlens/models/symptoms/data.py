@@ -186,3 +186,38 @@ class BeyondStability(Symptom):
                                  f"lambda_max*lr = {fmt(float(np.median(jx)))} exceeds the stability limit {fmt(limit)}",
                                  min(1.0, float(np.median(jx)) / limit - 0.5), limit=limit, lambda_max=lam)]
         return []
+
+
+@register
+class PreprocessingMismatch(Symptom):
+    """Training and evaluation inputs are preprocessed differently: the same model sees inputs
+    on another scale when it is evaluated (a Normalize applied to the training set only, or to
+    the test set only). Rule (faultlens): for a model with >= 2 records of both, the median
+    input std of training and evaluation forwards differs by >= 2x, or their medians of the
+    input mean differ by >= 1 (larger) std. Random augmentation (crops, flips) moves neither
+    that far."""
+
+    name = "preprocessing_mismatch"
+    category = "defect"
+    reliability = 0.85
+
+    def detect(self, tv, gf):
+        for node in tv.nodes("val_input_std"):
+            _, ts = finite(*tv.series("input_std", node))
+            _, tm = finite(*tv.series("input_mean", node))
+            _, vs = finite(*tv.series("val_input_std", node))
+            s, vm = finite(*tv.series("val_input_mean", node))
+            if min(len(ts), len(tm), len(vs), len(vm)) < 2:
+                continue
+            a, b = float(np.median(ts)), float(np.median(vs))
+            ma, mb = float(np.median(tm)), float(np.median(vm))
+            if a <= 0 or b <= 0:
+                continue
+            ratio = max(a / b, b / a)
+            shift = abs(ma - mb) / max(a, b)
+            if ratio >= 2.0 or shift >= 1.0:
+                return [self.hit(int(s[0]), node, round(ratio, 3),
+                                 f"evaluation inputs have std {fmt(b)} and mean {fmt(mb)}, training inputs std "
+                                 f"{fmt(a)} and mean {fmt(ma)}: they are preprocessed differently", 1.0,
+                                 std_ratio=ratio, mean_shift=shift)]
+        return []
