@@ -364,3 +364,12 @@ def test_train_and_evaluation_preprocessed_differently(tmp_path):
     bad = _run(tmp_path, "prep_bad", PREP.replace("TEST", "x_test"))
     assert "preprocessing_mismatch" in {s["symptom"] for s in bad.symptoms}
     assert bad.verdict == "faulty" and bad.faults[0].type == "data_preprocessing", bad.symptoms
+
+
+def test_gan_with_a_generator_step_missing_is_a_training_loop_fault(tmp_path):
+    rep = _run(tmp_path, "gan_no_g_step", GAN.replace("    opt_g.step()\n", ""))
+    fired = {s["symptom"]: s for s in rep.symptoms}
+    assert "missing_update" in fired and fired["missing_update"]["node"].endswith(":7:opt_g")
+    assert rep.verdict == "faulty" and rep.faults[0].type == "training_loop", rep.symptoms
+    ok = _run(tmp_path, "gan_ok", GAN)
+    assert "missing_update" not in {s["symptom"] for s in ok.symptoms}

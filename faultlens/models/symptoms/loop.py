@@ -100,6 +100,9 @@ class MissingUpdate(Symptom):
     reliability = 0.95
 
     def detect(self, tv, gf):
+        idle = self._idle_optimizer(tv)
+        if idle:
+            return idle
         back = [e for e in tv.events if e.event == "backward"]
         steps = [i for i, e in enumerate(tv.events) if e.event == "step"]
         iters_with_back = {e.step for e in back}
@@ -129,6 +132,22 @@ class MissingUpdate(Symptom):
                 return [self.hit(first.step, first.node, wiped / checked,
                                  "gradients are cleared between backward() and step()", 1.0, reason="cleared")]
         return []
+
+
+    def _idle_optimizer(self, tv):
+        """Several optimizers (a GAN's, one per network): one never stepped while another
+        stepped >= 3 times, so its network's parameters never change (a missing
+        ``opt_G.step()``)."""
+        watched = list((tv.meta.get("watched") or {}).get("optimizers") or [])
+        stepped = set(tv.nodes("opt_step"))
+        if len(watched) < 2 or not stepped:
+            return []
+        idle = [o for o in watched if o not in stepped]
+        busy = max(len(tv.series("opt_step", o)[0]) for o in stepped)
+        if not idle or busy < 3:
+            return []
+        return [self.hit(0, idle[0], 0, f"optimizer {idle[0].split(':')[-1]} never stepped while another stepped "
+                         f"{busy} times: its network's parameters never change", 1.0, reason="idle_optimizer")]
 
 
 @register
