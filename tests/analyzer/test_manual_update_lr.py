@@ -17,8 +17,7 @@ UPDATES = [
 ]
 
 
-@pytest.mark.parametrize("update", UPDATES)
-def test_manual_update_lr_is_unsigned(tmp_path, update):
+def _program(tmp_path, update: str):
     src = tmp_path / "train.py"
     src.write_text(
         "import torch\n"
@@ -30,6 +29,12 @@ def test_manual_update_lr_is_unsigned(tmp_path, update):
         "    for param in fc.parameters():\n"
         f"        {update}\n"
     )
+    return src
+
+
+@pytest.mark.parametrize("update", UPDATES)
+def test_manual_update_lr_is_unsigned(tmp_path, update):
+    src = _program(tmp_path, update)
     g = build_graph(src)
     opt = one(g, "optimizer")
     assert opt["optimizer_type"] == "manual"
@@ -46,16 +51,6 @@ def test_manual_update_lr_is_unsigned(tmp_path, update):
     ("param.data -= -0.1 * param.grad", True),
 ])
 def test_gradient_ascent_is_marked(tmp_path, update, ascent):
-    src = tmp_path / "train.py"
-    src.write_text(
-        "import torch\n"
-        "fc = torch.nn.Linear(4, 1)\n"
-        "for i in range(10):\n"
-        "    fc.zero_grad()\n"
-        "    loss = (fc(torch.randn(8, 4)) ** 2).mean()\n"
-        "    loss.backward()\n"
-        "    for param in fc.parameters():\n"
-        f"        {update}\n"
-    )
+    src = _program(tmp_path, update)
     opt = one(build_graph(src), "optimizer")
     assert bool(opt.get("ascent")) is ascent
