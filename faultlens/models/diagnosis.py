@@ -601,6 +601,8 @@ def diagnose(trace: Any, graph: Any = None, lint: list[Any] | None = None, *, us
             table = {"optimizer": 2.5, "architecture": 0.5}
         if d.symptom == "abnormal_update_ratio" and d.details.get("direction") == "high":
             table = {"learning_rate": 2.0}
+        if d.symptom == "too_few_steps" and d.details.get("one_step_epochs"):
+            table = {"batch_size": 3.5, "epochs": 2.0}
         if d.symptom == "capacity_limit":
             table = dict(CAPACITY[d.details.get("problem", "narrow")])
         if d.symptom == "output_range_mismatch" and d.details.get("problem") in OUTPUT_MISMATCH:

@@ -373,3 +373,16 @@ def test_gan_with_a_generator_step_missing_is_a_training_loop_fault(tmp_path):
     assert rep.verdict == "faulty" and rep.faults[0].type == "training_loop", rep.symptoms
     ok = _run(tmp_path, "gan_ok", GAN)
     assert "missing_update" not in {s["symptom"] for s in ok.symptoms}
+
+
+def test_few_steps_from_whole_data_set_batches_point_to_the_batch_size(tmp_path):
+    src = FEW_STEPS.replace("for it in range(n_iters):\n    opt.zero_grad()\n    loss = crit(model(x[:256]), y[:256])\n"
+                            "    loss.backward()\n    opt.step()",
+                            "loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, y), batch_size=len(x))\n"
+                            "for epoch in range(n_iters):\n    for xb, yb in loader:\n        opt.zero_grad()\n"
+                            "        loss = crit(model(xb), yb)\n        loss.backward()\n        opt.step()")
+    assert "DataLoader" in src
+    rep = _run(tmp_path, "full_batch", src.replace("ITERS", "8"))
+    fired = {s["symptom"]: s for s in rep.symptoms}
+    assert "too_few_steps" in fired and rep.verdict == "faulty"
+    assert rep.faults[0].type == "batch_size", rep.symptoms

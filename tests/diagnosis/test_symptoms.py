@@ -241,14 +241,3 @@ def test_degenerate_step_numbering(tmp_path):
     assert list(s[:3]) == [0, 1, 2] and tv.steps == 50
     assert "exploding_gradient" in {d.symptom for d in detect_all(tv, None)}
 
-
-def test_oscillation_in_a_run_that_still_learns_is_not_a_failure(tmp_path):
-    """Swings of a loss that still fell by an order of magnitude (a network whose depth is
-    drawn at random each step, say) did not keep it from learning."""
-    t = np.arange(120)
-    swings = 1.0 + 0.8 * np.sign(np.sin(t / 2.0))
-    for decay, expected in ((np.exp(-t / 20.0), False), (np.ones(120), True)):
-        tb = healthy()
-        replace(tb, "loss", LOSS, 50.0 * decay * swings + 0.01)
-        tb.scalars.pop(("accuracy", LOSS))
-        assert ("oscillating_loss" in fired(tb, tmp_path, name=f"osc{expected}.sqlite")) == expected

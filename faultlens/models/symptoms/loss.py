@@ -180,9 +180,7 @@ class OscillatingLoss(Symptom):
     losses; >= 20% of the points are peak-to-trough pairs whose swing is >= 0.03. Because the
     loss scale varies between programs (AUTOTRAINER's 0.03 is in accuracy-like units), the
     swing must also be >= 25% of the median loss level and >= 3 standard errors of a window
-    mean (minibatch noise alone moves window means by ~std/sqrt(n)) (faultlens). A run whose
-    loss still fell by an order of magnitude (last 20% <= 0.1x the first 10%) is not judged:
-    its swings did not keep it from learning (issue 13's calibration: a fault needs harm)."""
+    mean (minibatch noise alone moves window means by ~std/sqrt(n)) (faultlens)."""
 
     name = "oscillating_loss"
     category = "failure"
@@ -191,9 +189,6 @@ class OscillatingLoss(Symptom):
     def detect(self, tv, gf):
         s, v = _loss(tv)
         if len(v) < 2 * MIN_STEPS:
-            return []
-        head, tail = head_tail(v)
-        if head > 0 and 0 <= tail <= 0.1 * head:
             return []
         js, jv = judged(s, v)
         z = epoch_means(tv, js, jv)
@@ -530,9 +525,16 @@ class TooFewSteps(Symptom):
             return []
         first, last = float(v[0]), float(v[-1])
         if first > 0 and last > 0.5 * first:
+            # a batch loop inside the epoch loop that ran once an epoch: the whole data set in
+            # each batch is why the steps are so few
+            g = gf.graph
+            nested = g is not None and bool(g.nodes("loop", role="step")) and bool(g.nodes("loop", role="epoch"))
+            one_step = nested and sum(1 for e in tv.events if e.event == "epoch") >= len(v)
             return [self.hit(int(s[-1]), tv.nodes("loss")[0], float(len(v)),
                              f"the run ended by itself after {len(v)} training step(s), its loss still at "
-                             f"{fmt(last)} from {fmt(first)}", 1.0)]
+                             f"{fmt(last)} from {fmt(first)}" + (" (one batch an epoch: the whole data set in "
+                                                                "each batch)" if one_step else ""), 1.0,
+                             one_step_epochs=one_step)]
         return []
 
 
