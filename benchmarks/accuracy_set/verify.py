@@ -24,7 +24,7 @@ machine is shared, and wall time under load says little about the program.
 Every metric in the set is "higher is better" (accuracy or R^2).  ``MIN_EFFECT`` = 0.10 absolute:
 the same "accuracy change" scale AUTOTRAINER and DEFault use for their accuracy-based flags
 (0.01 per check for slow convergence, 0.1 for a train/validation gap; see
-docs/accuracy-set.md and /work/shared/notes/field.md) -- a fault has to cost at least the
+docs/accuracy-set.md and the published detectors it cites) -- a fault has to cost at least the
 train/validation-gap threshold to count as observable on its own run.
 """
 from __future__ import annotations

@@ -7,7 +7,7 @@ Each probe implements some of these hooks, called by :mod:`faultlens.instrumente
 ``on_loss(lw, out, args, kwargs, val)`` every loss computation (``val``: grad disabled / eval)
 ``on_opt_pre(ow)`` / ``on_opt_post(ow)`` every optimizer step (before / after the update)
 
-Tiering follows the measured costs in the field notes (``/work/shared/notes/field.md``): every
+Tiering follows the measured costs in the field notes (published thresholds and probe costs, see docs/diagnosis.md): every
 step only the loss, accuracy (an argmax over the batch), the learning rate (a Python float) and
 one fused gradient norm (``torch._foreach_norm``); on sampled steps (the first
 ``dense_steps`` and every ``sample_every``-th, default 3 and 10; a non-finite loss triggers
