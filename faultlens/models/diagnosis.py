@@ -632,7 +632,8 @@ def diagnose(trace: Any, graph: Any = None, lint: list[Any] | None = None, *, us
     if has_trouble:
         for t, w in lint_sc.items():
             scores[t] += w
-    if cut_by_budget(tv):
+    cut = cut_by_budget(tv)
+    if cut:
         scores["epochs"] = min(scores["epochs"], 0.0)  # a budget ended the run, not the program's epochs
     p_rules = _softmax(scores)
     if clf:
@@ -643,7 +644,7 @@ def diagnose(trace: Any, graph: Any = None, lint: list[Any] | None = None, *, us
             p = p_rules
     else:
         p = p_rules
-    if cut_by_budget(tv):
+    if cut:
         p = {**p, "epochs": 0.0}
 
     # 3. verdict

@@ -133,7 +133,6 @@ class MissingUpdate(Symptom):
                                  "gradients are cleared between backward() and step()", 1.0, reason="cleared")]
         return []
 
-
     def _idle_optimizer(self, tv):
         """Several optimizers (a GAN's, one per network): one never stepped while another
         stepped >= 3 times, so its network's parameters never change (a missing

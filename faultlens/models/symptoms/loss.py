@@ -74,6 +74,11 @@ def _loss(tv: TraceView) -> tuple[np.ndarray, np.ndarray]:
 BUDGET_STOPS = ("max_seconds", "max_seconds_hard", "max_steps")
 
 
+def _sum_reduced(gf: GraphFacts) -> bool:
+    """A loss of the program is built with ``reduction='sum'`` (its value scales with the batch)."""
+    return any((n.get("args") or {}).get("reduction") == "sum" for n in gf.losses)
+
+
 def cut_by_budget(tv: TraceView) -> bool:
     """The run was stopped by --max-seconds/--max-steps: what it shows is a prefix, so "still
     improving at the end" or "ended below target" say nothing about the program's epochs."""
@@ -337,7 +342,7 @@ class NoBetterThanBaseline(Symptom):
         if len(v) < 2 * MIN_STEPS or not len(tsd):
             return []
         var = float(np.median(tsd)) ** 2
-        if any((n.get("args") or {}).get("reduction") == "sum" for n in gf.losses):
+        if _sum_reduced(gf):
             _, numel = finite(*tv.series("target_numel"))
             if not len(numel):
                 return []
@@ -461,10 +466,10 @@ def good_result(tv: TraceView, gf: GraphFacts) -> str | None:
     """A description of the run's result when it is already good (accuracy over chance, or R^2
     of an MSE regression, at least GOOD_RESULT over the last 20% of the run), else None.
     Classification needs integer targets 0..C-1 (C from their largest value)."""
+    _, tmax = finite(*tv.series("target_max"))
+    _, isint = finite(*tv.series("target_is_int"))
     for metric in ("val_accuracy", "accuracy"):
         _, a = finite(*tv.series(metric))
-        _, tmax = finite(*tv.series("target_max"))
-        _, isint = finite(*tv.series("target_is_int"))
         if len(a) >= 3 and len(tmax) and len(isint) and float(np.median(isint)) == 1.0:
             c = max(2.0, float(np.max(tmax)) + 1.0)
             _, acc = head_tail(a)
@@ -473,7 +478,7 @@ def good_result(tv: TraceView, gf: GraphFacts) -> str | None:
                 return f"{metric.replace('_', ' ')} {acc:.3f} with {int(c)} classes"
             return None
     lts = set(gf.loss_types())
-    if lts == {"MSELoss"} and not any((n.get("args") or {}).get("reduction") == "sum" for n in gf.losses):
+    if lts == {"MSELoss"} and not _sum_reduced(gf):
         s, v = _loss(tv)
         _, tsd = finite(*tv.series("target_std"))
         if len(v) >= MIN_STEPS and len(tsd):
@@ -561,7 +566,6 @@ class CapacityLimit(Symptom):
         if not (head > 0 and tail >= 0.25 * head) or good_result(tv, gf) is not None:
             return []
         from faultlens.models.features import narrowest_hidden_layer, structure_features
-        sf = structure_features(gf.graph)
         narrow = narrowest_hidden_layer(gf.graph)
         if narrow is not None:
             layer, width, n_out = narrow
@@ -569,7 +573,7 @@ class CapacityLimit(Symptom):
                 return [self.hit(int(s[-1]), layer.id, width,
                                  f"hidden layer of width {int(width)} before {int(n_out)} outputs, and the loss "
                                  f"stayed at {fmt(tail)} from {fmt(head)}", 1.0, problem="narrow")]
-        if sf.get("static.linear_chain_frac") == 1.0:
+        if structure_features(gf.graph).get("static.linear_chain_frac") == 1.0:
             first = narrowest_hidden_layer(gf.graph, first=True)
             node = first[0].id if first is not None else tv.nodes("loss")[0]
             return [self.hit(int(s[-1]), node, 1.0,
