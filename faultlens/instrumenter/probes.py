@@ -27,6 +27,8 @@ from typing import Any
 
 import torch
 
+from faultlens.instrumenter.callhooks import hook_call
+
 #: Functional ops whose effect on the preceding layer's output is measured from the graph flow.
 #: Saturation cut-offs: sigmoid outside [0.01, 0.99] <=> |x| > logit(0.99) = 4.595;
 #: tanh |y| > 0.99 <=> |x| > atanh(0.99) = 2.647 (TheDeepChecker's saturation check, TOSEM'22).
@@ -220,7 +222,7 @@ class ActivationProbe(Probe):
     def on_forward_pre(self, mw, args, kwargs):
         self.seen: set[str] = set()   # a module called several times per forward: first call only
         for name, mod in mw.leaves:
-            mw.act_handles.append(mod.register_forward_hook(self._make_hook(mw, name, mod)))
+            mw.act_handles.append(hook_call(self.S.call_hooks, mod, post=self._make_hook(mw, name, mod)))
 
     def _make_hook(self, mw, name, mod):
         node = mw.layer_node(name)

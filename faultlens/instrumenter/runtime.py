@@ -35,6 +35,7 @@ from typing import Any, Callable, Iterable
 
 import torch
 
+from faultlens.instrumenter.callhooks import CALL_MARK, hook_call
 from faultlens.instrumenter import probes as _probes
 from faultlens.instrumenter.store import TraceWriter
 
@@ -164,6 +165,8 @@ class _State:
         self.any_opt_known = False
         self.handles: list[Any] = []
         self.patches: list[tuple[Any, str, Any]] = []
+        # id(module) -> (pre hooks, post hooks), run by the patched ``nn.Module.__call__``
+        self.call_hooks: dict[int, tuple[list[Callable[..., Any]], list[Callable[..., Any]]]] = {}
         self.acc: dict[tuple[str, str | None], list[float]] = {}
         self.probe_errors: list[dict[str, Any]] = []
         self.disabled: set[str] = set()
@@ -499,6 +502,23 @@ def _install_global_hooks(S: _State) -> None:
 
     _patch(S, torch.nn.Module, "zero_grad", make_mod_zero_grad)
 
+    def make_call(orig):
+        def __call__(self, *args, **kwargs):
+            s = _S
+            entry = s.call_hooks.get(id(self)) if s is not None else None
+            if entry is None:
+                return orig(self, *args, **kwargs)
+            for fn in tuple(entry[0]):
+                fn(self, args, kwargs)
+            out = orig(self, *args, **kwargs)
+            for fn in tuple(entry[1]):
+                fn(self, args, out)
+            return out
+        setattr(__call__, CALL_MARK, True)
+        return __call__
+
+    _patch(S, torch.nn.Module, "__call__", make_call)
+
     def make_train(orig):
         def train(self, mode: bool = True):
             s = _S
@@ -598,8 +618,8 @@ def watch_model(model: Any, node: str | None = None) -> Any:
         node = node or f"model:{S.program or 'program'}:0:model#{len(S.models)}"
         names, after = _module_map(S, node)
         mw = ModelWatch(model, node, names, after)
-        mw.handles.append(model.register_forward_pre_hook(_fwd_pre_hook, with_kwargs=True))
-        mw.handles.append(model.register_forward_hook(_fwd_hook))
+        mw.handles.append(hook_call(S.call_hooks, model, pre=_fwd_pre_hook))
+        mw.handles.append(hook_call(S.call_hooks, model, post=_fwd_hook))
         S.models[id(model)] = mw
         for pid, pname in mw.param_names.items():
             S.param_owner.setdefault(pid, (mw, pname))
@@ -635,7 +655,7 @@ def watch_loss(fn: Any, node: str | None = None) -> Any:
         _on_loss(s, lw, output, args, {})
         return None
 
-    S.handles.append(fn.register_forward_hook(hook))
+    S.handles.append(hook_call(S.call_hooks, fn, post=hook))
     return fn
 
 
