@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import os
-from typing import Union
+from typing import Sequence, Union
 
 from faultlens.analyzer.builder import Builder
 from faultlens.analyzer.graph import ProgramGraph
@@ -12,13 +12,17 @@ from faultlens.errors import ParseError
 PathOrSource = Union[str, "os.PathLike[str]"]
 
 
-def build_graph(path_or_source: PathOrSource, *, root: str | os.PathLike | None = None) -> ProgramGraph:
+def build_graph(path_or_source: PathOrSource, *, root: str | os.PathLike | None = None,
+                argv: Sequence[str] | None = None) -> ProgramGraph:
     """Build the :class:`ProgramGraph` of a training program.
 
     ``path_or_source`` is a path to an existing file, or source text (a string containing a
     newline, parsed with path ``"<source>"``). Local imports are followed inside ``root``
     (default: the entry file's directory; for source text, the current directory). Node
-    paths are relative to ``root``. Raises :class:`faultlens.errors.ParseError` when a file
+    paths are relative to ``root``. ``argv`` is the command line the program runs with (without
+    the program name): values it sets through the program's argparse arguments replace their
+    defaults (hyperparameter ``source: "argv"``, the default kept in ``default``); None (the
+    default) keeps the defaults. Raises :class:`faultlens.errors.ParseError` when a file
     cannot be read or parsed. Never imports torch.
     """
     source = None
@@ -44,7 +48,9 @@ def build_graph(path_or_source: PathOrSource, *, root: str | os.PathLike | None 
     else:
         root_dir = os.path.abspath(os.fspath(root)) if root is not None else os.getcwd()
         entry_abs = "<source>"
-    b = Builder(root_dir)
+    if isinstance(argv, (str, bytes)):
+        raise TypeError("build_graph: argv is a list of words, not one string")
+    b = Builder(root_dir, None if argv is None else list(argv))
     b.g.root = root_dir
     b.load(entry_abs, source)
     _build(b)
@@ -64,6 +70,7 @@ def _build(b: Builder) -> None:
     # hyperparameter definitions, then objects, in each scope's statement order
     for fi in files:
         b.argparse_defs(fi)
+    b.apply_argv()  # the run's command line, before any value derived from args.* is computed
     for fi in files:
         for sc in fi.scopes:
             for d in _ordered_defs(sc):

@@ -144,9 +144,13 @@ class Ctx:
 
 
 class Builder:
-    def __init__(self, root: str):
+    def __init__(self, root: str, argv: list[str] | None = None):
         self.root = os.path.abspath(root)
         self.g = ProgramGraph(root=self.root)
+        #: the run's command line (None: not known; the graph then holds the argparse defaults)
+        self.argv = None if argv is None else [str(a) for a in argv]
+        self.g.argv = None if argv is None else list(self.argv)
+        self._argspecs: list[Any] = []   # faultlens.analyzer.argv.ArgSpec per add_argument, in order
         self.files: dict[str, FileInfo] = {}     # abspath -> FileInfo
         self.by_rel: dict[str, FileInfo] = {}
         self._def_val: dict[int, Val] = {}
@@ -930,7 +934,68 @@ class Builder:
                                 "default not resolved statically" if "default" in kw
                                 else "no default (given on the command line)")
             out[dest] = (hp, Val(val, resolved, "argparse", hp, frozenset([hp]), via="argparse"))
+            self._argspecs.append(self._argspec(fi, dest, flags, kw, action, typ, scope, hp))
         return out
+
+    def _argspec(self, fi: FileInfo, dest: str, flags: list[str], kw: dict, action: Val, typ, scope, hp):
+        """What :func:`faultlens.analyzer.argv.parse_argv` needs of one ``add_argument``."""
+        from faultlens.analyzer.argv import ArgSpec
+        known = True
+        act = None
+        if "action" in kw:
+            if action.resolved and isinstance(action.value, str):
+                act = action.value
+            else:
+                act = dotted(kw["action"])  # argparse.BooleanOptionalAction, a custom Action class
+                known = act is not None
+        nargs = None
+        if "nargs" in kw:
+            nv = self.eval(kw["nargs"], scope, END)
+            if nv.resolved and (isinstance(nv.value, str) or (isinstance(nv.value, int) and not isinstance(nv.value, bool))):
+                nargs = nv.value
+            else:
+                known = False
+        const, const_resolved = None, True
+        if "const" in kw:
+            cv = self.eval(kw["const"], scope, END)
+            const, const_resolved = (cv.value, True) if cv.resolved else (None, False)
+        if "type" in kw and typ is None:
+            typ = "<expr>"  # a lambda or call: converted by program code, not evaluated here
+        return ArgSpec(dest=dest, flags=list(flags), hp=hp, action=act, type=typ, nargs=nargs, const=const,
+                       const_resolved=const_resolved, known=known)
+
+    def apply_argv(self) -> None:
+        """Parse the run's argv with the program's argparse declarations and give each
+        hyperparameter the command line set its run value: ``value`` becomes what the run used,
+        ``source`` ``"argv"``, the default is kept in ``default`` (and its literal's span in
+        ``default_span``: ``value_span`` is dropped, so that nothing edits a default the run
+        never used). Called once every file's ``add_argument`` calls are known."""
+        if not self.argv or not self._argspecs:
+            return
+        from faultlens.analyzer.argv import parse_argv
+        values, error = parse_argv(self._argspecs, self.argv)
+        if error:
+            self.g.unresolved.append({"node": None, "attr": "argv", "expr": " ".join(self.argv), "reason": error})
+            return
+        for av in values:
+            s = av.spec
+            for rel, table in self._argparse.items():
+                ent = table.get(s.dest)
+                if ent is None or ent[0] != s.hp:
+                    continue
+                hp = s.hp
+                a = self.g.g.nodes[hp]["attrs"]
+                a.update(default=a.get("value"), default_resolved=a.get("resolved"),
+                         default_span=a.get("value_span"), value_span=None,
+                         value=_jsonable(av.value) if av.resolved else None, resolved=av.resolved,
+                         source="argv", argv=list(av.tokens))
+                self.g.unresolved[:] = [u for u in self.g.unresolved
+                                        if not (u.get("node") == hp and u.get("attr") == "value")]
+                if not av.resolved:
+                    self._unresolved_seen.discard((hp, "value"))
+                    self.unresolved(hp, "value", " ".join(av.tokens) or s.dest,
+                                    "given on the command line through a type the analyzer does not evaluate")
+                table[s.dest] = (hp, Val(av.value, av.resolved, "argv", hp, frozenset([hp]), via="argparse"))
 
     # ================================================================ objects
     def resolve_obj(self, key: str | None, scope: Scope, pos, depth: int = 0) -> str | None:

@@ -119,6 +119,8 @@ class ProgramGraph:
         self.files: list[str] = []
         self.unresolved: list[dict[str, Any]] = []  # things the builder could not resolve
         self.file_hashes: dict[str, str] = {}  # relpath -> sha256 of the parsed text (cache keys)
+        #: the command line the graph's values were computed for (None: the program's defaults)
+        self.argv: list[str] | None = None
 
     # ---------------------------------------------------------------- building
     def add_node(
@@ -258,6 +260,7 @@ class ProgramGraph:
             ],
             "unresolved": list(self.unresolved),
             "file_hashes": dict(self.file_hashes),
+            **({"argv": list(self.argv)} if self.argv is not None else {}),
         }
 
     def to_json(self, indent: int | None = 2) -> str:
@@ -272,6 +275,7 @@ class ProgramGraph:
         pg.files = list(data.get("files", []))
         pg.unresolved = list(data.get("unresolved", []))
         pg.file_hashes = dict(data.get("file_hashes", {}))
+        pg.argv = list(data["argv"]) if data.get("argv") is not None else None
         for n in data["nodes"]:
             pg.g.add_node(
                 n["id"], kind=n["kind"], name=n["name"], span=Span.from_dict(n["span"]),

@@ -345,22 +345,23 @@ class _NoGraph:
         return after, {}, {}, []
 
 
-def safe_graph(path: str) -> tuple[Any, str | None]:
+def safe_graph(path: str, argv: Any = None) -> tuple[Any, str | None]:
     """(graph or None, error text). Parse errors (FaultlensError) propagate: the program
-    cannot run either; any other analyzer failure is returned as text."""
+    cannot run either; any other analyzer failure is returned as text. ``argv``: the run's
+    command line (the graph then holds the values it sets)."""
     from faultlens.errors import FaultlensError
     try:
-        return load_graph(path), None
+        return load_graph(path, argv), None
     except FaultlensError:
         raise
     except Exception as exc:  # an analyzer bug must not stop instrumentation
         return None, f"{type(exc).__name__}: {exc}"
 
 
-def load_graph(path: str) -> Any:
+def load_graph(path: str, argv: Any = None) -> Any:
     """Build the program graph with the analyzer; None when the analyzer is not available."""
     try:
         from faultlens.analyzer import build_graph  # type: ignore[attr-defined]
     except ImportError:
         return None
-    return build_graph(path)
+    return build_graph(path, argv=None if argv is None else list(argv))

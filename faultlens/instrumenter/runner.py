@@ -315,7 +315,7 @@ def execute(path: str, argv: Sequence[str] = (), trace_path: str | None = None, 
     if not os.path.isfile(program):
         raise UsageError(f"{path}: no such file")
     if graph is None:
-        graph, _ = safe_graph(program)
+        graph, _ = safe_graph(program, argv)
     if rewrite is None:
         rewrite = rewrite_file(program, graph, build=False)
     if trace_path is None:
@@ -483,7 +483,7 @@ def run_program(path: str, argv: Sequence[str] = (), *, max_steps: int | None = 
     cwd = os.path.abspath(cwd or os.getcwd())
     graph_error = None
     if graph is None:
-        graph, graph_error = safe_graph(program)  # an analyzer bug falls back to the syntactic planner
+        graph, graph_error = safe_graph(program, argv)  # an analyzer bug falls back to the syntactic planner
     rw = rewrite_file(program, graph, build=False)
     run_dir = os.path.abspath(out_dir) if out_dir else new_run_dir(program, os.path.join(cwd, ".faultlens", "runs"))
     os.makedirs(run_dir, exist_ok=True)

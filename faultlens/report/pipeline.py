@@ -38,13 +38,13 @@ def lint_program(path: str) -> list[Any]:
         return []
 
 
-def load_graph_for(path: str) -> Any:
+def load_graph_for(path: str, argv: Any = None) -> Any:
     try:
         from faultlens.analyzer import build_graph
     except ImportError:
         return None
     try:
-        return build_graph(path)
+        return build_graph(path, argv=None if argv is None else list(argv))
     except Exception:
         return None
 
@@ -79,7 +79,7 @@ def diagnose_result(result: Any, program: str | None = None, *, lint: bool = Tru
     src_path = os.path.abspath(getattr(result, "program", None) or program) if (getattr(result, "program", None) or program) else ""
     graph = getattr(result, "graph", None)
     if graph is None and src_path and os.path.isfile(src_path):
-        graph = load_graph_for(src_path)
+        graph = load_graph_for(src_path, getattr(result, "argv", None))
     trace_path = getattr(result, "trace_path", None)
     tv = None
     if trace_path and os.path.exists(trace_path):
