@@ -52,9 +52,14 @@ class Patch:
     path: str = ""          # the patched file (absolute)
     new_source: str = ""
     verification: dict[str, Any] = field(default_factory=dict)
+    #: a command-line patch (the value came from the run's argv): the argv to run with; ``diff``
+    #: is then empty and ``new_source`` the unchanged source
+    argv: list[str] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         d = {"description": self.description, "diff": self.diff, "verified": self.verified}
+        if self.argv is not None:
+            d["command_line"] = list(self.argv)
         if self.verification:
             d["verification"] = self.verification
         return d
@@ -115,7 +120,50 @@ def _value_target(g: Any, consumer: Any, arg: str, hp: str) -> tuple[str, Any, f
     return None
 
 
-def _replace_value(g, consumer, arg, hp, new_value_fn, what) -> tuple[str, list, str] | None:
+@dataclass
+class _CommandLine:
+    """A fix of a value the run's command line set: run with other arguments."""
+
+    path: str
+    argv: list[str]
+    description: str
+
+
+def _command_line_value(g, consumer, arg, hp, new_value_fn, what) -> _CommandLine | None:
+    """When the value ``consumer``'s ``arg`` uses came from the run's command line (a
+    hyperparameter with ``source: "argv"``), the fix is to the command line, never to the
+    argparse default the run did not use."""
+    from faultlens.analyzer.argv import ArgSpec, option_text, replace_option
+    from faultlens.localizer import _hp_definitions
+    defs = _hp_definitions(g, consumer.id, arg) if consumer is not None else []
+    if not defs:
+        defs = [h for h in g.nodes("hyperparameter", hp=hp) if h.get("source") == "argv"]
+    h = next((h for h in defs if h.get("source") == "argv"), None)
+    if h is None:
+        return None
+    old = h.get("value")
+    if not isinstance(old, (int, float)) or isinstance(old, bool):
+        return None
+    new = new_value_fn(float(old))
+    if new is None or new == old:
+        return None
+    if isinstance(old, int) and float(new) == int(new):
+        new = int(new)
+    spec = ArgSpec(h.name, list(h.get("flags") or []), type=h.get("type"))
+    run_argv = list(getattr(g, "argv", None) or [])
+    argv = replace_option(run_argv, spec, new)
+    if argv is None:
+        return None
+    was = " ".join(h.get("argv") or []) or option_text(spec, old)
+    entry = resolve_path(g, g.entry) if getattr(g, "entry", None) else ""
+    return _CommandLine(entry, argv, f"{what}: run with {option_text(spec, new)} instead of {was} "
+                                     f"(the value came from the command line; the default in the program is not used)")
+
+
+def _replace_value(g, consumer, arg, hp, new_value_fn, what) -> tuple[str, list, str] | _CommandLine | None:
+    cl = _command_line_value(g, consumer, arg, hp, new_value_fn, what)
+    if cl is not None:
+        return cl
     t = _value_target(g, consumer, arg, hp)
     if t is None:
         return None
@@ -203,8 +251,8 @@ def _lr(fault, g, tv) -> tuple[str, list, str] | None:
         return None
 
     r = _replace_value(g, opt, "lr", "lr", new_value, "learning rate")
-    if r is None:
-        return None
+    if r is None or isinstance(r, _CommandLine):
+        return r
     path, edits, desc = r
     return path, edits, f"{desc} ({why})" if why else desc
 
@@ -216,6 +264,8 @@ def _scheduler_gamma(g) -> tuple[str, list, str] | None:
         gamma = (sch.get("args") or {}).get("gamma")
         if isinstance(gamma, (int, float)) and not isinstance(gamma, bool) and gamma < 0.1:
             r = _replace_value(g, sch, "gamma", "gamma", lambda old: 0.5, "scheduler decay factor gamma")
+            if isinstance(r, _CommandLine):
+                return r
             if r is not None:
                 path, edits, desc = r
                 return path, edits, desc + " (the learning rate fell below 1e-3 of its start before half the run)"
@@ -507,6 +557,13 @@ def make_patch(fault: Any, graph: Any, *, trace: Any = None, locations: list[Any
         r = None
     if r is None:
         return None
+    if isinstance(r, _CommandLine):
+        try:
+            with open(r.path, encoding="utf-8") as fh:
+                unchanged = fh.read()
+        except OSError:
+            return None
+        return Patch(r.description, "", None, r.path, unchanged, argv=r.argv)
     path, edits, desc = r
     try:
         with open(path, encoding="utf-8") as fh:

@@ -152,7 +152,8 @@ def verify_patch(report: Any, result: Any, graph: Any, *, max_steps: int | None 
     if max_steps is None and max_seconds is None:
         max_seconds = max(60.0, 3.0 * float(result.seconds or 0))
     try:
-        res2 = run_program(os.path.join(src_dir, entry_rel), list(getattr(result, "argv", []) or []),
+        run_argv = patch.argv if getattr(patch, "argv", None) is not None else getattr(result, "argv", [])
+        res2 = run_program(os.path.join(src_dir, entry_rel), list(run_argv or []),
                            max_steps=max_steps, max_seconds=max_seconds, out_dir=os.path.join(vdir, "run"),
                            curvature=curvature, seed=seed, stream=False, sample_every=sample_every)
     except Exception as exc:
@@ -228,7 +229,9 @@ def finish_run(result: Any, args: Any) -> int:
     write_outputs(report, args)
     if getattr(args, "fix", False):
         top = report.top
-        if top is not None and top.patch is not None:
+        if top is not None and top.patch is not None and getattr(top.patch, "argv", None) is not None:
+            print(f"faultlens: nothing to write: {top.patch.description}", file=sys.stderr)
+        elif top is not None and top.patch is not None:
             _write(top.patch.path, top.patch.new_source)
             print(f"faultlens: fixed {os.path.relpath(top.patch.path)}: {top.patch.description}", file=sys.stderr)
         else:
