@@ -13,7 +13,7 @@ from faultlens.analyzer.builder import (
     Builder, Ctx, Val, _body, _int_literal, _jsonable, _unwrap_iter, iter_calls, _stmt_exprs,
 )
 from faultlens.analyzer.index import END, ClassInfo, FileInfo, Scope, is_main_guard
-from faultlens.analyzer.names import dotted, head, mentions_attr, names_in, uses_detach
+from faultlens.analyzer.names import dotted, head, iter_nodes, mentions_attr, names_in, uses_detach
 
 _LOADER_HINT = re.compile(r"loader|batch|dataset|data\b|minibatch", re.I)
 _EVAL_NAME = re.compile(r"(^|_)(test|eval|evaluate|valid|validate|validation|predict|inference)($|_)", re.I)
@@ -534,8 +534,15 @@ class Walker:
                         params=[pvar], expr_span=b.span(fi, stmt).to_dict())
             b._stmt_lookup[oid] = stmt
             args, res, spans, hps = {}, {}, {}, {}
+            varies = False
             if lr_expr is not None:
                 v = b.eval(lr_expr, ctx.scope, pos)
+                if not v.resolved and v.deps:
+                    # ``lr = args.lr`` then ``lr /= 4`` in the epoch loop: the update starts with the
+                    # initial value (as a torch optimizer's lr does under a scheduler)
+                    init = self._initial_value(dotted(lr_expr), ctx.scope)
+                    if init is not None:
+                        v, varies = init, True
                 args["lr"] = _jsonable(v.value) if v.resolved else b.text(fi, lr_expr)
                 res["lr"] = v.resolved
                 spans["lr"] = b.span(fi, lr_expr).to_dict()
@@ -554,6 +561,8 @@ class Walker:
                     self.g.add_edge(hp, oid, "uses", arg="lr")
             self.g.set_attr(oid, args=args, args_resolved=res, arg_spans=spans, arg_hps=hps,
                             lr=args.get("lr") if res.get("lr") else None, lr_is_default=False)
+            if varies:
+                self.g.set_attr(oid, lr_varies=True)
             if pm:
                 self.g.add_edge(oid, pm, "params_of")
             self.manual_opt[key] = oid
@@ -660,10 +669,71 @@ class Walker:
                 or _scope_in(info["scope"], in_training)
             loaderish = bool(a.get("iterates")) or bool(_LOADER_HINT.search(a.get("iter") or "")) \
                 or _range_has_step(info["stmt"])
-            roles[lid] = "step" if (outer_training or loaderish) else "epoch"
+            # an endless counter (``for i in itertools.count(1)``, ``while True`` ended by a break)
+            # counts batches: it has no epoch count to judge or change
+            unbounded = self._unbounded(info)
+            if unbounded:
+                g.set_attr(lid, unbounded=True)
+            roles[lid] = "step" if (outer_training or loaderish or unbounded) else "epoch"
         for lid, role in roles.items():
             g.set_attr(lid, role=role)
             self._range_uses(lid, role)
+
+    def _initial_value(self, key: str | None, scope: Scope, depth: int = 0) -> Val | None:
+        """The value a variable starts with when every other definition of it updates it from
+        itself (``lr /= 4``, ``lr = lr * 0.9``): that one plain definition's value (resolved,
+        numeric, with its hyperparameter). A function parameter is followed to the argument of
+        its single call site. None when there is no such single start."""
+        b = self.b
+        if not key or "." in key or "[" in key or depth > 4:
+            return None
+        sc = scope
+        while sc is not None and key not in sc.defs and key not in sc.params:
+            sc = sc.parent
+        if sc is None:
+            return None
+        if key in sc.params and sc.kind == "function":
+            if key in sc.defs:
+                return None
+            sites = b.call_sites(sc)
+            if len(sites) != 1:
+                return None
+            arg = b._bound_arg(sc, key, sites[0])
+            if not isinstance(arg, cst.BaseExpression):
+                return None
+            return self._initial_value(dotted(arg), sites[0].scope, depth + 1)
+        starts, updates = [], 0
+        for d in sc.defs.get(key, ()):
+            if d.kind == "aug" or (d.kind == "assign" and d.value is not None and _reads_name(d.value, key)):
+                updates += 1
+            elif d.kind in ("assign", "ann"):
+                starts.append(d)
+            else:
+                return None
+        if len(starts) != 1 or not updates:
+            return None
+        v = b.def_val(starts[0])
+        if not (v.resolved and isinstance(v.value, (int, float)) and not isinstance(v.value, bool) and v.hp):
+            return None
+        return v
+
+    def _unbounded(self, info) -> bool:
+        """The loop has no bound of its own: ``itertools.count(...)`` (also imported as
+        ``count``), ``itertools.repeat(x)`` without ``times``, ``while True`` / ``while 1``."""
+        st = info["stmt"]
+        if isinstance(st, cst.While):
+            t = st.test
+            if isinstance(t, cst.Name) and t.value == "True":
+                return True
+            return isinstance(t, cst.Integer) and t.evaluated_value != 0
+        it = _unwrap_iter(st.iter)
+        if not isinstance(it, cst.Call):
+            return False
+        fi = info["scope"].file
+        q = self.b.ext(fi, dotted(it.func)) or ""
+        if q == "itertools.count":
+            return True
+        return q == "itertools.repeat" and len(it.args) == 1 and not it.args[0].keyword
 
     def _range_uses(self, lid: str, role: str) -> None:
         b = self.b
@@ -919,6 +989,12 @@ def _lr_factor(expr):
                 if f is not None:
                     return f
     return None
+
+
+def _reads_name(expr, name: str) -> bool:
+    """``expr`` reads the variable ``name`` (``lr * 0.9``; not the attribute of ``args.lr``)."""
+    attrs = {id(n.attr) for n in iter_nodes(expr) if isinstance(n, cst.Attribute)}
+    return any(isinstance(n, cst.Name) and n.value == name and id(n) not in attrs for n in iter_nodes(expr))
 
 
 def _within(inner: Scope, outer: Scope) -> bool:

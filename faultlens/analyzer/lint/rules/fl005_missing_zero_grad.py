@@ -112,6 +112,19 @@ class MissingZeroGrad(LintRule):
             for it in range(10):
                 optimizer.step(closure)
             """, line=10, note="LBFGS closure that never zeroes"),
+        Invalid("""
+            import torch
+            import torch.nn as nn
+
+            model = nn.Linear(4, 1)
+            x, y = torch.randn(16, 4), torch.randn(16, 1)
+            for it in range(10):
+                model = model.to("cpu")
+                optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+                loss = ((model(x) - y) ** 2).mean()
+                loss.backward()
+                optimizer.step()
+            """, line=10, note="moving the same model is not a fresh one (nor is a new optimizer)"),
     ]
     VALID = [
         Valid("""
@@ -191,6 +204,33 @@ class MissingZeroGrad(LintRule):
                 opt.step()
                 w.grad = None
             """, note="manual p.grad = None"),
+        Valid("""
+            import torch
+            import torch.nn as nn
+
+            weights = [torch.randn(4, 1) for _ in range(3)]
+            x, y = torch.randn(16, 4), torch.randn(16, 1)
+            for it in range(3):
+                model = nn.Linear(4, 1, bias=False)
+                with torch.no_grad():
+                    model.weight.copy_(weights[it].t())
+                optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+                loss = ((model(x) - y) ** 2).mean()
+                loss.backward()
+                optimizer.step()
+                weights[it] = model.weight.detach().t()
+            """, note="a fresh model each iteration (parameter-server worker): its .grad starts at None"),
+        Valid("""
+            import torch
+
+            x, y = torch.randn(16, 4), torch.randn(16, 1)
+            for trial in range(5):
+                w = torch.zeros(4, 1, requires_grad=True)
+                loss = ((x @ w - y) ** 2).mean()
+                loss.backward()
+                with torch.no_grad():
+                    w -= 0.1 * w.grad
+            """, note="a fresh leaf tensor each iteration"),
     ]
 
     def check(self, ctx):
@@ -224,6 +264,8 @@ class MissingZeroGrad(LintRule):
             for s in steps:
                 opt = optimizer_of(ctx, s)
                 if self._zeroed(ctx, opt, zeros):
+                    continue
+                if self._fresh_each_iteration(ctx, loop, self._updated_names(ctx, s, opt)):
                     continue
                 key = opt.id if opt is not None else s.get("receiver")
                 if key in reported:
@@ -310,6 +352,8 @@ class MissingZeroGrad(LintRule):
                 if it.endswith(".parameters()"):
                     owner = it[: -len(".parameters()")]
                     break
+            if owner and self._fresh_each_iteration(ctx, loop, {owner}):
+                continue
             fix = None
             if owner and bw.span.path == loop.span.path:
                 fix = fixes.insert_line_before(bw.span.path, bw.span.line, stmt_indent(ctx, bw),
@@ -317,6 +361,52 @@ class MissingZeroGrad(LintRule):
             msg = ("this loop updates the parameters by hand from .grad but never clears the gradients "
                    f"({owner or 'model'}.zero_grad() or p.grad = None): each update uses the sum of all past gradients")
             yield self.finding(ctx, bw, msg, node=bw.id, fix=fix)
+
+    def _updated_names(self, ctx, step, opt) -> set[str]:
+        """The variables holding what ``step`` updates: the optimizer's model, the model of a
+        hand-written update's parameter loop, the raw tensors a manual update names."""
+        names: set[str] = set()
+        model = model_of_optimizer(ctx, opt)
+        if model is not None and isinstance(model.get("var"), str):
+            names.add(model["var"])
+        if step.get("manual"):
+            owner = self._param_owner(ctx, step)
+            if owner:
+                names.add(owner)
+            if opt is not None and opt.get("params_kind") == "tensors":
+                names.update(p for p in opt.get("params") or [] if isinstance(p, str))
+        return names
+
+    @staticmethod
+    def _fresh_each_iteration(ctx, loop, names: set[str]) -> bool:
+        """Every iteration builds what it updates anew (``model = Net()`` / ``w = torch.randn(...,
+        requires_grad=True)`` in the loop body, as a parameter server's worker does): new
+        parameters start with ``.grad`` None, so nothing accumulates and zero_grad is not
+        needed. ``model = model.to(dev)`` or a copy (``deepcopy`` keeps ``.grad``) is not new."""
+        import ast
+
+        if not names:
+            return False
+        facts = ctx.facts(loop.span.path)
+        if facts is None:
+            return False
+        line, eline = body_lines(ctx, loop)
+        fresh: set[str] = set()
+        for n in facts.nodes_between(line, eline, (ast.Assign, ast.AnnAssign)):
+            targets = n.targets if isinstance(n, ast.Assign) else [n.target]
+            v = n.value
+            if not isinstance(v, ast.Call):
+                continue
+            func = facts.text(v.func)
+            for t in targets:
+                tname = facts.text(t)
+                if tname not in names:
+                    continue
+                root = func.split(".", 1)[0].split("(", 1)[0]
+                if root == tname or func.split(".")[-1] in ("deepcopy", "copy"):
+                    continue
+                fresh.add(tname)
+        return fresh >= names
 
     @staticmethod
     def _param_owner(ctx, step):
