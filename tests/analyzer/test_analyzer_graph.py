@@ -215,8 +215,9 @@ def test_rnn_getattr_and_manual_sgd(fixtures):
     assert text_at(root, manual["arg_spans"]["lr"]) == "lr"
     step = one(g, "call", method="step")
     assert step["manual"] is True and step["target"] == manual.id
-    # `lr /= 4.0` inside the epoch loop: the learning rate has no single value
-    assert manual["lr"] is None
+    # `lr = args.lr`, then `lr /= 4.0` inside the epoch loop: the update starts with args.lr's
+    # default (as a torch optimizer's lr under a scheduler) and is marked as varying
+    assert manual["lr"] == 20 and manual["lr_varies"] is True
     lr_defs = {h.id for h in g.nodes("hyperparameter", hp="lr")}
     assert any(u in lr_defs for u, v in edges(g, "uses") if v == manual.id) or any(
         u in lr_defs for u, v in edges(g, "defines"))
