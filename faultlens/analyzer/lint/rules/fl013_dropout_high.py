@@ -35,6 +35,11 @@ class DropoutTooHigh(LintRule):
             """, line=3),
         Invalid("""
             import torch.nn as nn
+
+            model = nn.Sequential(nn.Linear(20, 16), nn.ReLU(), nn.Dropout(p=0.5), nn.Linear(16, 2))
+            """, line=3, note="p = 0.5 drops half the units (not most)"),
+        Invalid("""
+            import torch.nn as nn
             import torch.nn.functional as F
 
             class Net(nn.Module):
@@ -85,8 +90,12 @@ class DropoutTooHigh(LintRule):
         if p >= 1:
             return self.finding(ctx, where, f"dropout p={p:g} zeroes every activation", node=node.id,
                                 severity="error")
-        return self.finding(ctx, where, (f"dropout p={p:g} on a hidden layer drops most units (p is the drop "
-                                         f"probability, not keep_prob); typical values are 0.1-0.3"), node=node.id)
+        # p is the probability of zeroing each unit (torch.nn.Dropout docs): the share dropped per
+        # step is p on average, so only p > 0.5 drops most units
+        share = "half of its units" if p == 0.5 else f"most of its units (on average {p:.0%})"
+        return self.finding(ctx, where, (f"dropout p={p:g} on a hidden layer drops {share} in each training "
+                                         f"step (p is the drop probability, not keep_prob); on a small layer "
+                                         f"this under-fits, 0.1-0.3 is common there"), node=node.id)
 
     @staticmethod
     def _hidden(ctx, node) -> bool:
