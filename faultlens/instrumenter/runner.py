@@ -357,7 +357,9 @@ def execute(path: str, argv: Sequence[str] = (), trace_path: str | None = None, 
                          sample_every=sample_every, deterministic=seed is not None,
                          meta={"argv": list(argv), "graph": graph_path, "seed": seed, "run_dir": run_dir,
                                "cwd": os.getcwd(), "max_steps": max_steps, "max_seconds": max_seconds,
-                               "rewrite_skipped": rewrite.skipped})
+                               "rewrite_skipped": rewrite.skipped,
+                               "instrumented": sorted({e.node for rw in (rewrite, *locals_.values())
+                                                       for e in rw.edits if e.kind == "watch" and e.node})})
         if tee:
             sys.stdout = _Tee(sys.stdout, tail)
             sys.stderr = _Tee(sys.stderr, tail)
@@ -510,6 +512,7 @@ def run_program(path: str, argv: Sequence[str] = (), *, max_steps: int | None = 
         "cwd": cwd, "run_dir": run_dir, "sample_every": sample_every,
         "exec_source": source_path + ".exec", "result_path": os.path.join(run_dir, "result.json"),
         "parent_pid": os.getpid(),
+        "watch_nodes": sorted({e.node for e in rw.edits if e.kind == "watch" and e.node}),
         "deadline": None if max_seconds is None else started + float(max_seconds) - budget_reserve(max_seconds),
     }
     with open(cfg["exec_source"], "w", encoding="utf-8") as fh:

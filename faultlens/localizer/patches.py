@@ -37,6 +37,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
+from faultlens.analyzer.reads import read_elsewhere
 from faultlens.localizer import source as src
 from faultlens.localizer.edits import (
     AddKwarg, EditError, InsertStmt, RemoveArg, RemoveStmt, ReplaceExpr, annotate, apply_edits, diff_path, unified,
@@ -89,6 +90,13 @@ def _node(g, nid):
     return g.node(nid) if nid in g else None
 
 
+#: optimizer arguments whose definition, when other code reads it too (a hand-written update, a
+#: second optimizer), is left alone: the patch edits the flagged optimizer's own argument. A loop
+#: bound (epochs, batch size) read by log lines or a scheduler's horizon is edited where defined,
+#: so that its readers follow.
+_EXCLUSIVE = {"lr", "weight_decay", "momentum"}
+
+
 def _value_target(g: Any, consumer: Any, arg: str, hp: str) -> tuple[str, Any, float | None] | None:
     """(abspath, span, current value) of the literal that defines ``consumer``'s ``arg``."""
     from faultlens.localizer import _hp_definitions
@@ -99,11 +107,22 @@ def _value_target(g: Any, consumer: Any, arg: str, hp: str) -> tuple[str, Any, f
         named = [h for h in g.nodes("hyperparameter", hp=hp) if h.get("value_span")]
         if len(named) == 1:
             defs = named
+    shared = False
     for h in defs:
         vs = h.get("value_span")
         v = h.get("value")
         if vs and isinstance(v, (int, float)) and not isinstance(v, bool):
+            if consumer is not None and hp in _EXCLUSIVE and read_elsewhere(g, h, consumer):
+                # other code reads that definition too: edit only the consumer's own argument
+                shared = True
+                break
             return resolve_path(g, vs["path"]), vs, float(v)
+    if consumer is not None and shared:
+        sp = (consumer.get("arg_spans") or {}).get(arg)
+        v = (consumer.get("args") or {}).get(arg)
+        if sp and isinstance(v, (int, float)) and not isinstance(v, bool):
+            return resolve_path(g, sp["path"]), sp, float(v)
+        return None
     if consumer is not None:
         spans = consumer.get("arg_spans") or {}
         v = (consumer.get("args") or {}).get(arg)
@@ -176,6 +195,20 @@ def _replace_value(g, consumer, arg, hp, new_value_fn, what) -> tuple[str, list,
         f"{what}: {fmt_num(old)} -> {code}"
 
 
+def _optimizers_that_ran(g: Any, tv: Any) -> list[Any]:
+    """The graph's optimizers, those the run built first: an optimizer behind a command-line
+    switch the run did not take is patched last (a program trained by a hand-written update
+    while an ``Adam`` waits behind ``--optimizer adam`` gets its update's lr patched)."""
+    opts = list(g.nodes("optimizer"))
+    meta = getattr(tv, "meta", None) or {}
+    if "watched" not in meta or not meta.get("steps"):
+        return opts
+    built = set((meta.get("watched") or {}).get("optimizers") or [])
+    if built:
+        return sorted(opts, key=lambda o: o.id not in built)
+    return sorted(opts, key=lambda o: not o.get("manual"))
+
+
 def _var(n: Any, default: str) -> str:
     v = n.get("var") if n is not None else None
     return v if isinstance(v, str) and v.isidentifier() else default
@@ -184,7 +217,7 @@ def _var(n: Any, default: str) -> str:
 # ------------------------------------------------------------------ per type
 def _lr(fault, g, tv) -> tuple[str, list, str] | None:
     from faultlens.models.diagnosis import lr_direction
-    opts = g.nodes("optimizer")
+    opts = _optimizers_that_ran(g, tv)
     if not opts:
         return None
     opt = opts[0]
@@ -467,8 +500,8 @@ def _normalize(fault, g, locations) -> tuple[str, list, str] | None:
     return None
 
 
-def _optimizer(fault, g) -> tuple[str, list, str] | None:
-    opts = g.nodes("optimizer")
+def _optimizer(fault, g, tv=None) -> tuple[str, list, str] | None:
+    opts = _optimizers_that_ran(g, tv)
     if not opts:
         return None
     o = opts[0]
@@ -493,7 +526,7 @@ def _optimizer(fault, g) -> tuple[str, list, str] | None:
     return None
 
 
-def _regularization(fault, g) -> tuple[str, list, str] | None:
+def _regularization(fault, g, tv=None) -> tuple[str, list, str] | None:
     for n in g.nodes("layer"):
         if (n.get("layer_type") or "").startswith("Dropout"):
             sp = (n.get("arg_spans") or {}).get("p") or (n.get("arg_spans") or {}).get("0")
@@ -501,7 +534,7 @@ def _regularization(fault, g) -> tuple[str, list, str] | None:
             if sp and isinstance(p, (int, float)) and p >= 0.7:
                 return resolve_path(g, sp["path"]), [ReplaceExpr(sp["line"], sp["column"], "0.3", sp["end_line"], sp["end_column"])], \
                     f"dropout {p} -> 0.3"
-    opts = g.nodes("optimizer")
+    opts = _optimizers_that_ran(g, tv)
     if not opts:
         return None
     o = opts[0]
@@ -541,7 +574,7 @@ def make_patch(fault: Any, graph: Any, *, trace: Any = None, locations: list[Any
         elif t == "data_preprocessing":
             r = _normalize(fault, g, locations)
         elif t == "optimizer":
-            r = _optimizer(fault, g)
+            r = _optimizer(fault, g, tv)
         elif t == "epochs":
             loops = g.nodes("loop", role="epoch")
             r = _replace_value(g, loops[0] if loops else None, "range", "epochs", lambda v: v * 3, "epochs")
@@ -550,7 +583,7 @@ def make_patch(fault: Any, graph: Any, *, trace: Any = None, locations: list[Any
             r = _replace_value(g, dls[0] if dls else None, "batch_size", "batch_size",
                                lambda v: 32 if v <= 2 else (256 if v >= 2048 else None), "batch size")
         elif t == "regularization":
-            r = _regularization(fault, g)
+            r = _regularization(fault, g, tv)
         else:
             r = None
     except (EditError, OSError, SyntaxError, KeyError, IndexError, TypeError, ValueError):

@@ -457,7 +457,24 @@ def _lint_fault_types() -> dict[str, str]:
         return {}
 
 
-def _lint_scores(lint: list[Any] | None) -> tuple[dict[str, float], dict[str, list[str]], list[dict[str, Any]]]:
+def not_built(tv: Any) -> set[str]:
+    """Optimizers and schedulers whose construction the program's source has (the instrumenter
+    watched the statement) but that a run to the program's own end never built: they sit behind
+    a branch the run did not take (``if args.optimizer == "adam":``)."""
+    meta = getattr(tv, "meta", None) or {}
+    if meta.get("status") != "finished" or not meta.get("steps"):
+        return set()
+    inst = {n for n in (meta.get("instrumented") or []) if isinstance(n, str)
+            and n.split(":", 1)[0] in ("optimizer", "scheduler")}
+    w = meta.get("watched") or {}
+    built = set(w.get("optimizers") or []) | set(w.get("schedulers") or [])
+    return inst - built
+
+
+def _lint_scores(lint: list[Any] | None, unbuilt: set[str] | None = None
+                 ) -> tuple[dict[str, float], dict[str, list[str]], list[dict[str, Any]]]:
+    """Per fault type score and nodes from the lint findings. A finding on an object the run
+    never built (``unbuilt``) is kept, marked ``ran: False``, and scores nothing."""
     sc: dict[str, float] = {}
     nodes: dict[str, list[str]] = {}
     items: list[dict[str, Any]] = []
@@ -469,6 +486,9 @@ def _lint_scores(lint: list[Any] | None) -> tuple[dict[str, float], dict[str, li
         t = d.get("fault_type") or (getattr(f, "extra", {}) or {}).get("fault_type") or codes.get(d.get("code", ""), "")
         d["fault_type"] = t or None
         items.append(d)
+        if unbuilt and d.get("node") in unbuilt:
+            d["ran"] = False
+            continue
         if t in FAULT_TYPES:
             sc[t] = sc.get(t, 0.0) + LINT_WEIGHT.get(d.get("severity", "info"), 0.3)
             if d.get("node"):
@@ -569,7 +589,7 @@ def diagnose(trace: Any, graph: Any = None, lint: list[Any] | None = None, *, us
     crash = tv.crash
     status = tv.status
     steps = tv.steps
-    lint_sc, lint_nodes, lint_items = _lint_scores(lint)
+    lint_sc, lint_nodes, lint_items = _lint_scores(lint, not_built(tv))
 
     # 1. P(faulty)
     prod = 1.0
@@ -691,4 +711,8 @@ def diagnose(trace: Any, graph: Any = None, lint: list[Any] | None = None, *, us
             faults.append(FaultCandidate(t, p_faulty * p[t], p[t], summary, ev, nodes, tdets))
             if len(faults) >= 4:
                 break
+    for d in lint_items:
+        if d.get("ran") is False:
+            notes.append(f"lint {d.get('code')} at {d.get('path')}:{d.get('line')} concerns an object the run never "
+                         "built (a branch the run did not take): not counted")
     return Diagnosis(verdict, p_faulty, faults, dets, lint_items, steps, status, crash, scores, clf, notes)

@@ -75,6 +75,6 @@ def build_report(program: str, diagnosis: Any, graph: Any, trace: Any, *, second
 
 def _lint_public(d: dict[str, Any]) -> dict[str, Any]:
     keep = ("code", "name", "severity", "message", "path", "line", "column", "end_line", "end_column", "node",
-            "fault_type")
+            "fault_type", "ran")
     return {k: d.get(k) for k in keep if k in d}
 

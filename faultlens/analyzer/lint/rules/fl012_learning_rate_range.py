@@ -4,6 +4,7 @@ from __future__ import annotations
 from faultlens.analyzer.lint.base import Invalid, LintRule, Valid
 from faultlens.analyzer.lint.context import span_tuple
 from faultlens.analyzer.lint.finding import Edit, Fix
+from faultlens.analyzer.reads import read_elsewhere
 
 #: plausible learning-rate ranges (inclusive) and the library default, per optimizer.
 #: Adaptive methods: Kingma & Ba (2015) default 1e-3; UMLAUT (CHI'21) flags Adam-style lr
@@ -57,6 +58,37 @@ class LearningRateRange(LintRule):
             model = nn.Linear(10, 2)
             optimizer = torch.optim.SGD(model.parameters(), lr=args.lr, momentum=0.9)
             """, note="resolved through an argparse default"),
+        Invalid("""
+            import argparse
+            import torch
+            import torch.nn as nn
+
+            parser = argparse.ArgumentParser()
+            parser.add_argument("--lr", type=float, default=20.0)
+            parser.add_argument("--adam", action="store_true")
+            args = parser.parse_args()
+            model = nn.Linear(10, 2)
+            lr = args.lr
+            if args.adam:
+                optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
+            for p in model.parameters():
+                p.data.add_(p.grad, alpha=-lr)
+            """, line=6, fixed="""
+            import argparse
+            import torch
+            import torch.nn as nn
+
+            parser = argparse.ArgumentParser()
+            parser.add_argument("--lr", type=float, default=20.0)
+            parser.add_argument("--adam", action="store_true")
+            args = parser.parse_args()
+            model = nn.Linear(10, 2)
+            lr = args.lr
+            if args.adam:
+                optimizer = torch.optim.Adam(model.parameters(), lr=0.001)
+            for p in model.parameters():
+                p.data.add_(p.grad, alpha=-lr)
+            """, note="the default is read by a hand-written update too: only Adam's argument changes"),
     ]
     VALID = [
         Valid("""
@@ -105,6 +137,7 @@ class LearningRateRange(LintRule):
         origin = ""
         hp_nodes = [u for u, v, d in ctx.graph.edges("uses") if v == opt.id and d.get("arg") in ("lr", key)]
         span = span_tuple((opt.get("arg_spans") or {}).get(key))
+        hp = None
         for hid in hp_nodes:
             hp = ctx.node(hid)
             # follow aliases back to the definition holding the literal
@@ -119,12 +152,23 @@ class LearningRateRange(LintRule):
                     origin = f" (set at {hp.span.path}:{hp.span.line})"
                 break
         fix = None
-        if span is not None:
-            facts = ctx.facts(span[0])
-            text = facts.segment(*span[1:]) if facts else ""
+        fix_span = span
+        if hp is not None and hp.get("value_span") and read_elsewhere(ctx.graph, hp, opt):
+            # the definition is read by other code too (a hand-written update, a scheduler, a
+            # log line): lowering it there changes what nobody flagged, so the fix replaces
+            # this optimizer's own argument and leaves the definition as it is
+            fix_span = span_tuple((opt.get("arg_spans") or {}).get(key))
+            origin = (origin[:-1] if origin else " (") + \
+                (", " if origin else "") + "a value other code reads too: the fix changes this optimizer's lr only)"
+            if fix_span is not None:
+                fix = Fix(f"use lr={default:g} for this optimizer", (Edit(fix_span[0], *fix_span[1:], repr(default)),))
+            return (span or opt), fix, origin
+        if fix_span is not None:
+            facts = ctx.facts(fix_span[0])
+            text = facts.segment(*fix_span[1:]) if facts else ""
             try:
                 float(text)
-                fix = Fix(f"use lr={default:g}", (Edit(span[0], *span[1:], repr(default)),))
+                fix = Fix(f"use lr={default:g}", (Edit(fix_span[0], *fix_span[1:], repr(default)),))
             except ValueError:
                 pass
         return (span or opt), fix, origin

@@ -1,0 +1,130 @@
+"""Patches edit only the value the flagged code uses, and belong to the code path that ran
+(issue "Do no harm": an lr fix lowered an argparse default that a hand-written update used)."""
+from __future__ import annotations
+
+import re
+import textwrap
+
+from faultlens.analyzer import build_graph
+from faultlens.analyzer.reads import read_elsewhere
+from faultlens.localizer.patches import _optimizers_that_ran, make_patch
+from faultlens.models.diagnosis import FaultCandidate, _lint_scores, not_built
+from faultlens.models.symptoms import Detection
+
+SHARED = '''
+import argparse
+import torch
+import torch.nn as nn
+
+parser = argparse.ArgumentParser()
+parser.add_argument("--lr", type=float, default=20.0)
+parser.add_argument("--optimizer", default="manual")
+args = parser.parse_args()
+model = nn.Linear(10, 1)
+lr = args.lr
+if args.optimizer == "adam":
+    optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
+else:
+    optimizer = None
+for step in range(10):
+    model.zero_grad()
+    loss = model(torch.randn(4, 10)).pow(2).mean()
+    loss.backward()
+    if optimizer is not None:
+        optimizer.step()
+    else:
+        for p in model.parameters():
+            p.data.add_(p.grad, alpha=-lr)
+'''
+
+OWN = '''
+import torch
+import torch.nn as nn
+
+lr = 5.0
+model = nn.Linear(10, 1)
+optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+for step in range(10):
+    optimizer.zero_grad()
+    loss = model(torch.randn(4, 10)).pow(2).mean()
+    loss.backward()
+    optimizer.step()
+'''
+
+
+def _graph(tmp_path, text, name="prog.py"):
+    p = tmp_path / name
+    p.write_text(textwrap.dedent(text))
+    return build_graph(str(p)), p
+
+
+def _lr_fault():
+    d = Detection("diverging_loss", 5, None, 1.0, "", "failure", 1.0, {})
+    return FaultCandidate("learning_rate", 0.9, 0.9, "", [], [], [d])
+
+
+class _TV:
+    def __init__(self, meta):
+        self.meta = meta
+
+    def nodes(self, metric):
+        return []
+
+
+def test_a_definition_read_by_other_code_is_shared(tmp_path):
+    g, _ = _graph(tmp_path, SHARED)
+    adam = next(o for o in g.nodes("optimizer") if o.get("optimizer_type") == "Adam")
+    default = next(h for h in g.nodes("hyperparameter") if h.get("source") == "argparse" and h.get("hp") == "lr")
+    assert read_elsewhere(g, default, adam)
+    g2, _ = _graph(tmp_path, OWN, "own.py")
+    opt = g2.nodes("optimizer")[0]
+    lit = next(h for h in g2.nodes("hyperparameter") if h.get("hp") == "lr" and h.get("value_span"))
+    assert not read_elsewhere(g2, lit, opt)
+
+
+def test_lr_patch_edits_the_optimizer_argument_not_a_shared_default(tmp_path, monkeypatch):
+    g, p = _graph(tmp_path, SHARED)
+    monkeypatch.chdir(tmp_path)
+    adam = next(o for o in g.nodes("optimizer") if o.get("optimizer_type") == "Adam")
+    built = _TV({"status": "finished", "steps": 10, "watched": {"optimizers": [adam.id]}})
+    monkeypatch.setattr("faultlens.models.symptoms.TraceView.of", staticmethod(lambda t: t))
+    patch = make_patch(_lr_fault(), g, trace=built)
+    assert patch is not None
+    new = patch.new_source
+    assert 'default=20.0' in new                       # the shared default is left alone
+    assert re.search(r"torch\.optim\.Adam\(model\.parameters\(\), lr=[0-9.e-]+\)", new)
+
+
+def test_lr_patch_edits_an_unshared_definition_where_it_is(tmp_path, monkeypatch):
+    g, _ = _graph(tmp_path, OWN, "own.py")
+    monkeypatch.chdir(tmp_path)
+    patch = make_patch(_lr_fault(), g)
+    assert patch is not None and re.search(r"^lr = [0-9.e-]+$", patch.new_source, re.M)
+    assert "lr = 5.0" not in patch.new_source
+    assert "lr=lr" in patch.new_source
+
+
+def test_the_optimizer_the_run_built_comes_first(tmp_path):
+    g, _ = _graph(tmp_path, SHARED)
+    manual_run = _TV({"status": "finished", "steps": 10, "watched": {"optimizers": []}})
+    assert _optimizers_that_ran(g, manual_run)[0].get("manual")
+    adam = next(o for o in g.nodes("optimizer") if o.get("optimizer_type") == "Adam")
+    adam_run = _TV({"status": "finished", "steps": 10, "watched": {"optimizers": [adam.id]}})
+    assert _optimizers_that_ran(g, adam_run)[0].id == adam.id
+
+
+def test_a_finding_on_an_optimizer_the_run_never_built_scores_nothing(tmp_path):
+    g, _ = _graph(tmp_path, SHARED)
+    adam = next(o for o in g.nodes("optimizer") if o.get("optimizer_type") == "Adam")
+    meta = {"status": "finished", "steps": 10, "instrumented": [adam.id, "model:prog.py:10:model"],
+            "watched": {"optimizers": [], "models": ["model:prog.py:10:model"]}}
+    unbuilt = not_built(_TV(meta))
+    assert unbuilt == {adam.id}
+    finding = {"code": "FL012", "severity": "warning", "node": adam.id, "fault_type": "learning_rate",
+               "path": "prog.py", "line": 7}
+    sc, nodes, items = _lint_scores([finding], unbuilt)
+    assert sc == {} and items[0]["ran"] is False
+    sc, _, items = _lint_scores([dict(finding)], set())
+    assert sc.get("learning_rate", 0) > 0 and "ran" not in items[0]
+    # a run cut short (or crashed) may not have reached the optimizer yet: nothing is marked
+    assert not_built(_TV({**meta, "status": "stopped"})) == set()
