@@ -20,6 +20,7 @@ import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
 
 from faultlens.analyzer.graph import Span
+from faultlens.analyzer.pysyntax import python_syntax_error
 from faultlens.errors import ParseError
 
 #: how many parsed files the process keeps (a CST with its position map costs about 10 kB
@@ -108,6 +109,9 @@ def parse_source(source: str, rel: str, allow_empty: bool = False) -> ParsedFile
     try:
         module = cst.parse_module(source)
     except cst.ParserSyntaxError as exc:
+        py = python_syntax_error(source, rel)
+        if py:  # Python's own position and message, as `python FILE` and `faultlens lint` report it
+            raise ParseError(rel, py) from None
         msg = str(getattr(exc, "message", "") or "").strip().splitlines()
         detail = msg[0].replace("parser error: ", "") if msg else "invalid syntax"
         m = re.match(r"error at (\d+):(\d+): (.*)", detail)
@@ -118,6 +122,9 @@ def parse_source(source: str, rel: str, allow_empty: bool = False) -> ParsedFile
         raise ParseError(rel, f"syntax error at {detail}") from None
     except Exception as exc:  # libcst raises a few other types for odd input
         raise ParseError(rel, f"{type(exc).__name__}: {exc}".splitlines()[0]) from None
+    py = python_syntax_error(source, rel)  # what libcst accepts Python may still reject
+    if py:                                  # ('return' outside function, bad assignment targets)
+        raise ParseError(rel, py)
     wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
     positions = wrapper.resolve(PositionProvider)
     pf = ParsedFile(rel, source, sha, module, positions, source.splitlines(keepends=True))

@@ -288,16 +288,10 @@ def decode(data: bytes) -> tuple[str | None, str | None]:
 
 
 def syntax_error_reason(text: str, path: str) -> str | None:
-    import ast
+    """Python's own verdict on the text (``compile()``), worded as the graph builder words it."""
+    from faultlens.analyzer.pysyntax import python_syntax_error
 
-    try:
-        ast.parse(text, filename=path)
-    except SyntaxError as exc:
-        where = f"line {exc.lineno}" + (f", column {exc.offset}" if exc.offset else "")
-        return f"syntax error at {where}: {exc.msg}"
-    except (ValueError, RecursionError, MemoryError) as exc:
-        return f"{type(exc).__name__}: {exc}".splitlines()[0]
-    return None
+    return python_syntax_error(text, path)
 
 
 def analyze_text(text: str, path: str, root: str) -> tuple[list[Finding], dict[str, str]]:

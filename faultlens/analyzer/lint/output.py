@@ -28,7 +28,14 @@ def summary_line(report) -> str:
     parts = [f"{n_err} error{'s' * (n_err != 1)}", f"{n_warn} warning{'s' * (n_warn != 1)}"]
     if n_info:
         parts.append(f"{n_info} info")
-    head = f"Found {len(fs)} problem{'s' * (len(fs) != 1)} ({', '.join(parts)})" if fs else "No problems found"
+    if fs:
+        head = f"Found {len(fs)} problem{'s' * (len(fs) != 1)} ({', '.join(parts)})"
+    elif report.files_failed and not report.files_linted:
+        head = "Nothing checked"  # every file failed to read or parse: no verdict to give
+    elif report.files_failed:
+        head = "No problems found in the files that could be read"
+    else:
+        head = "No problems found"
     files = (f"{report.files_linted} file{'s' * (report.files_linted != 1)} analysed"
              f" ({report.cached} from cache), {report.files_skipped} skipped (no torch import or empty)")
     if report.files_failed:
