@@ -116,6 +116,14 @@ class Analysis:
         return worst
 
 
+def _blank(path: str) -> bool:
+    try:
+        with open(path, "rb") as fh:
+            return not fh.read(1 << 20).strip() and os.path.getsize(path) < (1 << 20)
+    except OSError:
+        return False
+
+
 def find_python_files(path: str) -> list[str]:
     if os.path.isfile(path):
         return [path]
@@ -147,8 +155,46 @@ def is_entry_point(path: str, graph: Any) -> bool:
     if _MAIN_GUARD.search(text):
         return True
     entry = getattr(graph, "entry", None)
-    return any(c.get("function") in (None, "<module>") and c.get("method") == "backward"
-               and (entry is None or c.span.path == entry) for c in calls)
+
+    def here(n: Any) -> bool:
+        return entry is None or n.span.path == entry
+
+    top = (None, "<module>")
+    if any(c.get("function") in top and c.get("method") == "backward" and here(c) for c in calls):
+        return True
+    # a module-level training loop (its body, or a function it calls, back-propagates)
+    if any(lp.get("function") in top and lp.get("role") in ("epoch", "step") and here(lp)
+           for lp in graph.nodes("loop")):
+        return True
+    # a module-level call of a function that trains (``train()`` / ``main()`` without a guard)
+    trainers = {str(c.get("function")).split(".")[-1] for c in calls
+                if c.get("method") == "backward" and c.get("function") not in top}
+    trainers |= {str(f.get("qualname")).split(".")[-1] for f in graph.nodes("function")
+                 if f.get("role") in ("main", "train")}
+    return bool(trainers & _module_level_calls(text))
+
+
+def _module_level_calls(text: str) -> set[str]:
+    """Names of the functions the module's own statements call (not inside def/class bodies)."""
+    import ast
+
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError, RecursionError):
+        return set()
+    out: set[str] = set()
+    stack = [n for n in tree.body if not isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))]
+    while stack:
+        n = stack.pop()
+        if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
+            continue
+        if isinstance(n, ast.Call):
+            f = n.func
+            name = f.id if isinstance(f, ast.Name) else (f.attr if isinstance(f, ast.Attribute) else None)
+            if name:
+                out.add(name)
+        stack.extend(ast.iter_child_nodes(n))
+    return out
 
 
 def lint_fix_diff(findings: list[Any]) -> str:
@@ -217,8 +263,11 @@ def analyze(path: str, run: bool = False, *, max_seconds: float | None = 60.0, m
         fa = FileAnalysis(p, lint=by_path.get(os.path.abspath(p), []))
         graph = None
         try:
-            graph = build_graph(p)
-            fa.nodes = len(graph)
+            if _blank(p):
+                pass  # an empty file (a package's __init__.py) has no graph and no error
+            else:
+                graph = build_graph(p)
+                fa.nodes = len(graph)
         except Exception as exc:
             fa.graph_error = f"{type(exc).__name__}: {exc}"
         fa.entry_point = is_entry_point(p, graph)

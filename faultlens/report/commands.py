@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from typing import Any
 
@@ -39,6 +40,7 @@ def add_parser(subparsers: Any) -> None:
 
 
 def run_analyze(args: argparse.Namespace) -> int:
+    from faultlens.analyzer.lint.engine import display_path
     from faultlens.api import analyze
 
     res = analyze(args.path, run=args.run, max_seconds=args.max_seconds, max_steps=args.max_steps, seed=args.seed)
@@ -59,8 +61,9 @@ def run_analyze(args: argparse.Namespace) -> int:
         tag = " [entry point]" if f.entry_point else ""
         err = f"  (graph: {f.graph_error})" if f.graph_error else ""
         out.write(f"  {f.path}: {f.nodes} graph nodes, {len(f.lint)} finding(s){tag}{err}\n")
-        for x in f.lint:
-            out.write(f"    {x.path}:{x.line}:{x.column}: {x.code} [{x.severity}] {x.message}\n")
+        for x in f.lint:  # the file's path as listed above; another file's relative to the cwd
+            shown = f.path if os.path.abspath(x.path) == os.path.abspath(f.path) else display_path(x.path)
+            out.write(f"    {shown}:{x.line}:{x.column}: {x.code} [{x.severity}] {x.message}\n")
     for f in res.files:
         if f.report is not None:
             out.write("\n" + f.report.to_text(color=out.isatty()))

@@ -137,32 +137,32 @@ def iter_files(paths: Iterable[str], notes: list[str]) -> list[tuple[str, bool]]
     return out
 
 
-_ROOT_CACHE: dict[str, str] = {}
+_ROOT_CACHE: dict[str, str | None] = {}  # directory -> its marker directory (None: none above)
 
 
 def find_root(path: str) -> str:
     """The repository root of a file: the nearest ancestor holding ``.git`` /
     ``pyproject.toml`` / ``setup.py`` / ``setup.cfg``; the file's directory when none."""
     start = os.path.dirname(os.path.abspath(path))
-    if start in _ROOT_CACHE:
-        return _ROOT_CACHE[start]
     d, walked = start, []
     while True:
         if d in _ROOT_CACHE:
-            root = _ROOT_CACHE[d]
+            found = _ROOT_CACHE[d]  # the marker directory at or above d, or None: there is none
             break
         walked.append(d)
         if any(os.path.exists(os.path.join(d, m)) for m in _ROOT_MARKERS):
-            root = d
+            found = d
             break
         parent = os.path.dirname(d)
         if parent == d:
-            root = start
+            found = None
             break
         d = parent
     for w in walked:
-        _ROOT_CACHE[w] = root if root != start or w == start else _ROOT_CACHE.get(w, root)
-    return root
+        # (caching the file's own directory as its parents' root made a sibling directory's
+        # file resolve to this one: messages then named paths like ``../b/main.py``)
+        _ROOT_CACHE[w] = found
+    return found or start
 
 
 def display_path(abs_path: str, cwd: str | None = None) -> str:
