@@ -26,3 +26,21 @@ def test_fl013_message_matches_the_probability(tmp_path, p, phrase, wrong):
         """) if f.code == "FL013"]
     assert len(found) == 1
     assert phrase in found[0].message and wrong not in found[0].message
+
+
+def test_fl012_names_the_line_in_the_same_file_and_a_root_relative_path_otherwise(tmp_path):
+    (tmp_path / "pyproject.toml").write_text("")
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "opts.py").write_text("LR = 50.0\n")
+    (tmp_path / "pkg" / "main.py").write_text(
+        "import argparse\nimport torch\nfrom opts import LR\n"
+        "parser = argparse.ArgumentParser()\n"
+        "parser.add_argument('--lr', type=float, default=50.0)\n"
+        "args = parser.parse_args()\n"
+        "model = torch.nn.Linear(4, 1)\n"
+        "opt = torch.optim.Adam(model.parameters(), lr=args.lr)\n"
+        "opt2 = torch.optim.Adam(model.parameters(), lr=LR)\n")
+    found = {f.path.rsplit("/", 1)[-1]: f.message
+             for f in lint_paths([str(tmp_path / "pkg" / "main.py")], use_cache=False) if f.code == "FL012"}
+    assert found["main.py"].endswith("(set at line 5)")
+    assert found["opts.py"].endswith("(set at pkg/opts.py:1)")  # relative to the repository root

@@ -149,7 +149,9 @@ class LearningRateRange(LintRule):
             if hp is not None and hp.get("value_span"):
                 span = span_tuple(hp.get("value_span"))
                 if hp.span.line != opt.span.line or hp.span.path != opt.span.path:
-                    origin = f" (set at {hp.span.path}:{hp.span.line})"
+                    # the same file: its line (no path to read relative to some other directory)
+                    origin = (f" (set at line {hp.span.line})" if hp.span.path == opt.span.path
+                              else f" (set at {hp.span.path}:{hp.span.line})")
                 break
         fix = None
         fix_span = span
