@@ -49,6 +49,24 @@ def load_graph_for(path: str, argv: Any = None) -> Any:
         return None
 
 
+def unused_default_dropped(findings: list[Any], graph: Any) -> list[Any]:
+    """Lint judges the program's defaults; a finding at an argparse default that the run's
+    command line replaced (a hyperparameter with ``source: "argv"``) is about a value the run
+    never used, so it does not go into this run's diagnosis."""
+    if graph is None or not getattr(graph, "argv", None):
+        return findings
+    unused = set()
+    root = getattr(graph, "root", None) or ""
+    for h in graph.nodes("hyperparameter", source="argv"):
+        sp = h.get("default_span")
+        if sp:
+            unused.add((os.path.normpath(os.path.join(root, sp["path"])), sp["line"], sp["column"]))
+    if not unused:
+        return findings
+    return [f for f in findings if (os.path.normpath(os.path.abspath(getattr(f, "path", "") or "")),
+                                    getattr(f, "line", None), getattr(f, "column", None)) not in unused]
+
+
 def preload_diagnosis() -> threading.Thread:
     """Import the diagnosis stage and load the shipped classifier in a background thread, so that
     the seconds they cost (scikit-learn's import above all) pass while the program trains in its
@@ -99,6 +117,7 @@ def diagnose_result(result: Any, program: str | None = None, *, lint: bool = Tru
     if getattr(result, "status", None) and tv.meta.get("status") in (None, "running"):
         tv.meta["status"] = result.status
     findings = lint_program(src_path) if lint and src_path and os.path.isfile(src_path) else []
+    findings = unused_default_dropped(findings, graph)
     diag = diagnose(tv, graph, findings)
     return build_report(program, diag, graph, tv, seconds=float(getattr(result, "seconds", 0.0) or 0.0),
                         trace_path=trace_path, run_dir=getattr(result, "run_dir", None), cwd=cwd, patches=patches), graph

@@ -64,3 +64,16 @@ def test_without_argv_the_default_is_patched(tmp_path):
     # an argv that does not set epochs leaves the default the value to patch
     patch = make_patch(_fault("epochs", "could_train_longer"), build_graph(p, argv=["--lr", "0.1"]))
     assert patch is not None and patch.argv is None and "default=30" in patch.new_source
+
+
+def test_lint_finding_at_a_default_the_run_replaced_is_left_out_of_the_run(tmp_path):
+    from faultlens.analyzer.lint.engine import lint_paths
+    from faultlens.report.pipeline import unused_default_dropped
+
+    p = tmp_path / "main.py"
+    p.write_text(PROGRAM.replace("default=0.01", "default=50.0"))
+    findings = [f for f in lint_paths([str(p)], use_cache=False) if f.code == "FL012"]
+    assert len(findings) == 1 and findings[0].line == 5  # at the default literal
+    assert unused_default_dropped(findings, build_graph(p)) == findings
+    assert unused_default_dropped(findings, build_graph(p, argv=["--epochs", "2"])) == findings
+    assert unused_default_dropped(findings, build_graph(p, argv=["--lr", "0.01"])) == []
