@@ -43,6 +43,9 @@ def add_parser(subparsers: Any) -> None:
     r.add_argument("--html", metavar="PATH", help="write the report as HTML")
     r.add_argument("--sarif", metavar="PATH", help="write the findings as SARIF")
     r.add_argument("--verify", action="store_true", help="re-run with the proposed fix to verify it")
+    r.add_argument("--no-check", dest="check", action="store_false", default=True,
+                   help="do not test-run the proposed fix (by default a short run of a patched copy "
+                        "must start training, or the fix is withdrawn)")
     r.add_argument("--fix", action="store_true", help="apply the proposed fix")
     r.add_argument("--diff", action="store_true", help="print the proposed fix as a diff")
     r.add_argument("--quiet", "-q", action="store_true", help="do not stream the program's output")
@@ -117,6 +120,7 @@ def run_instrument(args: argparse.Namespace) -> int:
 def run_run(args: argparse.Namespace) -> int:
     started = time.time()  # --max-seconds bounds the whole command from here
     _check_file(args.file)
+    args.started = started
     prog_args = list(args.args or [])
     from faultlens.instrumenter.runner import run_program
     try:

@@ -56,9 +56,13 @@ class Patch:
     #: a command-line patch (the value came from the run's argv): the argv to run with; ``diff``
     #: is then empty and ``new_source`` the unchanged source
     argv: list[str] | None = None
+    #: the quick check ``faultlens run`` makes by default: True when a short run of the patched
+    #: copy started training; None when it was not checked (``verified`` is the full re-run)
+    checked: bool | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        d = {"description": self.description, "diff": self.diff, "verified": self.verified}
+        d = {"description": self.description, "diff": self.diff, "verified": self.verified,
+             "checked": self.checked}
         if self.argv is not None:
             d["command_line"] = list(self.argv)
         if self.verification:

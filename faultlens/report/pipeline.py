@@ -17,6 +17,7 @@ import shutil
 import sqlite3
 import sys
 import threading
+import time
 import warnings
 from typing import Any
 
@@ -137,20 +138,12 @@ def _loss_tail(report: Any) -> float | None:
     return sum(tail) / len(tail)
 
 
-def verify_patch(report: Any, result: Any, graph: Any, *, max_steps: int | None = None,
-                 max_seconds: float | None = None, seed: int | None = None, curvature: bool = False,
-                 sample_every: int = 10) -> dict[str, Any] | None:
-    """Re-run the program with the top fault's patch applied (a copy in the run directory)
-    under the same budget; set ``patch.verified`` and ``patch.verification``."""
-    top = report.top
-    if top is None or top.patch is None:
-        return None
-    from faultlens.instrumenter.runner import run_program
-
-    patch = top.patch
+def _patched_copy(report: Any, result: Any, graph: Any, patch: Any, name: str) -> tuple[str, str]:
+    """Copy the program's files into ``<run dir>/<name>/src`` with ``patch`` applied; returns
+    (the copy's entry file, the ``<name>`` directory)."""
     root = getattr(graph, "root", None) or os.path.dirname(os.path.abspath(report.program))
     base = result.run_dir or os.path.join(os.getcwd(), ".faultlens")
-    vdir = os.path.join(base, "verify")
+    vdir = os.path.join(base, name)
     src_dir = os.path.join(vdir, "src")
     shutil.rmtree(vdir, ignore_errors=True)
     os.makedirs(src_dir, exist_ok=True)
@@ -165,21 +158,82 @@ def verify_patch(report: Any, result: Any, graph: Any, *, max_steps: int | None 
         os.makedirs(os.path.dirname(d), exist_ok=True)
         if os.path.isfile(s):
             shutil.copy2(s, d)
-    prel = os.path.relpath(patch.path, root)
-    with open(os.path.join(src_dir, prel), "w", encoding="utf-8") as fh:
-        fh.write(patch.new_source)
+    if patch.path and patch.new_source:
+        prel = os.path.relpath(patch.path, root)
+        with open(os.path.join(src_dir, prel), "w", encoding="utf-8") as fh:
+            fh.write(patch.new_source)
+    return os.path.join(src_dir, entry_rel), vdir
+
+
+#: the quick patch check: steps a patched copy must reach, and its time limit (seconds)
+CHECK_STEPS = 3
+CHECK_SECONDS = 30.0
+#: below this many seconds left of ``--max-seconds``, the patch is left unchecked
+CHECK_MIN_SECONDS = 8.0
+
+
+def check_patch(report: Any, result: Any, graph: Any, *, max_seconds: float = CHECK_SECONDS) -> bool | None:
+    """The check ``faultlens run`` makes by default on the top fault's patch: a short run
+    (``CHECK_STEPS`` steps) of a patched copy must at least start training (or, for a program
+    that never trained, run without crashing). A patch that fails is withdrawn, with a note
+    saying why: no offered patch breaks the program. Sets ``patch.checked``; returns it."""
+    top = report.top
+    if top is None or top.patch is None:
+        return None
+    from faultlens.instrumenter.runner import run_program
+
+    patch = top.patch
+    entry, vdir = _patched_copy(report, result, graph, patch, "check")
+    run_argv = patch.argv if getattr(patch, "argv", None) is not None else getattr(result, "argv", [])
+    try:
+        res = run_program(entry, list(run_argv or []), max_steps=CHECK_STEPS, max_seconds=max_seconds,
+                          out_dir=os.path.join(vdir, "run"), stream=False, sample_every=1000)
+    except Exception as exc:  # noqa: BLE001 - any failure to run the copy withdraws the patch
+        res, err = None, f"{type(exc).__name__}: {exc}"
+    else:
+        err = None
+        if res.status == "crashed":
+            c = res.crash or {}
+            err = f"{c.get('type', 'error')}: {c.get('message', '')}".strip()
+    trained_before = int(getattr(result, "steps", 0) or 0) > 0
+    ok = err is None and res is not None and (res.steps > 0 or not trained_before)
+    if not ok and err is None and res is not None and res.stop_reason in ("max_seconds", "max_seconds_hard"):
+        # too slow to reach a step within the check's limit: neither shown to work nor to fail
+        report.notes.append(f"patch not checked: the patched copy reached no step in {max_seconds:.0f} s")
+        return None
+    if not ok:
+        report.notes.append(f"a proposed patch ({patch.description}) was withdrawn: the patched copy "
+                            + (f"crashed ({err})" if err else "did not start training"))
+        top.patch = None
+        return False
+    patch.checked = True
+    return True
+
+
+def verify_patch(report: Any, result: Any, graph: Any, *, max_steps: int | None = None,
+                 max_seconds: float | None = None, seed: int | None = None, curvature: bool = False,
+                 sample_every: int = 10) -> dict[str, Any] | None:
+    """Re-run the program with the top fault's patch applied (a copy in the run directory)
+    under the same budget; set ``patch.verified`` and ``patch.verification``."""
+    top = report.top
+    if top is None or top.patch is None:
+        return None
+    from faultlens.instrumenter.runner import run_program
+
+    patch = top.patch
+    entry, vdir = _patched_copy(report, result, graph, patch, "verify")
     if max_steps is None and max_seconds is None:
         max_seconds = max(60.0, 3.0 * float(result.seconds or 0))
     try:
         run_argv = patch.argv if getattr(patch, "argv", None) is not None else getattr(result, "argv", [])
-        res2 = run_program(os.path.join(src_dir, entry_rel), list(run_argv or []),
+        res2 = run_program(entry, list(run_argv or []),
                            max_steps=max_steps, max_seconds=max_seconds, out_dir=os.path.join(vdir, "run"),
                            curvature=curvature, seed=seed, stream=False, sample_every=sample_every)
     except Exception as exc:
         patch.verified = False
         patch.verification = {"error": f"{type(exc).__name__}: {exc}", "summary": "the patched program could not be run"}
         return patch.verification
-    rep2, _ = diagnose_result(res2, os.path.join(src_dir, entry_rel), lint=False, patches=False)
+    rep2, _ = diagnose_result(res2, entry, lint=False, patches=False)
     before = {e["symptom"] for e in top.evidence if e["symptom"] != "crash"}
     cats = {s["symptom"]: s.get("category") for s in report.symptoms}
     key = {s for s in before if cats.get(s) in ("failure", "defect")} or before
@@ -230,6 +284,16 @@ def write_outputs(report: Any, args: Any) -> None:
 def finish_run(result: Any, args: Any) -> int:
     program = getattr(args, "file", None) or getattr(result, "program", None) or ""
     report, graph = diagnose_result(result, program)
+    if not getattr(args, "verify", False) and getattr(args, "check", True) and report.top is not None \
+            and report.top.patch is not None:
+        limit = CHECK_SECONDS
+        if getattr(args, "max_seconds", None) and getattr(args, "started", None):
+            # --max-seconds bounds the whole command: the check gets what is left of it
+            limit = min(limit, float(args.started) + float(args.max_seconds) - time.time() - 1.0)
+        if limit >= CHECK_MIN_SECONDS:
+            check_patch(report, result, graph, max_seconds=limit)
+        else:
+            report.notes.append("patch not checked: the time limit left no room for a test run")
     if getattr(args, "verify", False) and report.top is not None and report.top.patch is not None:
         verify_patch(report, result, graph, max_steps=getattr(args, "max_steps", None),
                      max_seconds=getattr(args, "max_seconds", None), seed=getattr(args, "seed", None),

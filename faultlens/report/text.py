@@ -109,7 +109,9 @@ def render_text(report: Any, color: bool = False, context: int = 1) -> str:
             L.append(f"   - {e.get('symptom')}{where}{node}: {_num(e.get('value'))}")
         if f.patch is not None and i == 1:
             L.append("   patch: " + f.patch.description + (
-                "" if f.patch.verified is None else (" (verified)" if f.patch.verified else " (NOT verified)")))
+                (" (verified)" if f.patch.verified else " (NOT verified)") if f.patch.verified is not None else
+                " (checked: a patched copy starts training; not verified)" if getattr(f.patch, "checked", None)
+                else " (unverified)"))
             ver = f.patch.verification or {}
             if ver.get("summary"):
                 L.append("   verify: " + ver["summary"])
