@@ -139,6 +139,8 @@ class AccuracyProbe(Probe):
         if loss_type in ("BCEWithLogitsLoss", "BCELoss"):
             if o.numel() != t.numel() or o.numel() == 0:
                 return None
+            if not bool(((t == 0) | (t == 1)).all()):
+                return None  # soft targets (a VAE's pixel intensities): no classes, no accuracy
             thr = 0.0 if loss_type == "BCEWithLogitsLoss" else 0.5
             pred = o.reshape(-1) > thr
             return float((pred == (t.reshape(-1) > 0.5)).sum()), o.numel()

@@ -59,11 +59,13 @@ def _why(report: Any) -> list[str]:
                    f"{report.steps} steps in {report.seconds:.1f} s")
     curves = (report.plots or {}).get("curves", {})
     if "loss" in curves:
-        vals = [v for v in curves["loss"][1] if v is not None]
-        if vals:
-            k = max(1, len(vals) // 10)
-            out.append(f"loss: first {sum(vals[:k]) / k:.4g} -> last {sum(vals[-k:]) / k:.4g} "
-                       f"(min {min(vals):.4g}) over {len(curves['loss'][1])} records")
+        steps = curves["loss"][0]
+        pts = [(s, v) for s, v in zip(steps, curves["loss"][1]) if v is not None]
+        if pts:
+            # the recorded values themselves (what the program's own log shows), not averages
+            lo = min(pts, key=lambda p: p[1])
+            out.append(f"loss: first {pts[0][1]:.4g} (step {pts[0][0]}) -> last {pts[-1][1]:.4g} "
+                       f"(step {pts[-1][0]}), min {lo[1]:.4g} (step {lo[0]}), over {len(curves['loss'][1])} records")
     if "accuracy" in curves:
         vals = [v for v in curves["accuracy"][1] if v is not None]
         if vals:

@@ -115,13 +115,16 @@ def judged(s: np.ndarray, v: np.ndarray, after: float = 0.3) -> tuple[np.ndarray
 
 
 def epoch_means(tv: TraceView, s: np.ndarray, v: np.ndarray, min_windows: int = 8) -> np.ndarray:
-    """Loss averaged per epoch when the trace has ``epoch`` events and at least
-    ``min_windows`` epochs; otherwise per chunk of >= 5 steps (at most 30 chunks)."""
+    """Loss averaged per epoch when the trace has ``epoch`` events, at least ``min_windows``
+    epochs and two steps or more per epoch on average; otherwise per chunk of >= 5 steps (at
+    most 30 chunks)."""
     starts = sorted({e.step for e in tv.events if e.event == "epoch"})
     if len(starts) >= min_windows:
         idx = np.searchsorted(np.asarray(starts), s, side="right")
         out = [v[idx == i].mean() for i in np.unique(idx) if np.any(idx == i)]
-        if len(out) >= min_windows:
+        # an "epoch" of one step (a loop over batches drawn one at a time, read as the epoch
+        # loop) averages nothing: its means are the raw per-step losses, so chunk instead
+        if len(out) >= min_windows and len(v) >= 2 * len(out):
             return np.asarray(out)
     n_w = int(min(30, max(1, len(v) // 5)))
     return chunk_means(v, n_w)

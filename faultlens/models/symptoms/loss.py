@@ -185,7 +185,8 @@ class OscillatingLoss(Symptom):
     losses; >= 20% of the points are peak-to-trough pairs whose swing is >= 0.03. Because the
     loss scale varies between programs (AUTOTRAINER's 0.03 is in accuracy-like units), the
     swing must also be >= 25% of the median loss level and >= 3 standard errors of a window
-    mean (minibatch noise alone moves window means by ~std/sqrt(n)) (faultlens)."""
+    mean (minibatch noise alone moves window means by ~std/sqrt(n)), and a loss that still falls
+    by more than 3x over the judged part is settling, not swinging (faultlens)."""
 
     name = "oscillating_loss"
     category = "failure"
@@ -199,6 +200,9 @@ class OscillatingLoss(Symptom):
         z = epoch_means(tv, js, jv)
         if len(z) < 5:
             return []
+        k = max(1, len(z) // 5)
+        if float(np.mean(z[-k:])) <= 0.3 * float(np.mean(z[:k])):
+            return []  # still settling: the judged part fell by more than 3x, swings are noise on the way down
         level = float(np.median(np.abs(z)))
         # minibatch noise alone moves a window mean by ~ std/sqrt(n): swings must exceed 3x that
         chunks = np.array_split(jv, len(z))
@@ -209,7 +213,9 @@ class OscillatingLoss(Symptom):
             if z[i] > z[i - 1] and z[i] > z[i + 1] and z[i] - min(z[i - 1], z[i + 1]) >= thr:
                 peaks += 1
         frac = 2 * peaks / len(z)
-        if frac >= 0.2:
+        if frac >= 0.2 and good_regression(tv, gf) is None:
+            # a regression whose error is already small against the targets' spread: the swings
+            # are batch noise in the targets' units, not a failure to settle
             return [self.hit(int(js[-1]), tv.nodes("loss")[0], frac,
                              f"{frac:.0%} of the windowed loss points are swings >= {fmt(thr)}",
                              min(1.0, frac / 0.5), threshold=thr)]
@@ -477,6 +483,12 @@ def good_result(tv: TraceView, gf: GraphFacts) -> str | None:
             if kappa >= GOOD_RESULT:
                 return f"{metric.replace('_', ' ')} {acc:.3f} with {int(c)} classes"
             return None
+    return good_regression(tv, gf)
+
+
+def good_regression(tv: TraceView, gf: GraphFacts) -> str | None:
+    """``good_result`` for regression losses only: R^2 of an MSE, or the mean absolute error
+    of an L1-type loss against the targets' standard deviation, at least GOOD_RESULT."""
     lts = set(gf.loss_types())
     if lts == {"MSELoss"} and not _sum_reduced(gf):
         s, v = _loss(tv)
@@ -486,7 +498,21 @@ def good_result(tv: TraceView, gf: GraphFacts) -> str | None:
             _, tail = head_tail(v)
             if var > 0 and 1.0 - tail / var >= GOOD_RESULT:
                 return f"R^2 ~ {1.0 - tail / var:.2f}"
+    if lts and lts <= _ABS_LOSSES and not _sum_reduced(gf):
+        # absolute-error losses (L1, smooth L1, Huber) are in the targets' units: the same score
+        # with the mean absolute error against the targets' standard deviation
+        s, v = _loss(tv)
+        _, tsd = finite(*tv.series("target_std"))
+        if len(v) >= MIN_STEPS and len(tsd):
+            sd = float(np.median(tsd))
+            _, tail = head_tail(v)
+            if sd > 0 and 1.0 - tail / sd >= GOOD_RESULT:
+                return f"mean absolute error {fmt(tail)} against target std {fmt(sd)}"
     return None
+
+
+#: regression losses measured in the targets' units
+_ABS_LOSSES = {"L1Loss", "SmoothL1Loss", "HuberLoss"}
 
 
 @register
