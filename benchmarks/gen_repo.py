@@ -295,6 +295,36 @@ WORDS = ["alpha", "beta", "gamma", "delta", "sensor", "ledger", "invoice", "rout
 VERBS = ["load", "parse", "merge", "filter", "score", "render", "split", "index", "encode", "check"]
 
 
+def big_file(path: str, megabytes: float = 5.0, seed: int = 0) -> int:
+    """Write one large PyTorch program of about ``megabytes`` MB: a model module, many
+    ordinary functions and classes, and a training script at the end (what a generated or
+    vendored file looks like). Returns its line count."""
+    rng = random.Random(seed)
+    target = int(megabytes * 1_000_000)
+    cname = "BigNet"
+    parts = [_model_file(rng, cname)]
+    size = len(parts[0])
+    i = 0
+    while size < target - 4000:
+        if rng.random() < 0.25:
+            part = _PLAIN_CLASS.format(cname=f"{rng.choice(WORDS).title()}Registry{i}", word=rng.choice(WORDS),
+                                       small=rng.randint(5, 500))
+        else:
+            tpl = textwrap.dedent(rng.choice(_PLAIN_FUNCS))
+            part = tpl.format(name=f"{rng.choice(WORDS)}_{rng.choice(VERBS)}_{i}", num=rng.randint(1, 99),
+                              word=rng.choice(WORDS), small=rng.randint(20, 120))
+        parts.append(part)
+        size += len(part) + 1
+        i += 1
+    train = _train_file(rng, "bench_models", cname, 90).replace(
+        f"from bench_models import {cname}, init_weights\n", "")
+    parts.append(train.split('"""', 2)[2])
+    text = "\n".join(parts)
+    with open(path, "w") as fh:
+        fh.write(text)
+    return text.count("\n")
+
+
 def generate(out_dir: str, lines: int = 50_000, dl_fraction: float = 0.25, seed: int = 0) -> dict:
     """Write the repository; returns counts (files, lines, DL files, DL lines)."""
     rng = random.Random(seed)

@@ -43,6 +43,9 @@ def build_graph(path_or_source: PathOrSource, *, root: str | os.PathLike | None 
             raise ParseError(path, "no such file")
         if os.path.isdir(path):
             raise ParseError(path, "is a directory")
+        from faultlens.inputs import not_python_reason
+        if not_python_reason(path):
+            raise ParseError(path, f"not a Python file ({not_python_reason(path)})")
         entry_abs = os.path.abspath(path)
         root_dir = os.path.abspath(os.fspath(root)) if root is not None else os.path.dirname(entry_abs)
     else:
@@ -52,8 +55,10 @@ def build_graph(path_or_source: PathOrSource, *, root: str | os.PathLike | None 
         raise TypeError("build_graph: argv is a list of words, not one string")
     b = Builder(root_dir, None if argv is None else list(argv))
     b.g.root = root_dir
-    b.load(entry_abs, source)
-    _build(b)
+    from faultlens.analyzer.positions import gc_paused
+    with gc_paused():  # millions of long-lived nodes, few cycles: see gc_paused
+        b.load(entry_abs, source)
+        _build(b)
     return b.g
 
 

@@ -158,6 +158,7 @@ class Builder:
         self._expr_obj: dict[int, str | None] = {}
         self._in_progress: set[int] = set()
         self._bindings: dict[int, list[CallSite]] = {}
+        self._calls_by_name: dict[int, tuple[int, dict[str, list[CallSite]]]] = {}
         self._dict_entries: dict[tuple[int, str], Val] = {}
         self._argparse: dict[str, dict[str, tuple[str, Val]]] = {}
         self._unresolved_seen: set[tuple] = set()
@@ -611,6 +612,18 @@ class Builder:
                 return self.lookup(key[len(h) + 1:], self.by_rel[imp[1]].module_scope, END, depth + 1)
         return UNRES
 
+    def _calls_named(self, fi: FileInfo, short: str) -> list[CallSite]:
+        """``fi``'s call sites whose callee's last name is ``short``, in source order. The
+        index is built once per file (rebuilt if the file's call list grew), so looking up
+        the callers of every function costs linear, not quadratic, time in the file's size."""
+        cached = self._calls_by_name.get(id(fi))
+        if cached is None or cached[0] != len(fi.calls):
+            by: dict[str, list[CallSite]] = {}
+            for cs in fi.calls:
+                by.setdefault(cs.key.rsplit(".", 1)[-1], []).append(cs)
+            cached = self._calls_by_name[id(fi)] = (len(fi.calls), by)
+        return cached[1].get(short, [])
+
     def call_sites(self, fn: Scope) -> list[CallSite]:
         """Call sites (in every file) whose callee resolves to function ``fn`` (or to the class
         whose ``__init__`` it is)."""
@@ -621,9 +634,7 @@ class Builder:
         target_cls = fn.cls if fn.cls is not None and fn.qualname.endswith(".__init__") else None
         short = fn.qualname.split(".")[-1] if target_cls is None else target_cls.name
         for fi in self.files.values():
-            for cs in fi.calls:
-                if cs.key.split(".")[-1] != short:
-                    continue
+            for cs in self._calls_named(fi, short):
                 if target_cls is None and fn.cls is not None:
                     if cs.key == f"self.{short}" and cs.scope.cls is fn.cls:
                         out.append(cs)

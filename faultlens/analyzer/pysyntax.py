@@ -5,7 +5,24 @@ from __future__ import annotations
 import warnings
 
 
+#: the last few verdicts by source text: lint checks a file before building its graph and
+#: the graph builder checks it again; compiling a large file twice doubles that cost. The
+#: verdict names no file (position and message only), so the path is not part of the key.
+_LAST: dict[str, str | None] = {}
+
+
 def python_syntax_error(source: str, path: str) -> str | None:
+    """Python's verdict on ``source`` (see :func:`_python_syntax_error`), remembered."""
+    if source in _LAST:
+        return _LAST[source]
+    verdict = _python_syntax_error(source, path)
+    if len(_LAST) >= 4:
+        _LAST.pop(next(iter(_LAST)))
+    _LAST[source] = verdict
+    return verdict
+
+
+def _python_syntax_error(source: str, path: str) -> str | None:
     """``"syntax error at line L, column C: MSG"`` as Python's own compiler reports it
     (``compile()``: the parser and the compiler's checks such as ``'return' outside function``),
     or None when Python compiles the text. Columns are 1-based (``SyntaxError.offset``), so

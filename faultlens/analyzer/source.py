@@ -1,8 +1,8 @@
 """Reading and parsing source files for the analyzer.
 
 One :class:`ParsedFile` per (relative path, content hash): the libcst module plus the
-positions of every node, computed with a single ``MetadataWrapper`` pass that resolves
-only ``PositionProvider`` (the scope/qualified-name providers are several times slower;
+positions of every node, ``PositionProvider``'s map computed by one code-generation pass
+(``faultlens.analyzer.positions``; the scope/qualified-name providers are several times slower;
 the analyzer resolves imports itself, see ``faultlens.analyzer.names``). Parsed files are
 kept in a small LRU cache keyed by content hash, so re-analysing an unchanged file (the
 lint path, a watch loop) costs no parse.
@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import libcst as cst
-from libcst.metadata import MetadataWrapper, PositionProvider
 
 from faultlens.analyzer.graph import Span
+from faultlens.analyzer.positions import node_positions, trusted_parse
 from faultlens.analyzer.pysyntax import python_syntax_error
 from faultlens.errors import ParseError
 
@@ -107,7 +107,8 @@ def parse_source(source: str, rel: str, allow_empty: bool = False) -> ParsedFile
         _CACHE.move_to_end(key)
         return hit
     try:
-        module = cst.parse_module(source)
+        with trusted_parse():  # the parser's tree is valid by construction
+            module = cst.parse_module(source)
     except cst.ParserSyntaxError as exc:
         py = python_syntax_error(source, rel)
         if py:  # Python's own position and message, as `python FILE` and `faultlens lint` report it
@@ -125,8 +126,7 @@ def parse_source(source: str, rel: str, allow_empty: bool = False) -> ParsedFile
     py = python_syntax_error(source, rel)  # what libcst accepts Python may still reject
     if py:                                  # ('return' outside function, bad assignment targets)
         raise ParseError(rel, py)
-    wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
-    positions = wrapper.resolve(PositionProvider)
+    positions = node_positions(module)   # PositionProvider's map, without its second tree walk
     pf = ParsedFile(rel, source, sha, module, positions, source.splitlines(keepends=True))
     _CACHE[key] = pf
     while len(_CACHE) > CACHE_SIZE:

@@ -339,6 +339,9 @@ def lint_file(path: str, explicit: bool = False) -> FileResult:
     """Lint one file (absolute path). Never raises for bad input."""
     if not os.path.isfile(path):
         return FileResult(path, "error", "cannot read: not a regular file")
+    from faultlens.inputs import not_python_reason
+    if not_python_reason(path):  # a notebook is not linted as Python source
+        return FileResult(path, "error", f"not a Python file ({not_python_reason(path)})")
     data, reason = read_checked(path)
     if data is None:
         return FileResult(path, "error", f"cannot read: {reason}" if "limit" not in (reason or "") else f"cannot parse: {reason}")
@@ -356,8 +359,10 @@ def lint_file(path: str, explicit: bool = False) -> FileResult:
     if reason:
         return FileResult(path, "error", f"cannot parse: {reason}", lines)
     root = find_root(path)
+    from faultlens.analyzer.positions import gc_paused
     try:
-        findings, deps = analyze_text(text, path, root)
+        with gc_paused():  # the collector would walk the growing tree for nothing
+            findings, deps = analyze_text(text, path, root)
     except RecursionError:
         return FileResult(path, "error", "cannot parse: nesting too deep for the parser", lines)
     except Exception as exc:  # the graph builder failed on this file: one line, carry on

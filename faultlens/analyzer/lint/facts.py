@@ -13,6 +13,7 @@ from __future__ import annotations
 import ast
 import re
 from bisect import bisect_right
+from collections import deque
 from typing import Iterator
 
 #: tensor methods / functions that pass a tensor through without changing what kind of
@@ -72,9 +73,12 @@ class FileFacts:
         self.calls: list[ast.Call] = []
         self.assigns: list[tuple[str, int, ast.AST, ast.AST]] = []  # (name, line, value, stmt)
         self.stmts: list[ast.stmt] = []
-        for parent in ast.walk(self.tree):
+        todo = deque([self.tree])  # ast.walk's order, each node's children listed once
+        while todo:
+            parent = todo.popleft()
             for child in ast.iter_child_nodes(parent):
                 self.parent[child] = parent
+                todo.append(child)
             if isinstance(parent, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
                 self.functions.append(parent)
             elif isinstance(parent, ast.Call):
@@ -167,8 +171,10 @@ class FileFacts:
     def statement_at(self, line: int, col: int | None = None) -> ast.stmt | None:
         """The innermost statement that starts on ``line`` (and column, when given)."""
         best = None
-        i = bisect_right(self._stmt_lines, line)
-        for s in self.stmts[:i][::-1]:
+        i = bisect_right(self._stmt_lines, line) - 1
+        while i >= 0:      # backwards over the statements that start on ``line`` (no list copy)
+            s = self.stmts[i]
+            i -= 1
             if s.lineno != line:
                 break
             if col is not None and self.char_col(s.lineno, s.col_offset) + 1 != col:

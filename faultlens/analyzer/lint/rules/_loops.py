@@ -144,9 +144,15 @@ def calls_reachable(ctx: LintContext, loop, method: str, depth: int = 2) -> list
                 found.setdefault(c.id, c)
             # functions called from that function (same file only)
             if facts is not None:
-                for fn in facts.functions:
-                    if getattr(fn, "name", None) == name:
-                        nxt |= called_function_names(ctx, rel, fn.lineno, fn.end_lineno or fn.lineno)
+                fns = ctx._memo.get(("functions_by_name", rel))
+                if fns is None:  # one pass over the file's functions, not one per name and loop
+                    fns = {}
+                    for fn in facts.functions:
+                        if getattr(fn, "name", None) is not None:
+                            fns.setdefault(fn.name, []).append(fn)
+                    ctx._memo[("functions_by_name", rel)] = fns
+                for fn in fns.get(name, ()):
+                    nxt |= called_function_names(ctx, rel, fn.lineno, fn.end_lineno or fn.lineno)
         frontier = nxt - seen_fns
         if not frontier:
             break
