@@ -201,6 +201,14 @@ class BatchProbe(Probe):
         if self.last_target_step == S.step:   # several loss calls in one iteration: the first
             return
         self.last_target_step = S.step
+        x = args[0]
+        if isinstance(x, torch.Tensor) and x.is_floating_point():
+            # what the loss itself receives (an op applied in the loop, such as log_softmax
+            # on the model's output, sits between the two)
+            xs = tensor_stats(x.detach())
+            if xs is not None:
+                S.put("loss_input_min", lw.node, xs[2])
+                S.put("loss_input_max", lw.node, xs[3])
         t = args[1]
         st = tensor_stats(t)
         if st is None:

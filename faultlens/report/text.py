@@ -17,6 +17,8 @@ STOPPED = {
     "max_steps": "stopped at the step limit (--max-steps)",
     "max_seconds": "stopped at the time limit (--max-seconds)",
     "max_seconds_hard": "stopped at the time limit (--max-seconds) while between steps",
+    "max_seconds_analysis": "stopped at the time limit (--max-seconds) during the static analysis, "
+                            "before the program ran",
     "nonfinite_loss": "stopped early: the training loss stayed non-finite",
 }
 
@@ -67,9 +69,10 @@ def _why(report: Any) -> list[str]:
             out.append(f"loss: first {pts[0][1]:.4g} (step {pts[0][0]}) -> last {pts[-1][1]:.4g} "
                        f"(step {pts[-1][0]}), min {lo[1]:.4g} (step {lo[0]}), over {len(curves['loss'][1])} records")
     if "accuracy" in curves:
-        vals = [v for v in curves["accuracy"][1] if v is not None]
-        if vals:
-            out.append(f"train accuracy: last {vals[-1]:.3f}")
+        pts = [(s, v) for s, v in zip(curves["accuracy"][0], curves["accuracy"][1]) if v is not None]
+        if pts:
+            # the probes sample batches: say which step the figure is from
+            out.append(f"train accuracy: {pts[-1][1]:.3f} at step {pts[-1][0]} (last of {len(pts)} sampled batches)")
     stab = (report.plots or {}).get("stability", {})
     if stab.get("lambda_max*lr"):
         vals = [v for v in stab["lambda_max*lr"][1] if v is not None]
@@ -86,7 +89,9 @@ def render_text(report: Any, color: bool = False, context: int = 1) -> str:
     L.append(f"faultlens: {report.program}: {_c(v.upper(), _COLORS.get(v, '0'), color)}"
              + (f" (confidence {report.p_faulty:.2f})" if v == "faulty" else ""))
     stopped = STOPPED.get(report.stop_reason or "")
-    if stopped and report.status != "crashed":
+    if stopped and report.stop_reason == "max_seconds_analysis":
+        L.append(f"  run: {stopped}")
+    elif stopped and report.status != "crashed":
         L.append(f"  run: {stopped} after {report.steps} step(s) in {report.seconds:.1f} s; "
                  "the diagnosis judges this prefix of the run")
     if report.crash:

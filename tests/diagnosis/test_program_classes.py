@@ -428,3 +428,31 @@ def test_a_regression_that_succeeds_on_raw_polynomial_features_is_healthy(tmp_pa
     # the text's loss figures are recorded values: the last one is the program's own last loss
     last = [l for l in text.splitlines() if l.strip().startswith("loss: first")][0]
     assert "-> last 0.000" in last, last
+
+
+LOG_SOFTMAX_IN_THE_LOOP = """
+import torch
+import torch.nn as nn
+torch.manual_seed(1)
+data = [(torch.randn(5), 0), (torch.randn(5), 1), (torch.randn(5), 0)]
+model = nn.Sequential(nn.Linear(5, 8), nn.ReLU(), nn.Linear(8, 2))
+loss_function = nn.NLLLoss()
+optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+for epoch in range(100):
+    for x, label in data:
+        model.zero_grad()
+        scores = torch.log_softmax(model(x.view(1, -1)), dim=1)
+        loss = loss_function(scores, torch.tensor([label]))
+        loss.backward()
+        optimizer.step()
+"""
+
+
+def test_log_probabilities_made_in_the_loop_are_what_nll_receives(tmp_path):
+    """A model returning scores, with log_softmax applied in the loop before NLLLoss (one sample
+    per step from a Python list): what the loss receives is judged, not the model's output."""
+    rep = _run(tmp_path, "nll_loop", LOG_SOFTMAX_IN_THE_LOOP)
+    names = {s["symptom"] for s in rep.symptoms}
+    assert "output_range_mismatch" not in names
+    assert rep.verdict == "healthy", (rep.verdict, names)
+    assert rep.steps == 300

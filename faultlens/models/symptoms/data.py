@@ -97,6 +97,11 @@ class OutputRangeMismatch(Symptom):
         if not lts:
             return []
         lt = lts[0]
+        # the loss's own inputs, when recorded, overrule the model output: an op applied in the
+        # loop (log_softmax before NLLLoss, sigmoid before BCELoss) sits between the two
+        _, in_mx = finite(*tv.series("loss_input_max"))
+        _, in_mn = finite(*tv.series("loss_input_min"))
+        known_in = len(in_mx) >= 3 and len(in_mn) >= 3
         out_nodes = [n for n in tv.nodes("act_max") if n.endswith("#output")]
         feeders = set(tv.nodes("feeds_loss"))
         if feeders:  # only the outputs that were loss inputs (not a GAN generator's images)
@@ -118,11 +123,13 @@ class OutputRangeMismatch(Symptom):
             last_kinds = {gf.kind_of(n.id) for n in gf.last_forward_items()}
             squashed = bool(last_kinds & {"Softmax", "Sigmoid"})
             bounded_head = bool(last_kinds & {"ReLU", "ReLU6", "Sigmoid", "Softplus", "Softmax"})
-            if lt in LOGIT_LOSSES and np.all(mn >= 0) and np.all(mx <= 1.0 + 1e-6) and (spans_run or squashed):
+            if lt in LOGIT_LOSSES and np.all(mn >= 0) and np.all(mx <= 1.0 + 1e-6) and (spans_run or squashed) \
+                    and not (known_in and (np.any(in_mn < 0) or np.any(in_mx > 1.0 + 1e-6))):
                 return [self.hit(int(s[0]), node, [float(mn.min()), float(mx.max())],
                                  f"outputs stay in [0, 1] (probabilities) but {lt} expects raw logits", 1.0,
                                  loss_type=lt, problem="probabilities_into_logit_loss")]
-            if lt == "NLLLoss" and np.mean(mx > 1e-6) >= 0.5 and (spans_run or "LogSoftmax" not in last_kinds):
+            if lt == "NLLLoss" and np.mean(mx > 1e-6) >= 0.5 and (spans_run or "LogSoftmax" not in last_kinds) \
+                    and not (known_in and np.mean(in_mx > 1e-6) < 0.5):
                 return [self.hit(int(s[0]), node, float(mx.max()),
                                  "outputs exceed 0 but NLLLoss expects log-probabilities (log_softmax missing)", 1.0,
                                  loss_type=lt, problem="scores_into_nll")]
