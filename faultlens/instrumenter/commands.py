@@ -96,6 +96,10 @@ def _check_file(path: str) -> None:
         raise UsageError(f"{path}: no such file")
     if not os.path.isfile(path):
         raise UsageError(f"{path}: not a file")
+    from faultlens.inputs import not_python_message
+    msg = not_python_message(path)
+    if msg:  # never executed (or rewritten) as Python
+        raise UsageError(msg)
 
 
 def run_instrument(args: argparse.Namespace) -> int:

@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 from faultlens.errors import UsageError
+from faultlens._timebox import TimeUp, time_box
 from faultlens.instrumenter.rewrite import RUNTIME, Rewrite, relpath_in_graph, rewrite_file, rewrite_source, safe_graph
 
 TAIL_CHARS = 8000
@@ -61,6 +62,8 @@ class RunResult:
     program: str | None = None
     argv: list[str] = field(default_factory=list)
     source_path: str | None = None
+    #: --max-seconds ran out during the static analysis before the run (graph: None)
+    analysis_stopped: bool = False
 
     def load_trace(self):
         from faultlens.instrumenter.trace import load_trace
@@ -72,7 +75,7 @@ class RunResult:
             "status": self.status, "returncode": self.returncode, "steps": self.steps,
             "seconds": self.seconds, "crash": self.crash, "stop_reason": self.stop_reason,
             "probe_errors": self.probe_errors, "program": self.program, "argv": self.argv,
-            "source_path": self.source_path,
+            "source_path": self.source_path, "analysis_stopped": self.analysis_stopped,
         }
 
 
@@ -392,13 +395,18 @@ def execute(path: str, argv: Sequence[str] = (), trace_path: str | None = None, 
         else:
             returncode = code_ if isinstance(code_, int) else 1
             status, stop_reason = "crashed", "exit"
+            if not isinstance(code_, int):  # sys.exit("message"): Python prints it, exit status 1
+                print(code_, file=saved_stderr)
             crash = describe_crash(exc, program, graph, S.step if S else None, S)
     except KeyboardInterrupt:
         status, stop_reason, returncode = "interrupted", "interrupted", 130
     except BaseException as exc:  # the program crashed
         status, stop_reason, returncode = "crashed", "crash", 1
         crash = describe_crash(exc, program, graph, S.steps_done() - 1 if S and S.started else (S.step if S else None), S)
-        traceback.print_exception(type(exc), exc, exc.__traceback__, file=saved_stderr)
+        tb = exc.__traceback__  # from the program's own frames, as `python FILE` prints it
+        while tb is not None and tb.tb_next is not None and tb.tb_frame.f_code.co_filename == __file__:
+            tb = tb.tb_next
+        traceback.print_exception(type(exc), exc, tb, file=saved_stderr)
     finally:
         sys.stdout, sys.stderr = saved_stdout, saved_stderr
         if old_alarm is not None:
@@ -476,6 +484,9 @@ def run_program(path: str, argv: Sequence[str] = (), *, max_steps: int | None = 
     it, for which :func:`budget_reserve` seconds are kept."""
     if not os.path.isfile(path):
         raise UsageError(f"{path}: no such file")
+    from faultlens.inputs import not_python_message
+    if not_python_message(path):  # a notebook is never executed as Python
+        raise UsageError(not_python_message(path))
     if max_steps is not None and max_steps < 1:
         raise UsageError("--max-steps must be at least 1")
     if max_seconds is not None and max_seconds <= 0:
@@ -484,11 +495,25 @@ def run_program(path: str, argv: Sequence[str] = (), *, max_steps: int | None = 
     program = os.path.abspath(path)
     cwd = os.path.abspath(cwd or os.getcwd())
     graph_error = None
+    # under --max-seconds the static analysis gets half of the time before training must stop,
+    # the rewrite what is left of it: a huge file must not eat the whole budget before the run
+    train_until = None if max_seconds is None else started + float(max_seconds) - budget_reserve(max_seconds)
+    analysis_until = None if train_until is None else started + 0.5 * (train_until - started)
+    analysis_stopped = False
     if graph is None:
-        graph, graph_error = safe_graph(program, argv)  # an analyzer bug falls back to the syntactic planner
-    rw = rewrite_file(program, graph, build=False)
+        try:
+            with time_box(_left(analysis_until)):
+                graph, graph_error = safe_graph(program, argv)  # an analyzer bug falls back to the syntactic planner
+        except TimeUp:
+            graph, analysis_stopped = None, True
+            graph_error = f"static analysis stopped at the time limit (--max-seconds) after {time.time() - started:.1f} s"
     run_dir = os.path.abspath(out_dir) if out_dir else new_run_dir(program, os.path.join(cwd, ".faultlens", "runs"))
     os.makedirs(run_dir, exist_ok=True)
+    try:
+        with time_box(_left(train_until)):
+            rw = rewrite_file(program, graph, build=False)
+    except TimeUp:
+        return _not_run(path, program, argv, run_dir, started)
     graph_path = None
     if graph is not None:
         graph_path = os.path.join(run_dir, "graph.json")
@@ -567,8 +592,29 @@ def run_program(path: str, argv: Sequence[str] = (), *, max_steps: int | None = 
         _stop_child(proc)
     reader.join(timeout=5)
     seconds = time.perf_counter() - t0
-    return _collect(cfg, proc.returncode, seconds, "".join(tail)[-TAIL_CHARS:], graph, interrupted, source_path,
-                    timed_out)
+    res = _collect(cfg, proc.returncode, seconds, "".join(tail)[-TAIL_CHARS:], graph, interrupted, source_path,
+                   timed_out)
+    res.analysis_stopped = analysis_stopped
+    return res
+
+
+def _left(until: float | None) -> float | None:
+    """Seconds from now to ``until`` (a ``time.time()`` value); None when unbounded."""
+    return None if until is None else until - time.time()
+
+
+def _not_run(path: str, program: str, argv: Sequence[str], run_dir: str, started: float) -> RunResult:
+    """--max-seconds ran out before the program could be instrumented: it was not run."""
+    res = RunResult(run_dir=run_dir, trace_path=os.path.join(run_dir, "trace.sqlite"), graph_path=None,
+                    graph=None, status="cut_short", returncode=None, steps=0,
+                    seconds=0.0, crash=None, stop_reason="max_seconds_analysis", program=path,
+                    argv=[str(a) for a in argv], analysis_stopped=True)
+    try:
+        with open(os.path.join(run_dir, "result.json"), "w", encoding="utf-8") as fh:
+            json.dump(dict(res.to_dict(), analysis_seconds=round(time.time() - started, 3)), fh, indent=2)
+    except OSError:  # pragma: no cover
+        pass
+    return res
 
 
 def budget_reserve(max_seconds: float | None) -> float:

@@ -116,7 +116,8 @@ STATUSES = ("running", "finished", "crashed", "cut_short", "interrupted")
 #: ended), exit (sys.exit; crashed when the status is non-zero), crash, interrupted (Ctrl-C),
 #: killed (the process died by a signal), child_failed.
 STOP_REASONS = ("max_steps", "max_seconds", "max_seconds_hard", "nonfinite_loss", "exit", "crash",
-                "interrupted", "killed", "child_failed")
+                "interrupted", "killed", "child_failed",
+                "max_seconds_analysis")  # the time limit ran out in the static analysis: not run
 CRASH_KINDS = ("shape_mismatch", "dtype", "device", "nan_check", "out_of_memory", "other",
                "index_range")  # index_range: IndexError / "out of bounds" (e.g. a label >= classes)
 CRASH_KEYS = (

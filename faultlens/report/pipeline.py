@@ -88,8 +88,11 @@ def preload_diagnosis() -> threading.Thread:
 
 
 def diagnose_result(result: Any, program: str | None = None, *, lint: bool = True, cwd: str | None = None,
-                    patches: bool = True) -> Any:
-    """RunResult -> Report (no printing, no files)."""
+                    patches: bool = True, deadline: float | None = None) -> Any:
+    """RunResult -> Report (no printing, no files). ``deadline`` (a ``time.time()`` value, from
+    --max-seconds) bounds the static analysis done here (graph, lint): what does not finish by
+    then is left out of the diagnosis, and the report says so."""
+    from faultlens._timebox import TimeUp, time_box
     from faultlens.models.diagnosis import diagnose
     from faultlens.models.symptoms import TraceView
     from faultlens.report.build import build_report
@@ -97,8 +100,14 @@ def diagnose_result(result: Any, program: str | None = None, *, lint: bool = Tru
     program = program or getattr(result, "program", None) or ""
     src_path = os.path.abspath(getattr(result, "program", None) or program) if (getattr(result, "program", None) or program) else ""
     graph = getattr(result, "graph", None)
-    if graph is None and src_path and os.path.isfile(src_path):
-        graph = load_graph_for(src_path, getattr(result, "argv", None))
+    stopped = bool(getattr(result, "analysis_stopped", False))  # the run's own analysis ran out
+    left = None if deadline is None else (lambda: deadline - time.time())
+    if graph is None and not stopped and src_path and os.path.isfile(src_path):
+        try:
+            with time_box(left() if left else None):
+                graph = load_graph_for(src_path, getattr(result, "argv", None))
+        except TimeUp:
+            graph, stopped = None, True
     trace_path = getattr(result, "trace_path", None)
     tv = None
     if trace_path and os.path.exists(trace_path):
@@ -117,11 +126,23 @@ def diagnose_result(result: Any, program: str | None = None, *, lint: bool = Tru
         tv.meta["crash"] = result.crash
     if getattr(result, "status", None) and tv.meta.get("status") in (None, "running"):
         tv.meta["status"] = result.status
-    findings = lint_program(src_path) if lint and src_path and os.path.isfile(src_path) else []
+    findings = []
+    if lint and src_path and os.path.isfile(src_path):
+        try:
+            with time_box(left() if left else None):
+                findings = lint_program(src_path)
+        except TimeUp:
+            findings, stopped = [], True
     findings = unused_default_dropped(findings, graph)
     diag = diagnose(tv, graph, findings)
-    return build_report(program, diag, graph, tv, seconds=float(getattr(result, "seconds", 0.0) or 0.0),
-                        trace_path=trace_path, run_dir=getattr(result, "run_dir", None), cwd=cwd, patches=patches), graph
+    report = build_report(program, diag, graph, tv, seconds=float(getattr(result, "seconds", 0.0) or 0.0),
+                          trace_path=trace_path, run_dir=getattr(result, "run_dir", None), cwd=cwd, patches=patches)
+    if stopped:
+        report.notes.append("static analysis stopped at the time limit (--max-seconds): the diagnosis has "
+                            + ("no program graph and no lint findings" if graph is None else "no lint findings"))
+        if getattr(report, "stop_reason", None) is None and getattr(result, "stop_reason", None):
+            report.stop_reason = result.stop_reason
+    return report, graph
 
 
 def _loss_tail(report: Any) -> float | None:
@@ -283,7 +304,11 @@ def write_outputs(report: Any, args: Any) -> None:
 
 def finish_run(result: Any, args: Any) -> int:
     program = getattr(args, "file", None) or getattr(result, "program", None) or ""
-    report, graph = diagnose_result(result, program)
+    deadline = None
+    if getattr(args, "max_seconds", None) and getattr(args, "started", None):
+        # --max-seconds bounds the whole command: the analysis here ends a second before it
+        deadline = float(args.started) + float(args.max_seconds) - 1.0
+    report, graph = diagnose_result(result, program, deadline=deadline)
     if not getattr(args, "verify", False) and getattr(args, "check", True) and report.top is not None \
             and report.top.patch is not None:
         limit = CHECK_SECONDS
