@@ -69,11 +69,33 @@ def test_lr_definition_and_use(work):
 
 
 def test_lr_patch_from_curvature(work):
+    """The value follows the fixed ladder (lr 3 -> 0.3), not the sampled lambda_max, which
+    differs from run to run: the same evidence gives the same patch text."""
     g = build_graph(str(work / "mlp_loop.py"))
-    f = fault("learning_rate", det("beyond_stability", lambda_max=50.0, limit=2.0))
-    p = make_patch(f, g, locations=localize(f, g))
-    assert "default=0.02" in p.new_source  # 0.5 * 2 / 50
+    texts = set()
+    for lam in (50.0, 500.0, 7.0):
+        f = fault("learning_rate", det("beyond_stability", lambda_max=lam, limit=2.0))
+        p = make_patch(f, g, locations=localize(f, g))
+        assert "default=0.3" in p.new_source
+        texts.add((p.diff, p.description))
+    assert len(texts) == 1
     check_applies(work, p)
+
+
+@pytest.mark.parametrize("direction,ratios,value", [("high", (0.3, 4.0, 60.0), "default=0.3"),
+                                                    ("low", (1e-5, 3e-7, 1e-9), "default=30")])
+def test_lr_patch_does_not_follow_the_sampled_update_ratio(work, direction, ratios, value):
+    """Update ratios are measured on sampled steps; two runs of one program measure different
+    ones. The proposed lr is the same for all of them (it was scaled by the ratio: 1 -> 0.0001
+    in one run, 1 -> 0.001 in the next)."""
+    g = build_graph(str(work / "mlp_loop.py"))
+    texts = set()
+    for r in ratios:
+        d = Detection("abnormal_update_ratio", 5, r, 1.0, "", "failure", 1.0, {"direction": direction})
+        p = make_patch(fault("learning_rate", d), g)
+        assert value in p.new_source, p.description
+        texts.add((p.diff, p.description))
+    assert len(texts) == 1
 
 
 def test_lr_patch_factor_ten(work):
