@@ -21,6 +21,7 @@ COMMANDS: dict[str, str] = {
     "instrument": "faultlens.instrumenter.commands",
     "run": "faultlens.instrumenter.commands",
     "analyze": "faultlens.report.commands",
+    "export": "faultlens.report.export",
     "mutate": "faultlens.corpus.commands",
     "corpus": "faultlens.corpus.commands",
     "model": "faultlens.models.commands",
