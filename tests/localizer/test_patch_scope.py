@@ -232,25 +232,26 @@ def _patched_runs(tmp_path, patch):
     assert r.returncode == 0, r.stderr[-2000:]
 
 
-def test_a_dataset_object_is_standardised_where_the_loop_feeds_it(tmp_path, monkeypatch):
-    g, p = _graph(tmp_path, DATASET_OBJECT)
+def _feed_patch(tmp_path, monkeypatch, program):
+    """The data_preprocessing patch of ``program`` with a trace that measured inputs 298 +- 49."""
+    g, p = _graph(tmp_path, program)
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr("faultlens.models.symptoms.TraceView.of", staticmethod(lambda t: t))
     model = g.nodes("model")[0].id
     patch = make_patch(_prep_fault(), g, trace=_InputTV(model), locations=_data_locations(g, p))
     assert patch is not None
+    return patch
+
+
+def test_a_dataset_object_is_standardised_where_the_loop_feeds_it(tmp_path, monkeypatch):
+    patch = _feed_patch(tmp_path, monkeypatch, DATASET_OBJECT)
     assert "training_data.mean" not in patch.new_source      # no array method on a Dataset
     assert patch.new_source.count("X = (X - 298) / 49") == 2  # the training and evaluation loops
     _patched_runs(tmp_path, patch)
 
 
 def test_raw_values_read_first_are_left_as_the_program_wrote_them(tmp_path, monkeypatch):
-    g, p = _graph(tmp_path, LABELS_FROM_RAW)
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr("faultlens.models.symptoms.TraceView.of", staticmethod(lambda t: t))
-    model = g.nodes("model")[0].id
-    patch = make_patch(_prep_fault(), g, trace=_InputTV(model), locations=_data_locations(g, p))
-    assert patch is not None
+    patch = _feed_patch(tmp_path, monkeypatch, LABELS_FROM_RAW)
     src = patch.new_source
     # the labels are still computed from the raw values: the transform is at the feed
     assert src.index("y = (x[:, 0] > 300).long()") < src.index("x = (x - 298) / 49")
