@@ -59,6 +59,9 @@ class Report:
     crash: dict[str, Any] | None = None
     run_dir: str | None = None
     notes: list[str] = field(default_factory=list)
+    #: the figures measured on sampled steps only (``faultlens.report.build.sampled_figures``):
+    #: {seeded, sample_every, steps, of_steps, families, metrics}; None when there were none
+    sampled: dict[str, Any] | None = None
     #: plot data for the HTML report (not part of to_dict): {name: {label: (steps, values)}}
     plots: dict[str, Any] = field(default_factory=dict, repr=False)
     diagnosis: Any = field(default=None, repr=False)
@@ -84,6 +87,7 @@ class Report:
             "crash": _crash_public(self.crash),
             "run_dir": self.run_dir,
             "notes": list(self.notes),
+            "sampled": dict(self.sampled) if self.sampled else None,
         }
 
     def to_json(self, indent: int | None = 2) -> str:

@@ -70,7 +70,72 @@ def build_report(program: str, diagnosis: Any, graph: Any, trace: Any, *, second
             rep.plots = plot_series(tv)
         except Exception:
             rep.plots = {}
+        rep.sampled = sampled_figures(tv)
+        if rep.sampled and not rep.sampled["seeded"]:
+            rep.notes.append(sampled_note(rep.sampled))
     return rep
+
+
+#: trace metric prefix -> the family of figures the report names (first match wins)
+_FAMILIES = (
+    (("lambda_max", "hessian", "stability", "sharpness", "curvature"), "curvature"),
+    (("grad_",), "gradient statistics"),
+    (("act_", "feeds_loss"), "activation statistics"),
+    (("weight_", "update_ratio"), "weight norms and update ratios"),
+    (("input_", "target_", "loss_input_", "val_input_"), "input and target statistics"),
+    (("accuracy", "val_"), "accuracy and evaluation figures"),
+    (("beta", "momentum", "weight_decay", "eps"), "optimizer state"),
+)
+
+
+def _family(metric: str) -> str:
+    for prefixes, name in _FAMILIES:
+        if metric.startswith(prefixes):
+            return name
+    return metric
+
+
+def sampled_figures(tv: Any) -> dict[str, Any] | None:
+    """Which figures come from sampled steps only: every metric recorded on fewer steps than the
+    training loss (the loss, the lr and the step count are recorded at every step). The probes
+    sample every ``sample_every``-th step; without ``--seed`` a sampled step is postponed while
+    the probes are over their time budget, so which steps these figures come from (and so their
+    values) depends on the machine's speed and differs between runs of the same program."""
+    try:
+        loss_steps, _ = tv.loss()
+        every = set(int(x) for x in loss_steps)
+        if not every:
+            return None
+        metrics: list[str] = []
+        sampled_steps: set[int] = set()
+        for m in tv.metrics():
+            steps: set[int] = set()
+            for _, (st, _v) in tv.all_series(m).items():
+                steps.update(int(x) for x in st)
+            if steps and len(steps & every) < len(every):
+                metrics.append(m)
+                sampled_steps |= steps & every
+    except Exception:  # a trace without the expected series: say nothing rather than guess
+        return None
+    if not metrics:
+        return None
+    families: list[str] = []
+    for m in metrics:
+        f = _family(m)
+        if f not in families:
+            families.append(f)
+    meta = getattr(tv, "meta", {}) or {}
+    return {"seeded": bool(meta.get("deterministic")), "sample_every": meta.get("sample_every"),
+            "steps": len(sampled_steps), "of_steps": len(every), "families": families,
+            "metrics": sorted(metrics)}
+
+
+def sampled_note(s: dict[str, Any]) -> str:
+    every = f"every {s['sample_every']}th step, " if s.get("sample_every") else ""
+    return (f"figures from sampled steps ({every}{s['steps']} of {s['of_steps']} steps): "
+            f"{', '.join(s['families'])}; without --seed which steps are sampled depends on the "
+            "machine's speed, so these figures (and what is judged from them) can differ between "
+            "runs; the loss and the lr are recorded at every step")
 
 
 def _lint_public(d: dict[str, Any]) -> dict[str, Any]:
