@@ -19,8 +19,12 @@ def plot_series(tv: Any) -> dict[str, Any]:
     out: dict[str, Any] = {}
     curves = {}
     for m in ("loss", "val_loss", "accuracy", "val_accuracy"):
-        for n in tv.nodes(m)[:1]:
-            curves[m] = xy(m, n)
+        ns = tv.nodes(m)
+        if not ns:
+            continue
+        # several loss nodes (a second criterion, a GAN's two losses): the one the symptoms
+        # judge, the longest series, not the first name in sorted order
+        curves[m] = xy(m, max(ns, key=lambda n: len(tv.series(m, n)[0])))
     out["curves"] = curves
     out["grad_norm"] = {n.split(":")[-1]: xy("grad_norm", n) for n in tv.nodes("grad_norm")[:12] if n}
     out["dead_saturated"] = {**{f"zero {n.split(':')[-1]}": xy("act_zero_frac", n) for n in tv.nodes("act_zero_frac")[:6] if n},
