@@ -91,6 +91,13 @@ class Notebook:
                 return i
         return None
 
+    def relabel(self, message: str) -> str:
+        """A message's own ``line N`` (a line of this notebook's program) as ``cell C:line L``."""
+        def sub(m: re.Match) -> str:
+            c = self.where(int(m.group(1)))
+            return m.group(0) if c is None else f"cell {c[0]}:line {c[1]}"
+        return re.sub(r"(?<![\w./:])line (\d+)\b", sub, message)
+
     def notes(self) -> list[str]:
         """One line for what was skipped (None when nothing was)."""
         if not self.skipped:

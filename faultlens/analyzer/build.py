@@ -44,7 +44,12 @@ def build_graph(path_or_source: PathOrSource, *, root: str | os.PathLike | None 
         if os.path.isdir(path):
             raise ParseError(path, "is a directory")
         from faultlens.inputs import not_python_reason
-        if not_python_reason(path):
+        from faultlens.notebook import is_notebook, read_notebook
+        if is_notebook(path):  # its code cells as one program (faultlens/notebook.py)
+            err = read_notebook(path).syntax_error()
+            if err:
+                raise ParseError(path, err)
+        elif not_python_reason(path):
             raise ParseError(path, f"not a Python file ({not_python_reason(path)})")
         entry_abs = os.path.abspath(path)
         root_dir = os.path.abspath(os.fspath(root)) if root is not None else os.path.dirname(entry_abs)

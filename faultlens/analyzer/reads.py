@@ -22,13 +22,15 @@ import os
 from functools import lru_cache
 from typing import Any
 
+from faultlens.errors import FaultlensError
+
 
 @lru_cache(maxsize=64)
 def _tree(path: str, mtime: float) -> ast.Module | None:
     try:
-        with open(path, encoding="utf-8") as fh:
-            return ast.parse(fh.read())
-    except (OSError, SyntaxError, UnicodeDecodeError, ValueError):
+        from faultlens.notebook import read_text  # a notebook's program, any other file's text
+        return ast.parse(read_text(path))
+    except (OSError, SyntaxError, UnicodeDecodeError, ValueError, FaultlensError):
         return None
 
 

@@ -71,6 +71,9 @@ def span_text(lines: list[str], span: Span) -> str:
 def read_source(path: str, display: str | None = None, allow_empty: bool = False) -> str:
     """Read a file as UTF-8 text; raise :class:`ParseError` for unreadable/binary/empty files."""
     shown = display or path
+    if str(path).lower().endswith(".ipynb"):  # a notebook: its code cells as one program
+        from faultlens.notebook import program_text
+        return program_text(path)
     try:
         with open(path, "rb") as fh:
             data = fh.read()

@@ -7,6 +7,7 @@ import os
 from typing import Any, Iterable
 
 from faultlens.analyzer.lint.facts import FileFacts
+from faultlens.errors import FaultlensError
 
 #: layer types / ops that do not change what kind of values flow through them
 TRANSPARENT_LAYERS = frozenset({
@@ -51,9 +52,9 @@ class LintContext:
         if rel not in self.sources:
             full = rel if os.path.isabs(rel) else os.path.join(self.graph.root or ".", rel)
             try:
-                with open(full, encoding="utf-8") as fh:
-                    self.sources[rel] = fh.read()
-            except (OSError, UnicodeDecodeError):
+                from faultlens.notebook import read_text  # a notebook's program, else the file
+                self.sources[rel] = read_text(full)
+            except (OSError, UnicodeDecodeError, FaultlensError):
                 self.sources[rel] = None  # type: ignore[assignment]
         return self.sources[rel]
 

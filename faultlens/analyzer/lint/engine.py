@@ -34,6 +34,7 @@ from faultlens.analyzer.lint.finding import Finding
 SKIP_DIRS = frozenset({
     ".git", ".hg", ".svn", ".venv", "venv", "__pycache__", "node_modules", "site-packages",
     ".tox", ".nox", ".mypy_cache", ".pytest_cache", ".ruff_cache", ".faultlens", ".eggs",
+    ".ipynb_checkpoints",
 })
 #: files larger than this are not parsed (override: $FAULTLENS_LINT_MAX_BYTES)
 DEFAULT_MAX_BYTES = 5 * 1024 * 1024
@@ -120,7 +121,7 @@ def iter_files(paths: Iterable[str], notes: list[str]) -> list[tuple[str, bool]]
                 dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS and not d.endswith(".egg-info")
                                      and not os.path.islink(os.path.join(dirpath, d)))
                 for fn in sorted(filenames):
-                    if fn.endswith(".py"):
+                    if fn.endswith(".py") or (fn.endswith(".ipynb") and _notebooks_readable()):
                         fp = os.path.join(dirpath, fn)
                         if fp not in seen:
                             seen.add(fp)
@@ -135,6 +136,13 @@ def iter_files(paths: Iterable[str], notes: list[str]) -> list[tuple[str, bool]]
             notes.append(f"{p}: cannot read: no such file or directory")
             out.append((ap, True))
     return out
+
+
+def _notebooks_readable() -> bool:
+    """Is nbformat installed (without importing it)? A directory's notebooks are linted then."""
+    import importlib.util
+
+    return importlib.util.find_spec("nbformat") is not None
 
 
 _ROOT_CACHE: dict[str, str | None] = {}  # directory -> its marker directory (None: none above)
@@ -340,11 +348,20 @@ def lint_file(path: str, explicit: bool = False) -> FileResult:
     if not os.path.isfile(path):
         return FileResult(path, "error", "cannot read: not a regular file")
     from faultlens.inputs import not_python_reason
-    if not_python_reason(path):  # a notebook is not linted as Python source
+    from faultlens.notebook import is_notebook
+    nb = None
+    if is_notebook(path):  # a notebook is linted as its code cells' program (faultlens/notebook.py)
+        nb, reason = _read_notebook(path)
+        if nb is None:
+            return FileResult(path, "error", reason)
+    elif not_python_reason(path):
         return FileResult(path, "error", f"not a Python file ({not_python_reason(path)})")
     data, reason = read_checked(path)
     if data is None:
         return FileResult(path, "error", f"cannot read: {reason}" if "limit" not in (reason or "") else f"cannot parse: {reason}")
+    file_sha = hashlib.sha256(data).hexdigest()
+    if nb is not None:
+        data = nb.program.encode("utf-8")
     lines = data.count(b"\n") + (1 if data and not data.endswith(b"\n") else 0)
     if not data.strip():
         return FileResult(path, "skipped", "skipped: empty file", 0)
@@ -355,7 +372,7 @@ def lint_file(path: str, explicit: bool = False) -> FileResult:
     text, reason = decode(data)
     if text is None:
         return FileResult(path, "error", f"cannot parse: {reason}", lines)
-    reason = syntax_error_reason(text, path)
+    reason = (nb.syntax_error() if nb is not None else None) or syntax_error_reason(text, path)
     if reason:
         return FileResult(path, "error", f"cannot parse: {reason}", lines)
     root = find_root(path)
@@ -375,8 +392,24 @@ def lint_file(path: str, explicit: bool = False) -> FileResult:
             reason = msg.split(": cannot parse: ", 1)[-1] if ": cannot parse: " in msg else msg
             return FileResult(path, "error", f"cannot parse: {reason}", lines)
         return FileResult(path, "error", f"cannot analyze: {type(exc).__name__}: {exc}".splitlines()[0], lines)
-    deps.setdefault(path, hashlib.sha256(data).hexdigest())
+    deps.setdefault(path, file_sha)
+    if nb is not None:  # "line 17" in a message about the notebook names its cell and line
+        for f in findings:
+            if f.path == path:
+                f.message = nb.relabel(f.message)
     return FileResult(path, "ok", "", lines, [f.to_dict() for f in findings], deps)
+
+
+def _read_notebook(path: str):
+    """(the notebook, None) or (None, the one-line reason it cannot be linted)."""
+    from faultlens.errors import FaultlensError
+    from faultlens.notebook import read_notebook
+
+    try:
+        return read_notebook(path), None
+    except FaultlensError as exc:
+        msg = str(exc)
+        return None, ("cannot parse: " + msg.split(": cannot parse: ", 1)[1]) if ": cannot parse: " in msg else msg
 
 
 def _worker_init() -> None:
@@ -439,9 +472,13 @@ class _Lines:
     def get(self, path: str) -> list[str]:
         if path not in self._cache:
             try:
+                if path.lower().endswith(".ipynb"):  # the notebook's program (its code cells)
+                    from faultlens.notebook import read_text
+                    self._cache[path] = read_text(path).splitlines()
+                    return self._cache[path]
                 with open(path, encoding="utf-8", errors="replace") as fh:
                     self._cache[path] = fh.read().splitlines()
-            except OSError:
+            except Exception:
                 self._cache[path] = []
         return self._cache[path]
 
@@ -491,7 +528,8 @@ def run_lint(
             results[path] = FileResult(path, "error", "")  # note already recorded
             continue
         data, _ = read_checked(path) if os.path.isfile(path) else (None, None)
-        if data is None or not data.strip() or b"\x00" in data or not imports_dl_framework(data):
+        notebook = path.lower().endswith(".ipynb")  # JSON: lint_file reads its program
+        if data is None or not data.strip() or b"\x00" in data or not (notebook or imports_dl_framework(data)):
             # unreadable, huge, empty, binary or non-DL: decided without the analyzer
             results[path] = lint_file(path, explicit)
             continue

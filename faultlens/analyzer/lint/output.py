@@ -16,7 +16,30 @@ INFO_URI = "https://github.com/faultlens/faultlens/blob/main/docs/lint.md"
 
 
 def format_text(findings: list[Finding]) -> str:
-    return "".join(f"{f.path}:{f.line}:{f.column}: {f.code} {f.message}\n" for f in findings)
+    return "".join(f"{_where(f)}: {f.code} {f.message}\n" for f in findings)
+
+
+def _where(f: Finding) -> str:
+    """``path:line:col``; a notebook's finding as ``nb.ipynb:cell 7:line 3:col``."""
+    if f.path.lower().endswith(".ipynb"):
+        from faultlens.notebook import label
+        return label(f.path, f.line, f.column)
+    return f"{f.path}:{f.line}:{f.column}"
+
+
+def _cell(f: Finding) -> tuple[int, int] | None:
+    if not f.path.lower().endswith(".ipynb"):
+        return None
+    from faultlens.notebook import cell_of
+    return cell_of(f.path, f.line)
+
+
+def _finding_dict(f: Finding) -> dict[str, Any]:
+    d = f.to_dict()
+    if f.path.lower().endswith(".ipynb"):  # cell and cell_line next to path/line
+        from faultlens.notebook import add_cell_keys
+        d = add_cell_keys(d)
+    return d
 
 
 def summary_line(report) -> str:
@@ -48,7 +71,7 @@ def to_json(report) -> str:
     data = {
         "schema": "faultlens.lint/1",
         "version": __version__,
-        "findings": [f.to_dict() for f in report.findings],
+        "findings": [_finding_dict(f) for f in report.findings],
         "summary": {
             "errors": sum(1 for f in report.findings if f.severity == "error"),
             "warnings": sum(1 for f in report.findings if f.severity == "warning"),
@@ -117,7 +140,15 @@ def to_sarif(report, rules) -> str:
         }
         if f.code in index:
             res["ruleIndex"] = index[f.code]
-        if f.fix and f.fix.edits:
+        cell = _cell(f)
+        if cell is not None:
+            # a notebook: the region counts lines of its code cells' concatenated program (no
+            # SARIF convention for notebook cells is documented); the cell and the line within
+            # it are in the location's properties. A fix in program lines cannot be applied to
+            # the notebook's JSON, so none is attached (``faultlens lint --diff`` shows it).
+            res["locations"][0]["properties"] = {"cell": cell[0], "cell_line": cell[1]}
+            res["message"]["text"] += f" (cell {cell[0]}, line {cell[1]})"
+        elif f.fix and f.fix.edits:
             changes: dict[str, list] = {}
             for e in f.fix.edits:
                 changes.setdefault(e.path, []).append({
@@ -154,13 +185,25 @@ def to_diff(findings: list[Finding]) -> tuple[str, int]:
                 by_path.setdefault(p, []).append(f)
     out, n = [], 0
     for path in sorted(by_path):
+        notebook = path.lower().endswith(".ipynb")
         try:
-            with open(path, encoding="utf-8") as fh:
-                before = fh.read()
-        except (OSError, UnicodeDecodeError):
+            if notebook:  # fixes are placed in the program of its code cells
+                from faultlens.notebook import read_notebook
+                nb = read_notebook(path)
+                before = nb.program
+            else:
+                with open(path, encoding="utf-8") as fh:
+                    before = fh.read()
+        except (OSError, UnicodeDecodeError, ValueError):
             continue
         after, fixed = apply_fixes(before, by_path[path], path)
         n += len(fixed)
         shown = path.replace(os.sep, "/").lstrip("/")  # absolute paths: a/tmp/x.py (apply from /)
+        if notebook:
+            try:
+                out.append(nb.cells_diff(after, shown))  # the cells' sources, labelled with the cell
+            except ValueError:
+                n -= len(fixed)
+            continue
         out.append(unified_diff(shown, before, after))
     return "".join(out), n
