@@ -11,11 +11,18 @@ with the time it had left.
 """
 from __future__ import annotations
 
+import os
+import pickle
+import select
 import signal
 import threading
 import time
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Callable, Iterator, TypeVar
+
+from faultlens.errors import FaultlensError
+
+T = TypeVar("T")
 
 
 class TimeUp(BaseException):
@@ -47,3 +54,80 @@ def time_box(seconds: float | None) -> Iterator[None]:
         signal.signal(signal.SIGALRM, old_handler)
         if old_delay > 0:  # the caller's timer, less the time this block took
             signal.setitimer(signal.ITIMER_REAL, max(0.001, old_delay - (time.monotonic() - t0)), old_interval)
+
+
+def call_bounded(fn: Callable[[], T], seconds: float | None) -> T:
+    """``fn()``, stopped after ``seconds`` (None: unbounded) with :class:`TimeUp`.
+
+    A ``SIGALRM`` cannot stop native code: libcst's parser spends seconds in Rust on a large
+    file before it returns to Python. So under a limit ``fn`` runs in a forked copy of this
+    process, which is killed when the time is up; its result comes back pickled. A
+    :class:`~faultlens.errors.FaultlensError` raised there is raised here with the same message
+    and exit code; any other exception is raised as ``RuntimeError`` naming it. Where ``fork``
+    does not exist the call runs here under :func:`time_box`. The forked copy only computes:
+    it prints nothing and imports nothing the caller has not imported (import locks held by
+    another thread at the fork are no concern then)."""
+    if seconds is None:
+        return fn()
+    if seconds <= 0:
+        raise TimeUp()
+    if not hasattr(os, "fork"):
+        with time_box(seconds):
+            return fn()
+    deadline = time.monotonic() + seconds
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the forked copy: compute, send, leave without running any cleanup
+        status = 1
+        try:
+            os.close(r)
+            try:
+                payload = ("ok", fn())
+            except FaultlensError as exc:
+                payload = ("faultlens", (str(exc), exc.exit_code))
+            except BaseException as exc:  # noqa: BLE001 - reported to the caller
+                payload = ("error", f"{type(exc).__name__}: {exc}")
+            data = pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL)
+            with os.fdopen(w, "wb") as fh:
+                fh.write(data)
+            status = 0
+        finally:
+            os._exit(status)
+    os.close(w)
+    chunks: list[bytes] = []
+    try:
+        with os.fdopen(r, "rb") as fh:
+            fd = fh.fileno()
+            while True:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeUp()
+                ready, _, _ = select.select([fd], [], [], min(left, 0.5))
+                if ready:
+                    chunk = os.read(fd, 1 << 20)
+                    if not chunk:
+                        break
+                    chunks.append(chunk)
+    except BaseException:
+        _kill(pid)
+        raise
+    os.waitpid(pid, 0)
+    if not chunks:
+        raise RuntimeError("the analysis process ended without a result")
+    kind, value = pickle.loads(b"".join(chunks))
+    if kind == "ok":
+        return value
+    if kind == "faultlens":
+        raise FaultlensError(value[0], value[1])
+    raise RuntimeError(value)
+
+
+def _kill(pid: int) -> None:
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except OSError:
+        pass
+    try:
+        os.waitpid(pid, 0)
+    except OSError:
+        pass

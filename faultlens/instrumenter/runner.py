@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 from faultlens.errors import UsageError
-from faultlens._timebox import TimeUp, time_box
+from faultlens._timebox import TimeUp, call_bounded, time_box
 from faultlens.instrumenter.rewrite import RUNTIME, Rewrite, relpath_in_graph, rewrite_file, rewrite_source, safe_graph
 
 TAIL_CHARS = 8000
@@ -494,26 +494,37 @@ def run_program(path: str, argv: Sequence[str] = (), *, max_steps: int | None = 
     started = time.time() if started is None else started
     program = os.path.abspath(path)
     cwd = os.path.abspath(cwd or os.getcwd())
-    graph_error = None
     # under --max-seconds the static analysis gets half of the time before training must stop,
-    # the rewrite what is left of it: a huge file must not eat the whole budget before the run
+    # the rewrite what is left of it: a huge file must not eat the whole budget before the run.
+    # The two run in a forked copy of this process that is killed when that time is up
+    # (call_bounded: libcst's parser cannot be interrupted while it is in native code).
     train_until = None if max_seconds is None else started + float(max_seconds) - budget_reserve(max_seconds)
     analysis_until = None if train_until is None else started + 0.5 * (train_until - started)
-    analysis_stopped = False
-    if graph is None:
-        try:
-            with time_box(_left(analysis_until)):
-                graph, graph_error = safe_graph(program, argv)  # an analyzer bug falls back to the syntactic planner
-        except TimeUp:
-            graph, analysis_stopped = None, True
-            graph_error = f"static analysis stopped at the time limit (--max-seconds) after {time.time() - started:.1f} s"
+    given = graph
+
+    def static() -> tuple[Any, str | None, bool, Rewrite]:
+        g, err, stopped = given, None, False
+        if g is None:
+            try:
+                with time_box(_left(analysis_until)):
+                    g, err = safe_graph(program, argv)  # an analyzer bug falls back to the syntactic planner
+            except TimeUp:
+                g, stopped = None, True
+                err = f"static analysis stopped at the time limit (--max-seconds) after {time.time() - started:.1f} s"
+        return g, err, stopped, rewrite_file(program, g, build=False)
+
     run_dir = os.path.abspath(out_dir) if out_dir else new_run_dir(program, os.path.join(cwd, ".faultlens", "runs"))
-    os.makedirs(run_dir, exist_ok=True)
+    if train_until is not None:
+        try:  # imported here, so the forked copy imports nothing (another thread may hold a lock)
+            import faultlens.analyzer.build  # noqa: F401
+        except ImportError:
+            pass
     try:
-        with time_box(_left(train_until)):
-            rw = rewrite_file(program, graph, build=False)
+        graph, graph_error, analysis_stopped, rw = call_bounded(static, _left(train_until))
     except TimeUp:
+        os.makedirs(run_dir, exist_ok=True)
         return _not_run(path, program, argv, run_dir, started)
+    os.makedirs(run_dir, exist_ok=True)
     graph_path = None
     if graph is not None:
         graph_path = os.path.join(run_dir, "graph.json")

@@ -50,6 +50,16 @@ def load_graph_for(path: str, argv: Any = None) -> Any:
         return None
 
 
+def _import_analysis() -> None:
+    """Import the analyzer and every lint rule in this process (see ``call_bounded``)."""
+    try:
+        import faultlens.analyzer.build  # noqa: F401
+        from faultlens.analyzer.lint.registry import all_rules
+        all_rules()
+    except ImportError:
+        pass
+
+
 def unused_default_dropped(findings: list[Any], graph: Any) -> list[Any]:
     """Lint judges the program's defaults; a finding at an argparse default that the run's
     command line replaced (a hyperparameter with ``source: "argv"``) is about a value the run
@@ -92,7 +102,7 @@ def diagnose_result(result: Any, program: str | None = None, *, lint: bool = Tru
     """RunResult -> Report (no printing, no files). ``deadline`` (a ``time.time()`` value, from
     --max-seconds) bounds the static analysis done here (graph, lint): what does not finish by
     then is left out of the diagnosis, and the report says so."""
-    from faultlens._timebox import TimeUp, time_box
+    from faultlens._timebox import TimeUp, call_bounded
     from faultlens.models.diagnosis import diagnose
     from faultlens.models.symptoms import TraceView
     from faultlens.report.build import build_report
@@ -101,11 +111,13 @@ def diagnose_result(result: Any, program: str | None = None, *, lint: bool = Tru
     src_path = os.path.abspath(getattr(result, "program", None) or program) if (getattr(result, "program", None) or program) else ""
     graph = getattr(result, "graph", None)
     stopped = bool(getattr(result, "analysis_stopped", False))  # the run's own analysis ran out
+    if deadline is not None:
+        _import_analysis()  # here, so the forked copies below import nothing
     left = None if deadline is None else (lambda: deadline - time.time())
     if graph is None and not stopped and src_path and os.path.isfile(src_path):
-        try:
-            with time_box(left() if left else None):
-                graph = load_graph_for(src_path, getattr(result, "argv", None))
+        try:  # in a forked copy under a limit: the parser cannot be interrupted in native code
+            graph = call_bounded(lambda: load_graph_for(src_path, getattr(result, "argv", None)),
+                                 left() if left else None)
         except TimeUp:
             graph, stopped = None, True
     trace_path = getattr(result, "trace_path", None)
@@ -129,8 +141,7 @@ def diagnose_result(result: Any, program: str | None = None, *, lint: bool = Tru
     findings = []
     if lint and src_path and os.path.isfile(src_path):
         try:
-            with time_box(left() if left else None):
-                findings = lint_program(src_path)
+            findings = call_bounded(lambda: lint_program(src_path), left() if left else None)
         except TimeUp:
             findings, stopped = [], True
     findings = unused_default_dropped(findings, graph)
