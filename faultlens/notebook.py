@@ -347,6 +347,21 @@ def label(path: str, line: Any, column: Any = None) -> str:
     return f"{path}:cell {c[0]}:line {c[1]}{tail}"
 
 
+def cell_context(path: str, line: int, context: int) -> list[tuple[int, str, bool, int]]:
+    """The lines around program ``line`` inside its cell: (line within cell, text, is it
+    ``line``, number width); empty when ``path`` is no readable notebook."""
+    try:
+        nb = read_notebook(path)
+    except FaultlensError:
+        return []
+    c = nb.where(line)
+    if c is None:
+        return []
+    lines = nb.sources[c[0] - 1].split("\n")
+    lo, hi = max(1, c[1] - context), min(len(lines), c[1] + context)
+    return [(i, lines[i - 1], i == c[1], len(str(hi))) for i in range(lo, hi + 1)]
+
+
 def add_cell_keys(d: dict[str, Any], path_key: str = "path", line_key: str = "line") -> dict[str, Any]:
     """Add ``cell`` and ``cell_line`` after ``path``/``line`` to a location dict of a notebook."""
     c = cell_of(d.get(path_key), d.get(line_key))

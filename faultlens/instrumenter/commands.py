@@ -122,6 +122,9 @@ def run_instrument(args: argparse.Namespace) -> int:
 
 
 def run_run(args: argparse.Namespace) -> int:
+    if str(args.file).lower().endswith(".ipynb"):  # a notebook: its code cells run as one program
+        from faultlens.notebook_run import run_notebook
+        return run_notebook(args, run_run)
     started = time.time()  # --max-seconds bounds the whole command from here
     _check_file(args.file)
     args.started = started

@@ -42,10 +42,18 @@ class Location:
     role: str
     abspath: str = ""
     note: str = ""
+    #: in a notebook: the cell (1-based, every cell counted) and the line within it; ``line``
+    #: stays the line of the notebook's program (faultlens/notebook.py)
+    cell: int | None = None
+    cell_line: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"path": self.path, "line": self.line, "column": self.column, "end_line": self.end_line,
-                "end_column": self.end_column, "node": self.node, "role": self.role}
+        d = {"path": self.path, "line": self.line, "column": self.column, "end_line": self.end_line,
+             "end_column": self.end_column, "node": self.node, "role": self.role}
+        if self.cell is not None:
+            d = {"path": self.path, "line": self.line, "cell": self.cell, "cell_line": self.cell_line,
+                 **{k: v for k, v in d.items() if k not in ("path", "line")}}
+        return d
 
 
 def resolve_path(graph: Any, rel: str) -> str:

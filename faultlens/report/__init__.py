@@ -121,7 +121,8 @@ class Report:
 def _crash_public(c: dict[str, Any] | None) -> dict[str, Any] | None:
     if not c:
         return None
-    return {k: c.get(k) for k in ("kind", "category", "type", "message", "path", "line", "column", "node", "step")
+    return {k: c.get(k) for k in ("kind", "category", "type", "message", "path", "line", "cell", "cell_line",
+                                  "column", "node", "step")
             if k in c}
 
 

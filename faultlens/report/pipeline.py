@@ -335,6 +335,8 @@ def finish_run(result: Any, args: Any) -> int:
                      max_seconds=getattr(args, "max_seconds", None), seed=getattr(args, "seed", None),
                      curvature=bool(getattr(args, "curvature", False)),
                      sample_every=int(getattr(args, "sample_every", 10) or 10))
+    if getattr(args, "notebook_map", None) is not None:
+        args.notebook_map(report)  # a notebook's run: locations and patches back into its cells
     quiet = bool(getattr(args, "quiet", False))
     out = sys.stdout
     if not quiet:

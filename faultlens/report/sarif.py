@@ -23,6 +23,8 @@ def _region(l: dict[str, Any]) -> dict[str, Any]:
 
 def _loc(l: dict[str, Any]) -> dict[str, Any]:
     out = {"physicalLocation": {"artifactLocation": {"uri": str(l["path"]).replace("\\", "/")}, "region": _region(l)}}
+    if l.get("cell"):  # a notebook: region in its program's lines, the cell's own in properties
+        out["properties"] = {"cell": l["cell"], "cell_line": l.get("cell_line")}
     if l.get("role") or l.get("node"):
         out["message"] = {"text": f"{l.get('role') or 'location'}" + (f" ({l['node']})" if l.get("node") else "")}
     return out

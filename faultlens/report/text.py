@@ -27,8 +27,19 @@ def _c(text: str, code: str, on: bool) -> str:
     return f"\033[{code}m{text}\033[0m" if on else text
 
 
+def _where(d: Any) -> str:
+    """``path:line``, or ``nb.ipynb:cell 7:line 3`` for a location in a notebook's cell."""
+    get = d.get if isinstance(d, dict) else (lambda k: getattr(d, k, None))
+    if get("cell"):
+        return f"{get('path')}:cell {get('cell')}:line {get('cell_line')}"
+    return f"{get('path')}:{get('line')}"
+
+
 def _source_context(path: str, line: int, context: int, abspath: str = "") -> list[str]:
     p = abspath or path
+    if p.lower().endswith(".ipynb"):  # the lines of the cell, numbered within it
+        from faultlens.notebook import cell_context
+        return [f"      {'>' if cur else ' '} {n:>{w}} | {t}" for n, t, cur, w in cell_context(p, line, context)]
     try:
         with open(p, encoding="utf-8") as fh:
             lines = fh.read().splitlines()
@@ -96,7 +107,7 @@ def render_text(report: Any, color: bool = False, context: int = 1) -> str:
                  "the diagnosis judges this prefix of the run")
     if report.crash:
         c = report.crash
-        where = f" at {c.get('path')}:{c.get('line')}" if c.get("line") else ""
+        where = f" at {_where(c)}" if c.get("line") else ""
         L.append(f"  crashed{where}: {c.get('type')}: {c.get('message')}")
         if c.get("category"):
             L.append(f"  crash kind: {c['category']} (not a training fault)")
@@ -107,7 +118,7 @@ def render_text(report: Any, color: bool = False, context: int = 1) -> str:
         L.append(f"{i}. {_c(f.type, '1', color)}  confidence {f.confidence:.2f}")
         L.append(f"   {f.summary}")
         for loc in f.locations[:4]:
-            L.append(f"   {loc.path}:{loc.line}:{loc.column}  [{loc.role}]")
+            L.append(f"   {_where(loc)}:{loc.column}  [{loc.role}]")
             if i == 1:
                 L.extend(_source_context(loc.path, loc.line, context, getattr(loc, "abspath", "")))
         for e in f.evidence[:4]:
