@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
-from faultlens.errors import UsageError
+from faultlens.errors import FaultlensError, UsageError
 
 __all__ = ["run", "analyze", "Analysis", "FileAnalysis", "find_python_files", "is_entry_point", "lint_fix_diff"]
 
@@ -37,6 +37,15 @@ def run(path: str, argv: Sequence[str] = (), *, max_steps: int | None = None, ma
     """Run, diagnose and report one program. Returns a :class:`faultlens.report.Report`."""
     if not os.path.isfile(path):
         raise UsageError(f"{path}: no such file")
+    if path.lower().endswith(".ipynb"):  # a notebook: its code cells' program, run in its directory
+        from faultlens.notebook_run import in_notebook_dir, prepare
+        nbp = prepare(path, out_dir)
+        with in_notebook_dir(nbp.notebook):
+            report = run(nbp.program, argv, max_steps=max_steps, max_seconds=max_seconds, curvature=curvature,
+                         seed=seed, verify=verify, lint=lint, out_dir=nbp.run_dir, stream=stream,
+                         in_process=in_process, sample_every=sample_every, early_stop=early_stop)
+            nbp.map(report)
+        return report
     from faultlens.report.pipeline import diagnose_result, preload_diagnosis, verify_patch
     started = time.time()
     if in_process:
@@ -133,18 +142,25 @@ def find_python_files(path: str) -> list[str]:
     for d, dirs, files in os.walk(path):
         dirs[:] = sorted(x for x in dirs if x not in _SKIP_DIRS and not x.startswith("."))
         for f in sorted(files):
-            if f.endswith(".py"):
+            if f.endswith(".py") or (f.endswith(".ipynb") and _notebooks_readable()):
                 out.append(os.path.join(d, f))
     return out
+
+
+def _notebooks_readable() -> bool:
+    """Notebooks are analysed when nbformat (``faultlens[notebook]``) is installed."""
+    import importlib.util
+
+    return importlib.util.find_spec("nbformat") is not None
 
 
 def is_entry_point(path: str, graph: Any) -> bool:
     """A training entry point: a ``__main__`` guard or module-level code, and a training step
     (``backward`` and an optimizer ``step``) reachable in the program graph."""
     try:
-        with open(path, encoding="utf-8") as fh:
-            text = fh.read()
-    except OSError:
+        from faultlens.notebook import read_text  # a notebook's program, any other file's text
+        text = read_text(path)
+    except (OSError, UnicodeDecodeError, FaultlensError):
         return False
     if graph is None:
         return bool(_MAIN_GUARD.search(text)) and ".backward(" in text and ".step(" in text
@@ -209,7 +225,13 @@ def lint_fix_diff(findings: list[Any]) -> str:
         for e in fix.edits:
             by_file.setdefault(os.path.abspath(e.path), []).append((f, e))
     parts = []
+    notebooks = {p: items for p, items in by_file.items() if p.lower().endswith(".ipynb")}
+    if notebooks:  # edits in a notebook's program lines: the cells' diffs
+        from faultlens.analyzer.lint.output import to_diff
+        parts.append(to_diff([f for items in notebooks.values() for f, _ in items])[0])
     for path, items in sorted(by_file.items()):
+        if path in notebooks:
+            continue
         try:
             with open(path, encoding="utf-8") as fh:
                 old = fh.read()

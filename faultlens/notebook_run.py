@@ -13,17 +13,31 @@ cells edited in place (``--fix`` writes it, ``--diff`` shows the cells' diffs).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
+from dataclasses import dataclass
 from typing import Any, Callable
 
 from faultlens.errors import ParseError, UsageError
 from faultlens.notebook import Notebook, read_notebook
 
 
-def run_notebook(args: argparse.Namespace, run_script: Callable[[argparse.Namespace], int]) -> int:
-    """Run the notebook ``args.file`` through ``run_script`` (``faultlens run`` on a ``.py``)."""
-    path = str(args.file)
+@dataclass
+class NotebookProgram:
+    """A notebook prepared for a run: its program file inside the run directory."""
+
+    notebook: Notebook
+    shown: str      # the notebook's path as the user sees it (relative to the working directory)
+    run_dir: str
+    program: str    # the program file (absolute)
+
+    def map(self, report: Any) -> None:
+        map_report(report, self.notebook, self.program, self.shown)
+
+
+def prepare(path: str, out_dir: str | None = None) -> NotebookProgram:
+    """Read the notebook at ``path`` (one clear error for a bad one) and write its program."""
     if not os.path.exists(path):
         raise UsageError(f"{path}: no such file")
     if not os.path.isfile(path):
@@ -37,36 +51,49 @@ def run_notebook(args: argparse.Namespace, run_script: Callable[[argparse.Namesp
     from faultlens.instrumenter.runner import new_run_dir
 
     cwd = os.getcwd()
-    shown = _display(nb.path, cwd)
-    for key in ("json", "sarif", "html", "out"):  # the user's paths stay relative to where they typed them
-        if getattr(args, key, None):
-            setattr(args, key, os.path.abspath(getattr(args, key)))
-    run_dir = args.out or new_run_dir(nb.path, os.path.join(cwd, ".faultlens", "runs"))
-    args.out = run_dir
-    shadow_dir = os.path.join(run_dir, "notebook")
-    os.makedirs(shadow_dir, exist_ok=True)
-    shadow = os.path.join(shadow_dir, os.path.basename(nb.path) + ".py")
-    with open(shadow, "w", encoding="utf-8") as fh:
+    run_dir = os.path.abspath(out_dir) if out_dir else new_run_dir(nb.path, os.path.join(cwd, ".faultlens", "runs"))
+    prog_dir = os.path.join(run_dir, "notebook")
+    os.makedirs(prog_dir, exist_ok=True)
+    program = os.path.join(prog_dir, os.path.basename(nb.path) + ".py")
+    with open(program, "w", encoding="utf-8") as fh:
         fh.write(nb.program)
-    if not getattr(args, "quiet", False):
-        n_code = sum(1 for t in nb.cell_types if t == "code")
-        print(f"faultlens: notebook {shown}: {n_code} code cell(s) run as one program", file=sys.stderr)
-        for note in nb.notes():
-            print(f"faultlens: note: {note}", file=sys.stderr)
-    args.file = shadow
-    args.notebook_map = lambda report: map_report(report, nb, shadow, shown)
+    return NotebookProgram(nb, _display(nb.path, cwd), run_dir, program)
+
+
+@contextlib.contextmanager
+def in_notebook_dir(nb: Notebook):
+    """Work in the notebook's directory with it on ``sys.path`` of the runs started meanwhile
+    (``PYTHONPATH``), as Jupyter runs a notebook; both restored afterwards."""
+    cwd = os.getcwd()
     nb_dir = os.path.dirname(nb.path)
     old_pp = os.environ.get("PYTHONPATH")
     os.environ["PYTHONPATH"] = nb_dir + (os.pathsep + old_pp if old_pp else "")
     try:
-        os.chdir(nb_dir)  # the program runs where Jupyter runs it: in the notebook's directory
-        return run_script(args)
+        os.chdir(nb_dir)
+        yield
     finally:
         os.chdir(cwd)
         if old_pp is None:
             os.environ.pop("PYTHONPATH", None)
         else:
             os.environ["PYTHONPATH"] = old_pp
+
+
+def run_notebook(args: argparse.Namespace, run_script: Callable[[argparse.Namespace], int]) -> int:
+    """Run the notebook ``args.file`` through ``run_script`` (``faultlens run`` on a ``.py``)."""
+    for key in ("json", "sarif", "html", "out"):  # the user's paths stay relative to where they typed them
+        if getattr(args, key, None):
+            setattr(args, key, os.path.abspath(getattr(args, key)))
+    np_ = prepare(str(args.file), args.out)
+    if not getattr(args, "quiet", False):
+        n_code = sum(1 for t in np_.notebook.cell_types if t == "code")
+        print(f"faultlens: notebook {np_.shown}: {n_code} code cell(s) run as one program", file=sys.stderr)
+        for note in np_.notebook.notes():
+            print(f"faultlens: note: {note}", file=sys.stderr)
+    args.file, args.out = np_.program, np_.run_dir
+    args.notebook_map = np_.map
+    with in_notebook_dir(np_.notebook):  # the program runs where Jupyter runs it
+        return run_script(args)
 
 
 def _display(abspath: str, cwd: str) -> str:

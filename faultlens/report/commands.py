@@ -63,6 +63,11 @@ def run_analyze(args: argparse.Namespace) -> int:
         out.write(f"  {f.path}: {f.nodes} graph nodes, {len(f.lint)} finding(s){tag}{err}\n")
         for x in f.lint:  # the file's path as listed above; another file's relative to the cwd
             shown = f.path if os.path.abspath(x.path) == os.path.abspath(f.path) else display_path(x.path)
+            if x.path.lower().endswith(".ipynb"):  # nb.ipynb:cell 7:line 3
+                from faultlens.notebook import label
+                shown = label(shown, x.line, x.column) if os.path.isfile(shown) else f"{shown}:{x.line}"
+                out.write(f"    {shown}: {x.code} [{x.severity}] {x.message}\n")
+                continue
             out.write(f"    {shown}:{x.line}:{x.column}: {x.code} [{x.severity}] {x.message}\n")
     for f in res.files:
         if f.report is not None:
