@@ -29,7 +29,9 @@ def add_parser(subparsers: Any) -> None:
         usage="faultlens run FILE [options] [-- ARGS...]")
     r.add_argument("file", help="the training program (.py)")
     r.add_argument("--max-steps", type=_positive_int, metavar="N", help="stop after N training steps")
-    r.add_argument("--max-seconds", type=_positive_float, metavar="S", help="stop after S seconds")
+    r.add_argument("--max-seconds", type=_positive_float, metavar="S",
+                   help=f"bound the whole command to S seconds (default {DEFAULT_MAX_SECONDS:.0f}); the "
+                        "diagnosis then judges the prefix the program ran")
     r.add_argument("--json", metavar="PATH", help="write the report as JSON")
     r.add_argument("--out", metavar="DIR", help="run directory (default .faultlens/runs/<id>/)")
     r.add_argument("--curvature", dest="curvature", action="store_true", default=False,
@@ -121,6 +123,11 @@ def run_instrument(args: argparse.Namespace) -> int:
     return 0
 
 
+#: ``faultlens run`` judges at most this many seconds of a program unless told otherwise: a
+#: run of hours is diagnosed from its first ten minutes (the report says it judged a prefix)
+DEFAULT_MAX_SECONDS = 600.0
+
+
 def run_run(args: argparse.Namespace) -> int:
     if str(args.file).lower().endswith(".ipynb"):  # a notebook: its code cells run as one program
         from faultlens.notebook_run import run_notebook
@@ -135,10 +142,15 @@ def run_run(args: argparse.Namespace) -> int:
         preload_diagnosis()
     except ImportError:
         pass
+    if args.max_seconds is None:
+        args.max_seconds = DEFAULT_MAX_SECONDS
+    if not args.quiet:
+        print(f"faultlens: running {args.file} (time limit {args.max_seconds:g} s; change it with "
+              "--max-seconds)", file=sys.stderr, flush=True)
     result = run_program(args.file, prog_args, max_steps=args.max_steps, max_seconds=args.max_seconds,
                          out_dir=args.out, curvature=args.curvature, seed=args.seed,
                          stream=not args.quiet, early_stop=args.early_stop,
-                         sample_every=args.sample_every, started=started)
+                         sample_every=args.sample_every, started=started, progress=True)
     try:
         pipeline = importlib.import_module("faultlens.report.pipeline")
     except ModuleNotFoundError as exc:

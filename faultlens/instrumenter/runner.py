@@ -38,6 +38,7 @@ from typing import Any, Sequence
 
 from faultlens.errors import UsageError
 from faultlens._timebox import TimeUp, call_bounded, time_box
+from faultlens.instrumenter.progress import Progress
 from faultlens.instrumenter.rewrite import RUNTIME, Rewrite, relpath_in_graph, rewrite_file, rewrite_source, safe_graph
 
 TAIL_CHARS = 8000
@@ -476,8 +477,12 @@ def run_program(path: str, argv: Sequence[str] = (), *, max_steps: int | None = 
                 max_seconds: float | None = None, out_dir: str | None = None, curvature: bool = False,
                 seed: int | None = None, stream: bool = True, early_stop: bool = True,
                 cwd: str | None = None, graph: Any = None, sample_every: int = 10,
-                started: float | None = None) -> RunResult:
+                started: float | None = None, progress: bool = False) -> RunResult:
     """Run ``path`` instrumented in a child process; see the module docstring.
+
+    ``progress``: with ``stream``, keep a status line (steps, loss, symptoms so far) on standard
+    error while the program trains, when standard error is a terminal
+    (:mod:`faultlens.instrumenter.progress`).
 
     ``max_seconds`` bounds the whole command that started at ``started`` (a ``time.time()``
     value; default: now): analysis, the child's start-up and training, and the diagnosis after
@@ -570,6 +575,14 @@ def run_program(path: str, argv: Sequence[str] = (), *, max_steps: int | None = 
                             stdin=None)
     tail: collections.deque = collections.deque(maxlen=400)
 
+    status_line = None
+    if stream and progress and Progress.wanted():
+        status_line = Progress(trace_path, limit=max_seconds, graph=graph).start()
+
+    def show(text: str) -> None:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+
     def pump():
         assert proc.stdout is not None
         for raw in iter(lambda: proc.stdout.readline(), b""):
@@ -577,8 +590,10 @@ def run_program(path: str, argv: Sequence[str] = (), *, max_steps: int | None = 
             tail.append(text)
             if stream:
                 try:
-                    sys.stdout.write(text)
-                    sys.stdout.flush()
+                    if status_line is not None:
+                        status_line.write_through(show, text)
+                    else:
+                        show(text)
                 except (OSError, ValueError):
                     pass
 
@@ -602,6 +617,8 @@ def run_program(path: str, argv: Sequence[str] = (), *, max_steps: int | None = 
         interrupted = True
         _stop_child(proc)
     reader.join(timeout=5)
+    if status_line is not None:
+        status_line.stop()
     seconds = time.perf_counter() - t0
     res = _collect(cfg, proc.returncode, seconds, "".join(tail)[-TAIL_CHARS:], graph, interrupted, source_path,
                    timed_out)
