@@ -227,7 +227,8 @@ def _lr(fault, g, tv) -> tuple[str, list, str] | None:
     -> 0.001 in the next). The patch text names no sampled figure either (the report's symptoms
     carry them), so the same evidence gives the same patch, byte for byte.
 
-    Too high: a factor 10 smaller (one significant digit: 1 -> 0.1, 0.5 -> 0.05); an adaptive
+    Too high: a factor 10 smaller (one significant digit: 1 -> 0.1, 0.5 -> 0.05); SGD whose
+    effective step lr/(1-momentum) exceeds 1 goes to an effective 0.1; an adaptive
     optimizer above 1e-3 goes straight to 1e-3, the usual rate of Adam and its relatives (Kingma
     & Ba's default), when that is lower. Too low: a factor 10 larger; an adaptive optimizer below
     1e-5 goes to 1e-3; an lr of 0 to 1e-3 (adaptive) or 0.01."""
@@ -243,6 +244,8 @@ def _lr(fault, g, tv) -> tuple[str, list, str] | None:
     too_low = direction == "low"
     otype = opt.get("optimizer_type") or ""
     adaptive = otype in {"Adam", "AdamW", "Adamax", "NAdam", "RAdam", "RMSprop", "Adagrad", "Adadelta"}
+    mom = (opt.get("args") or {}).get("momentum") or 0.0
+    mom = float(mom) if isinstance(mom, (int, float)) and not isinstance(mom, bool) and 0 <= mom < 1 else 0.0
     why = ""
 
     def new_value(old: float) -> float | None:
@@ -251,6 +254,14 @@ def _lr(fault, g, tv) -> tuple[str, list, str] | None:
             if adaptive and old > 1e-3:
                 why = "the usual Adam rate"
                 return 1e-3
+            if not adaptive and old / (1.0 - mom) > 1.0:
+                # plain/momentum SGD: the effective step lr / (1 - momentum) above 1 diverges for
+                # standard initialisations (Bengio 2012, "Practical recommendations"): one step
+                # down to an effective 0.1, instead of several rounds of a factor 10
+                cand = round_down(0.1 * (1.0 - mom))
+                if 0 < cand < old:
+                    why = "an effective step lr/(1-momentum) of 0.1" if mom else "an SGD rate of 0.1"
+                    return cand
             why = "a factor 10 smaller"
             return round_down(old / 10)
         if too_low:

@@ -69,20 +69,20 @@ def test_lr_definition_and_use(work):
 
 
 def test_lr_patch_from_curvature(work):
-    """The value follows the fixed ladder (lr 3 -> 0.3), not the sampled lambda_max, which
-    differs from run to run: the same evidence gives the same patch text."""
+    """The value follows the fixed ladder (SGD lr 3, an effective step above 1 -> 0.1), not the
+    sampled lambda_max, which differs from run to run: the same evidence gives the same patch text."""
     g = build_graph(str(work / "mlp_loop.py"))
     texts = set()
     for lam in (50.0, 500.0, 7.0):
         f = fault("learning_rate", det("beyond_stability", lambda_max=lam, limit=2.0))
         p = make_patch(f, g, locations=localize(f, g))
-        assert "default=0.3" in p.new_source
+        assert "default=0.1" in p.new_source
         texts.add((p.diff, p.description))
     assert len(texts) == 1
     check_applies(work, p)
 
 
-@pytest.mark.parametrize("direction,ratios,value", [("high", (0.3, 4.0, 60.0), "default=0.3"),
+@pytest.mark.parametrize("direction,ratios,value", [("high", (0.3, 4.0, 60.0), "default=0.1"),
                                                     ("low", (1e-5, 3e-7, 1e-9), "default=30")])
 def test_lr_patch_does_not_follow_the_sampled_update_ratio(work, direction, ratios, value):
     """Update ratios are measured on sampled steps; two runs of one program measure different
@@ -101,7 +101,13 @@ def test_lr_patch_does_not_follow_the_sampled_update_ratio(work, direction, rati
 def test_lr_patch_factor_ten(work):
     g = build_graph(str(work / "mlp_loop.py"))
     p = make_patch(fault("learning_rate", det("diverging_loss")), g)
-    assert "default=0.3" in p.new_source and "a factor 10 smaller" in p.description
+    # SGD at lr 3: an effective step above 1 goes to 0.1 in one patch
+    assert "default=0.1" in p.new_source and "an SGD rate of 0.1" in p.description
+    src = (work / "mlp_loop.py").read_text().replace("default=3.0", "default=0.5")
+    (work / "mlp_loop.py").write_text(src)
+    g = build_graph(str(work / "mlp_loop.py"))
+    p = make_patch(fault("learning_rate", det("diverging_loss")), g)
+    assert "default=0.05" in p.new_source and "a factor 10 smaller" in p.description
 
 
 def test_missing_step_and_zero_grad(work):

@@ -151,7 +151,7 @@ def test_fix_writes_the_patch(tmp_path, monkeypatch):
     res = _result(tmp_path, diverging())
     assert finish_run(res, _args(tmp_path, fix=True)) == 1
     text = (tmp_path / "mlp_loop.py").read_text()
-    assert 'default=0.3' in text and "# faultlens:" in text
+    assert 'default=0.1' in text and "# faultlens:" in text
 
 
 def test_interrupt_before_the_trace_store_wrote_its_tables(tmp_path, monkeypatch, capsys):
