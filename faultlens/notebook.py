@@ -441,12 +441,11 @@ def replace_sources(raw: str, new_sources: dict[int, str]) -> str:
         text = new_sources[cell]
         if isinstance(old, list):
             old_text = raw[s:e]
-            m = re.match(r"\[([ \t\r\n]*)", old_text)
-            lead = m.group(1) if m and m.group(1) else "\n"
-            m2 = re.search(r"([ \t\r\n]*)\]$", old_text)
-            trail = m2.group(1) if m2 and old else (lead[: max(1, len(lead) - 1)] if "\n" in lead else "")
-            items = [json.dumps(x, ensure_ascii=ascii_only) for x in text.splitlines(keepends=True)]
-            value = "[" + lead + ("," + lead).join(items) + trail + "]" if items else "[]"
+            lead = re.match(r"\[([ \t\r\n]*)", old_text).group(1) if old else ""
+            trail = re.search(r"([ \t\r\n]*)\]$", old_text).group(1) if old else ""
+            sep = "," + lead if lead else ", "  # one line per element as written, or inline
+            items = [json.dumps(x, ensure_ascii=ascii_only) for x in _split_keep(text)]
+            value = "[" + lead + sep.join(items) + trail + "]" if items else "[]"
         else:
             value = json.dumps(text, ensure_ascii=ascii_only)
         pieces.append(raw[pos:s])
