@@ -4,8 +4,9 @@ imports it before anything heavy).
 A file is taken as Python source whatever its name, as ``python FILE`` does, except for the
 formats known to hold something else. A Jupyter notebook is JSON whose code cells are strings:
 run as Python it would at best evaluate one dict literal (and say nothing about the cells),
-linted as Python it would be judged on text that is not the program. Until notebooks are
-supported, every command refuses them with one line.
+linted as Python it would be judged on text that is not the program. ``lint``, ``graph``, ``run``
+and ``analyze`` read a notebook as its code cells' program (faultlens/notebook.py); the commands
+that take Python source as such (``instrument``, the runner's own entry) refuse it with one line.
 """
 from __future__ import annotations
 
@@ -13,8 +14,8 @@ import os
 
 #: file extension -> what the file is and what to do instead
 NOT_PYTHON: dict[str, str] = {
-    ".ipynb": "a Jupyter notebook; notebooks are not supported yet, export one with "
-              "`jupyter nbconvert --to script NOTEBOOK` and pass the .py file",
+    ".ipynb": "a Jupyter notebook; `faultlens lint`, `run` and `graph` read notebooks, this command "
+              "does not: export one with `jupyter nbconvert --to script NOTEBOOK` and pass the .py file",
 }
 
 
