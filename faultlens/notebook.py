@@ -109,17 +109,11 @@ class Notebook:
     def syntax_error(self) -> str | None:
         """``"syntax error at cell C:line L, column K: MSG"`` for the first code cell that
         Python does not compile (each cell on its own, as Jupyter runs it), else None."""
+        from faultlens.analyzer.pysyntax import _python_syntax_error
         for cell, lines in self.cell_program.items():
-            text = "".join(lines)
-            try:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    compile(text, f"cell {cell}", "exec", dont_inherit=True)
-            except SyntaxError as exc:
-                where = f"cell {cell}:line {exc.lineno or 1}" + (f", column {exc.offset}" if exc.offset else "")
-                return f"syntax error at {where}: {exc.msg}"
-            except (ValueError, RecursionError, MemoryError, OverflowError) as exc:
-                return f"cell {cell}: {type(exc).__name__}: {exc}".splitlines()[0]
+            msg = _python_syntax_error("".join(lines), f"cell {cell}", cell=cell)
+            if msg is not None:
+                return msg
         return None
 
     # ---------------------------------------------------------------- edits

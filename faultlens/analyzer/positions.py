@@ -122,12 +122,7 @@ if _CodegenState is not None:
 
         def add_token(self, value: str) -> None:
             self.tokens.append(value)
-            if "\n" in value or "\r" in value:
-                segments = _NEWLINE.split(value)
-                self.line += len(segments) - 1
-                self.column = len(segments[-1])
-            else:
-                self.column += len(value)
+            self._advance(value)
 
         def before_codegen(self, node: cst.CSTNode) -> None:
             self.stack.append((self.line, self.column))

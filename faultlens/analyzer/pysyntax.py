@@ -22,18 +22,20 @@ def python_syntax_error(source: str, path: str) -> str | None:
     return verdict
 
 
-def _python_syntax_error(source: str, path: str) -> str | None:
+def _python_syntax_error(source: str, path: str, cell: int | None = None) -> str | None:
     """``"syntax error at line L, column C: MSG"`` as Python's own compiler reports it
     (``compile()``: the parser and the compiler's checks such as ``'return' outside function``),
     or None when Python compiles the text. Columns are 1-based (``SyntaxError.offset``), so
-    every faultlens command names the position ``python FILE`` names."""
+    every faultlens command names the position ``python FILE`` names. ``cell``: the text is a
+    notebook cell, named in the message (``"syntax error at cell C:line L, ..."``)."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # SyntaxWarnings (invalid escapes) are not errors
             compile(source, path, "exec", dont_inherit=True)
     except SyntaxError as exc:
-        where = f"line {exc.lineno}" + (f", column {exc.offset}" if exc.offset else "")
+        where = f"line {exc.lineno}" if cell is None else f"cell {cell}:line {exc.lineno or 1}"
+        where += f", column {exc.offset}" if exc.offset else ""
         return f"syntax error at {where}: {exc.msg}"
     except (ValueError, RecursionError, MemoryError, OverflowError) as exc:
-        return f"{type(exc).__name__}: {exc}".splitlines()[0]
+        return (f"cell {cell}: " if cell is not None else "") + f"{type(exc).__name__}: {exc}".splitlines()[0]
     return None
