@@ -51,9 +51,10 @@ def test_epochs_from_argv_get_a_command_line_patch(tmp_path):
 def test_lr_from_argv_get_a_command_line_patch(tmp_path):
     p = _program(tmp_path)
     g = build_graph(p, argv=["--lr=5"])
+    # SGD at lr 5 (effective step above 1) goes to 0.1 in one patch (the lr ladder)
     patch = make_patch(_fault("learning_rate", "diverging_loss"), g)
-    assert patch is not None and patch.argv == ["--lr=0.5"] and patch.diff == ""
-    assert "--lr 0.5" in patch.description
+    assert patch is not None and patch.argv == ["--lr=0.1"] and patch.diff == ""
+    assert "--lr 0.1" in patch.description
 
 
 def test_without_argv_the_default_is_patched(tmp_path):
