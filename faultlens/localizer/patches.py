@@ -567,7 +567,7 @@ def _feed_standardise(g, tv) -> tuple[str, list, str] | None:
     m, sd = float(np.median(mean)), float(np.median(std))
     if not (np.isfinite(m) and np.isfinite(sd) and sd > 0):
         return None
-    edits, path, names, done = [], None, [], set()
+    edits, path, done = [], None, set()
     for c in fwd:
         x = (c.get("inputs") or [""])[0]
         if c.get("target") != model or not isinstance(x, str) or not x.isidentifier():
@@ -586,7 +586,6 @@ def _feed_standardise(g, tv) -> tuple[str, list, str] | None:
         path = ab
         done.add((ab, at))
         edits.append(InsertStmt(at, f"{x} = ({x} - {m:.4g}) / {sd:.4g}\n", after=False))
-        names.append(x)
     if not edits:
         return None
     return path, edits, (f"standardise the model's input where each loop feeds it (mean {m:.4g}, std {sd:.4g} "

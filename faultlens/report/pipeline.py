@@ -197,6 +197,12 @@ def _patched_copy(report: Any, result: Any, graph: Any, patch: Any, name: str) -
     return os.path.join(src_dir, entry_rel), vdir
 
 
+def _run_argv(patch: Any, result: Any) -> list[str]:
+    """The command line a patched copy runs with: a command-line patch's own, else the run's."""
+    argv = patch.argv if getattr(patch, "argv", None) is not None else getattr(result, "argv", [])
+    return list(argv or [])
+
+
 #: the quick patch check: steps a patched copy must reach, and its time limit (seconds)
 CHECK_STEPS = 3
 CHECK_SECONDS = 30.0
@@ -216,9 +222,8 @@ def check_patch(report: Any, result: Any, graph: Any, *, max_seconds: float = CH
 
     patch = top.patch
     entry, vdir = _patched_copy(report, result, graph, patch, "check")
-    run_argv = patch.argv if getattr(patch, "argv", None) is not None else getattr(result, "argv", [])
     try:
-        res = run_program(entry, list(run_argv or []), max_steps=CHECK_STEPS, max_seconds=max_seconds,
+        res = run_program(entry, _run_argv(patch, result), max_steps=CHECK_STEPS, max_seconds=max_seconds,
                           out_dir=os.path.join(vdir, "run"), stream=False, sample_every=1000)
     except Exception as exc:  # noqa: BLE001 - any failure to run the copy withdraws the patch
         res, err = None, f"{type(exc).__name__}: {exc}"
@@ -257,8 +262,7 @@ def verify_patch(report: Any, result: Any, graph: Any, *, max_steps: int | None 
     if max_steps is None and max_seconds is None:
         max_seconds = max(60.0, 3.0 * float(result.seconds or 0))
     try:
-        run_argv = patch.argv if getattr(patch, "argv", None) is not None else getattr(result, "argv", [])
-        res2 = run_program(entry, list(run_argv or []),
+        res2 = run_program(entry, _run_argv(patch, result),
                            max_steps=max_steps, max_seconds=max_seconds, out_dir=os.path.join(vdir, "run"),
                            curvature=curvature, seed=seed, stream=False, sample_every=sample_every)
     except Exception as exc:

@@ -488,26 +488,23 @@ def good_result(tv: TraceView, gf: GraphFacts) -> str | None:
 
 def good_regression(tv: TraceView, gf: GraphFacts) -> str | None:
     """``good_result`` for regression losses only: R^2 of an MSE, or the mean absolute error
-    of an L1-type loss against the targets' standard deviation, at least GOOD_RESULT."""
+    of an L1-type loss against the targets' standard deviation, at least GOOD_RESULT.
+    Absolute-error losses (L1, smooth L1, Huber) are in the targets' units, hence the std."""
     lts = set(gf.loss_types())
-    if lts == {"MSELoss"} and not _sum_reduced(gf):
-        s, v = _loss(tv)
-        _, tsd = finite(*tv.series("target_std"))
-        if len(v) >= MIN_STEPS and len(tsd):
-            var = float(np.median(tsd)) ** 2
-            _, tail = head_tail(v)
-            if var > 0 and 1.0 - tail / var >= GOOD_RESULT:
-                return f"R^2 ~ {1.0 - tail / var:.2f}"
-    if lts and lts <= _ABS_LOSSES and not _sum_reduced(gf):
-        # absolute-error losses (L1, smooth L1, Huber) are in the targets' units: the same score
-        # with the mean absolute error against the targets' standard deviation
-        s, v = _loss(tv)
-        _, tsd = finite(*tv.series("target_std"))
-        if len(v) >= MIN_STEPS and len(tsd):
-            sd = float(np.median(tsd))
-            _, tail = head_tail(v)
-            if sd > 0 and 1.0 - tail / sd >= GOOD_RESULT:
-                return f"mean absolute error {fmt(tail)} against target std {fmt(sd)}"
+    mse = lts == {"MSELoss"}
+    if not (mse or (lts and lts <= _ABS_LOSSES)) or _sum_reduced(gf):
+        return None
+    _, v = _loss(tv)
+    _, tsd = finite(*tv.series("target_std"))
+    if len(v) < MIN_STEPS or not len(tsd):
+        return None
+    sd = float(np.median(tsd))
+    _, tail = head_tail(v)
+    if mse:
+        var = sd ** 2
+        return f"R^2 ~ {1.0 - tail / var:.2f}" if var > 0 and 1.0 - tail / var >= GOOD_RESULT else None
+    if sd > 0 and 1.0 - tail / sd >= GOOD_RESULT:
+        return f"mean absolute error {fmt(tail)} against target std {fmt(sd)}"
     return None
 
 
