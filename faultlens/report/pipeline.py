@@ -324,7 +324,11 @@ def finish_run(result: Any, args: Any) -> int:
         # --max-seconds bounds the whole command: the analysis here ends a second before it
         deadline = float(args.started) + float(args.max_seconds) - 1.0
     report, graph = diagnose_result(result, program, deadline=deadline)
-    if not getattr(args, "verify", False) and getattr(args, "check", True) and report.top is not None \
+    interrupted = getattr(result, "status", None) == "interrupted"
+    if interrupted and report.top is not None and report.top.patch is not None:
+        # Ctrl-C asks faultlens to stop: no further run of the program, not even a short one
+        report.notes.append("patch not checked: the run was interrupted")
+    elif not getattr(args, "verify", False) and getattr(args, "check", True) and report.top is not None \
             and report.top.patch is not None:
         limit = CHECK_SECONDS
         if getattr(args, "max_seconds", None) and getattr(args, "started", None):
@@ -334,7 +338,7 @@ def finish_run(result: Any, args: Any) -> int:
             check_patch(report, result, graph, max_seconds=limit)
         else:
             report.notes.append("patch not checked: the time limit left no room for a test run")
-    if getattr(args, "verify", False) and report.top is not None and report.top.patch is not None:
+    if not interrupted and getattr(args, "verify", False) and report.top is not None and report.top.patch is not None:
         verify_patch(report, result, graph, max_steps=getattr(args, "max_steps", None),
                      max_seconds=getattr(args, "max_seconds", None), seed=getattr(args, "seed", None),
                      curvature=bool(getattr(args, "curvature", False)),

@@ -57,3 +57,24 @@ def test_a_patch_that_breaks_the_program_is_withdrawn(tmp_path, monkeypatch):
     assert report.top.patch is None
     assert any("withdrawn" in n and desc in n and "AttributeError" in n for n in report.notes)
     assert "patch:" not in report.to_text()
+
+
+def test_an_interrupted_run_starts_no_further_run(tmp_path, monkeypatch, capsys):
+    """Ctrl-C asks faultlens to stop: neither the patch check nor --verify runs the program again."""
+    import argparse
+
+    from faultlens.report import pipeline
+
+    monkeypatch.chdir(tmp_path)
+    report, res, graph = _report(tmp_path)
+    res.status = "interrupted"
+
+    def no_run(*a, **k):
+        raise AssertionError("the program was run again after an interrupt")
+
+    monkeypatch.setattr(pipeline, "check_patch", no_run)
+    monkeypatch.setattr(pipeline, "verify_patch", no_run)
+    for verify in (False, True):
+        args = argparse.Namespace(file=str(tmp_path / "train.py"), verify=verify, check=True, quiet=True,
+                                  diff=False, fix=False, json=None, sarif=None, html=None)
+        pipeline.finish_run(res, args)
