@@ -892,10 +892,29 @@ def _opt_post_hook(opt, args, kwargs):
         return None
     ow.steps += 1
     S.any_opt_known = True
+    if ow.steps == 1:
+        _lead_for(S, opt)
     S.run_probes("on_opt_post", ow)
     S.fwd_since_step = False
     S.mark_dirty()
     return None
+
+
+def _lead_for(S: _State, opt: torch.optim.Optimizer) -> None:
+    """At an optimizer's first step: the lead model (whose training forward opens an iteration)
+    must be one that some optimizer trains. A module called with gradients on before training
+    (a tutorial's ``nn.Linear`` demo, a frozen feature extractor) may have become the lead
+    while the trained model is another; then the lead moves to the watched model that owns
+    most of this optimizer's parameters, else no iteration would ever close."""
+    lead = S.lead
+    if lead is None:
+        return
+    params = {id(p) for g in opt.param_groups for p in g.get("params", ())}
+    if lead.param_names.keys() & params:
+        return
+    best = max(S.models.values(), key=lambda mw: len(mw.param_names.keys() & params), default=None)
+    if best is not None and best.param_names.keys() & params:
+        S.lead = best
 
 
 def param_node(S: _State, p: torch.Tensor, ow: OptWatch | None = None, gi: int = 0, pi: int = 0) -> str | None:
