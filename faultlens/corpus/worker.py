@@ -211,7 +211,7 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
                 if job.get("mutant") and injection_error(crash):
                     res["status"] = "invalid"  # the mutation's own code raised: no label input, no features
                     res["error"] = injection_error_text(crash)
-            elif stop in ("nonfinite_loss", "nonfinite_params"):
+            elif stop in ("settled", "nonfinite_loss", "nonfinite_params"):  # the early stop's verdict
                 res["status"] = "diverged"
             elif score is None and status == "cut_short":
                 res["status"] = "cut_short"

@@ -38,7 +38,10 @@ def add_parser(subparsers: Any) -> None:
                    help="also measure loss curvature (lambda_max, Hessian trace; <= ~5%% extra time)")
     r.add_argument("--no-curvature", dest="curvature", action="store_false")
     r.add_argument("--no-early-stop", dest="early_stop", action="store_false", default=True,
-                   help="run to the end even when the outcome is already certain")
+                   help="run to the end even when the diagnosis is already settled (by default the run "
+                        "stops, with stop reason 'settled', once the training loss has been non-finite for "
+                        "3 iterations in a row or a GradScaler has skipped 16 optimizer steps in a row; "
+                        "the diagnosis then judges that prefix)")
     r.add_argument("--seed", type=int, metavar="N", help="seed python/numpy/torch before the program runs")
     r.add_argument("--sample-every", type=_positive_int, default=10, metavar="K",
                    help="detailed probes every K steps (default 10)")

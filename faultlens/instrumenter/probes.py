@@ -320,6 +320,10 @@ class GradProbe(Probe):
             return
         grads = [p.grad for _, _, p in items]
         vals = torch.stack(torch._foreach_norm(grads)).tolist()   # one fused op, one host sync
+        div = S.amp_grad_div
+        if div is not None and div[0] == id(ow.opt) and div[1] > 0:
+            # a GradScaler's fused optimizer unscales inside its step: these are still scaled
+            vals = [v / div[1] for v in vals]
         total = math.sqrt(sum(v * v for v in vals))
         from faultlens.instrumenter.runtime import param_node
         gnode = getattr(ow, "global_node", None)

@@ -56,6 +56,15 @@ class StopRun(BaseException):
 #: are already non-finite after the first such update in nearly every case).
 NONFINITE_STOP_STEPS = 3
 
+#: Mixed precision: a GradScaler that skipped this many consecutive optimizer steps has
+#: collapsed. Each skipped step halves the scale (``backoff_factor`` 0.5, torch.amp docs), so
+#: 16 halvings take the default ``init_scale`` 2**16 down to 1, below which the GradScaler.update
+#: docs say "something is likely wrong"; a healthy fp16 start skips only the few steps that
+#: bring the scale into range. The ``amp_scale_collapse`` symptom uses the same two bounds, so
+#: once the run reaches it the symptom has fired and cannot un-fire (the settled early stop).
+AMP_COLLAPSE_RUN = 16
+AMP_MIN_SCALE = 1.0
+
 #: Fraction of the training time the detailed (sampled) probes may use: a sampled step is
 #: postponed while the probes' total time exceeds it. Chosen so the whole instrumentation
 #: stays near the 5% overhead target (benchmarks/overhead.py) with room for the every-step
@@ -67,7 +76,10 @@ PROBE_BUDGET = 0.01
 TIER1_BUDGET = 0.02
 
 #: Reasons (``meta.stop_reason``) that map to status ``cut_short``.
-STOP_REASONS = ("max_steps", "max_seconds", "max_seconds_hard", "nonfinite_loss", "nonfinite_params")
+#: ``settled``: the early stop (default on, ``--no-early-stop`` turns it off) ended a run whose
+#: diagnosis could no longer change; ``meta.settled`` says by which rule ({rule, step,
+#: since_step, why}). ``nonfinite_loss`` is the name older traces give the same stop.
+STOP_REASONS = ("max_steps", "max_seconds", "max_seconds_hard", "settled", "nonfinite_loss", "nonfinite_params")
 
 
 class ModelWatch:
@@ -124,6 +136,26 @@ class LossWatch:
         self.loss_type = loss_type
 
 
+class AmpWatch:
+    """What the program's GradScalers did (created at the first ``scaler.step``): steps taken
+    through a scaler, steps it skipped (inf/NaN gradients: ``optimizer.step()`` not called),
+    the current run of consecutive skips and the scales seen."""
+
+    def __init__(self):
+        self.steps = 0
+        self.skipped = 0
+        self.streak = 0
+        self.streak_from: int | None = None
+        self.longest = 0
+        self.first_scale: float | None = None
+        self.last_scale: float | None = None
+        self.min_scale: float | None = None
+
+    def to_meta(self) -> dict[str, Any]:
+        return {"steps": self.steps, "skipped": self.skipped, "longest_skip_run": self.longest,
+                "first_scale": self.first_scale, "last_scale": self.last_scale, "min_scale": self.min_scale}
+
+
 class _State:
     def __init__(self, *, trace_path: str, graph: Any = None, program: str | None = None,
                  max_steps: int | None = None, max_seconds: float | None = None,
@@ -172,6 +204,10 @@ class _State:
         self.disabled: set[str] = set()
         self.nonfinite_loss_streak = 0
         self.step_loss_nonfinite = False
+        self.amp: AmpWatch | None = None   # a GradScaler stepped (mixed precision)
+        self.amp_scaled: tuple[Any, Any, float] | None = None  # (scaled loss, loss, scale) of scaler.scale
+        self.amp_grad_div: tuple[int, float] | None = None  # (id(opt), scale): its grads still scaled
+        self.settled: dict[str, Any] | None = None
         self.pending: list[Any] = []   # ambiguous loss calls of this iteration (_Pending)
         self.redirect: Any = None
         self.probe_time = 0.0          # seconds spent in probes (curvature excluded)
@@ -313,8 +349,8 @@ class _State:
         self.loss_seen = False
         self.nonfinite_loss_streak = self.nonfinite_loss_streak + 1 if self.step_loss_nonfinite else 0
         self.step_loss_nonfinite = False
-        if self.early_stop and self.nonfinite_loss_streak >= NONFINITE_STOP_STEPS:
-            raise StopRun("nonfinite_loss")
+        if self.early_stop:
+            self.settle_check()
         nxt = self.step + 1
         if self.max_steps is not None and nxt >= self.max_steps:
             raise StopRun("max_steps")
@@ -331,6 +367,27 @@ class _State:
         if w.flush_due(nxt):
             w.set_meta(steps=nxt)
             w.flush(nxt)
+
+    def settle_check(self) -> None:
+        """The early stop: end the run (``StopRun("settled")``) once its diagnosis cannot change.
+        Two rules, each the point where a failure symptom has fired for good: the training loss
+        non-finite for NONFINITE_STOP_STEPS consecutive iterations (``nan_or_inf`` fires on the
+        first; a NaN/Inf loss does not recover under plain optimizers), and a GradScaler that
+        skipped AMP_COLLAPSE_RUN consecutive steps (``amp_scale_collapse``). A run that looks
+        healthy is never stopped early."""
+        if self.nonfinite_loss_streak >= NONFINITE_STOP_STEPS:
+            k = self.step - self.nonfinite_loss_streak + 1
+            self._settle("nonfinite_loss", k, f"non-finite loss since step {k}")
+        a = self.amp
+        if a is not None and a.streak >= AMP_COLLAPSE_RUN and a.streak_from is not None:
+            self._settle("amp_scale_collapse", a.streak_from,
+                         f"GradScaler skipped every optimizer step since step {a.streak_from}, "
+                         f"scale down to {a.last_scale:.3g}")
+
+    def _settle(self, rule: str, since: int, why: str) -> None:
+        self.settled = {"rule": rule, "step": self.step, "since_step": since, "why": why}
+        self.writer.set_meta(settled=self.settled)
+        raise StopRun("settled")
 
     def mark_dirty(self) -> None:
         self.dirty = True
@@ -355,6 +412,7 @@ class _State:
             "probe_seconds": {k: round(v, 4) for k, v in sorted(self.probe_seconds.items())},
             "training_seconds": None if self.train_t0 is None else round(time.perf_counter() - self.train_t0, 4),
             "crash": crash, "stop_reason": stop_reason, "returncode": returncode,
+            "amp": None if self.amp is None else self.amp.to_meta(),
             "watched": {
                 "models": [m.node for m in self.models.values()],
                 "optimizers": [o.node for o in self.optimizers.values() if o.node],
@@ -468,6 +526,11 @@ def _install_global_hooks(S: _State) -> None:
                 s.event("backward", s.lead.node if s.lead else None,
                         s.last_training_mode, True)
                 t = args[0] if args else kwargs.get("tensors")
+                sc = s.amp_scaled
+                if sc is not None:
+                    s.amp_scaled = None
+                    if sc[0] is t:  # scaler.scale(loss).backward(): record the loss, not loss * scale
+                        t = sc[1]
                 if not s.loss_seen and isinstance(t, torch.Tensor) and t.numel() == 1:
                     _on_loss(s, s.backward_loss, t, (), {})
                 result = orig(*args, **kwargs)
@@ -540,6 +603,116 @@ def _install_global_hooks(S: _State) -> None:
                 return orig(*args, **kwargs)
             return clip
         _patch(S, torch.nn.utils, fname, make_clip)
+
+    _install_amp_hooks(S)
+
+
+def _install_amp_hooks(S: _State) -> None:
+    """Mixed precision: wrap ``GradScaler.scale`` and ``GradScaler.step`` (``torch.amp``'s class;
+    ``torch.cuda.amp.GradScaler`` and ``torch.cpu.amp.GradScaler`` inherit them). ``import torch``
+    has loaded that module already; nothing is imported for it, and a run that never calls a
+    scaler never reaches these wrappers.
+
+    * ``scale(loss)``: the scaled tensor is remembered, so that the backward on it records the
+      loss itself (a loss the program writes by hand is recorded at ``backward``).
+    * ``step(opt)``: the scale of this iteration (``amp_scale``) and whether the scaler skipped
+      the step (``amp_skipped``: it found inf/NaN gradients and did not call ``optimizer.step()``;
+      torch.amp docs). A skipped step records an ``amp_skip`` event and closes the iteration as an
+      optimizer step would, so iterations keep their own loss and are not read as a loop whose
+      optimizer never steps. The probes at the optimizer's step pre hook see unscaled gradients:
+      ``GradScaler.step`` unscales before ``optimizer.step()``, except for an optimizer that
+      unscales inside its own step (``_step_supports_amp_scaling``: the fused ones), for which
+      the gradient norms are divided by the scale.
+    """
+    gs = sys.modules.get("torch.amp.grad_scaler")
+    cls = getattr(gs, "GradScaler", None)
+    if cls is None or not callable(getattr(cls, "step", None)) or not callable(getattr(cls, "scale", None)):
+        return
+    unscaled_stage = getattr(getattr(gs, "OptState", None), "UNSCALED", None)
+
+    def make_scale(orig):
+        def scale(self, outputs, *args, **kwargs):
+            out = orig(self, outputs, *args, **kwargs)
+            s = _S
+            if s is not None and not s.suspended and isinstance(outputs, torch.Tensor) and out is not outputs:
+                s.amp_scaled = (out, outputs)
+            return out
+        return scale
+
+    def make_step(orig):
+        def step(self, optimizer, *args, **kwargs):
+            s = _S
+            if s is None or s.suspended or not _scaler_enabled(self):
+                return orig(self, optimizer, *args, **kwargs)
+            try:
+                scale: float | None = float(self.get_scale())
+            except Exception:
+                scale = None
+            key = id(optimizer)
+            ow = s.optimizers.get(key)
+            before = ow.steps if ow is not None else 0
+            fused = bool(getattr(optimizer, "_step_supports_amp_scaling", False))
+            if fused and scale:
+                st = getattr(self, "_per_optimizer_states", {}).get(key)
+                if st is None or st.get("stage") is not unscaled_stage:
+                    s.amp_grad_div = (key, scale)   # its step sees the gradients still scaled
+            try:
+                ret = orig(self, optimizer, *args, **kwargs)
+            finally:
+                s.amp_grad_div = None
+            ow = s.optimizers.get(key)
+            skipped = (ow.steps if ow is not None else 0) == before or (fused and _found_inf(self, key))
+            _amp_record(s, ow, scale, skipped)
+            return ret
+        return step
+
+    _patch(S, cls, "scale", make_scale)
+    _patch(S, cls, "step", make_step)
+
+
+def _scaler_enabled(scaler: Any) -> bool:
+    try:
+        return bool(scaler.is_enabled())
+    except Exception:
+        return False
+
+
+def _found_inf(scaler: Any, key: int) -> bool:
+    """The scaler found inf/NaN gradients for the optimizer ``key`` in this iteration (read
+    after a fused optimizer's step, which skips its update itself)."""
+    try:
+        st = scaler._per_optimizer_states.get(key)
+        return bool(st) and sum(float(v) for v in st["found_inf_per_device"].values()) > 0
+    except Exception:
+        return False
+
+
+def _amp_record(S: _State, ow: OptWatch | None, scale: float | None, skipped: bool) -> None:
+    a = S.amp
+    if a is None:
+        a = S.amp = AmpWatch()
+    node = (ow.node if ow is not None else None) or (S.lead.node if S.lead is not None else None) or "amp"
+    a.steps += 1
+    if scale is not None:
+        if a.first_scale is None:
+            a.first_scale = scale
+        a.last_scale = scale
+        a.min_scale = scale if a.min_scale is None else min(a.min_scale, scale)
+        S.put("amp_scale", node, scale)
+    S.put("amp_skipped", node, 1.0 if skipped else 0.0)
+    if not skipped:
+        a.streak, a.streak_from = 0, None
+        return
+    a.skipped += 1
+    if a.streak == 0:
+        a.streak_from = S.step
+    a.streak += 1
+    a.longest = max(a.longest, a.streak)
+    S.event("amp_skip", node, S.last_training_mode)
+    S.writer.set_meta(amp=a.to_meta())
+    # the iteration ends here as it would after optimizer.step()
+    S.fwd_since_step = False
+    S.mark_dirty()
 
 
 # ====================================================================== watch API

@@ -87,10 +87,14 @@ CURVATURE_METRICS = (  # node: model id (loss curvature on the current batch)
 GLOBAL_METRICS = (  # node: model id
     "grad_norm_total", "weight_norm_total", "update_ratio_total",
 )
+AMP_METRICS = (  # node: the optimizer id; one row per scaler.step(optimizer) (mixed precision)
+    "amp_scale",          # the GradScaler's loss scale in this iteration (before its update())
+    "amp_skipped",        # 1 when the scaler skipped the step (inf/NaN gradients), else 0
+)
 
 ALL_METRICS = (
     LOSS_METRICS + ACTIVATION_METRICS + PARAM_METRICS + OPTIMIZER_METRICS
-    + BATCH_METRICS + CURVATURE_METRICS + GLOBAL_METRICS
+    + BATCH_METRICS + CURVATURE_METRICS + GLOBAL_METRICS + AMP_METRICS
 )
 
 # --- events -------------------------------------------------------------------------------
@@ -102,6 +106,7 @@ EVENTS = (
     "backward",
     "clip",           # clip_grad_norm_/clip_grad_value_
     "step",           # optimizer.step()
+    "amp_skip",       # scaler.step(optimizer) skipped the step (inf/NaN gradients; mixed precision)
     "sched_step",     # lr scheduler step
     "train",          # model.train() called
     "eval",           # model.eval() called
@@ -111,11 +116,15 @@ EVENTS = (
 # --- run status / crash -------------------------------------------------------------------
 STATUSES = ("running", "finished", "crashed", "cut_short", "interrupted")
 #: Why a run ended (meta ``stop_reason``). ``cut_short`` runs: max_steps, max_seconds,
-#: max_seconds_hard (the time budget hit outside a training step), nonfinite_loss (early stop:
-#: the training loss was NaN/Inf for 3 consecutive iterations). Others: None (the program
+#: max_seconds_hard (the time budget hit outside a training step), settled (the early stop: the
+#: diagnosis could no longer change; meta ``settled`` = {rule, step, since_step, why}, rule
+#: ``nonfinite_loss``: the training loss NaN/Inf for 3 consecutive iterations, or
+#: ``amp_scale_collapse``: a GradScaler skipped 16 steps in a row), nonfinite_loss (the name older
+#: traces give the first rule). Meta ``amp`` (mixed precision): {steps, skipped,
+#: longest_skip_run, first_scale, last_scale, min_scale}. Others: None (the program
 #: ended), exit (sys.exit; crashed when the status is non-zero), crash, interrupted (Ctrl-C),
 #: killed (the process died by a signal), child_failed.
-STOP_REASONS = ("max_steps", "max_seconds", "max_seconds_hard", "nonfinite_loss", "exit", "crash",
+STOP_REASONS = ("max_steps", "max_seconds", "max_seconds_hard", "settled", "nonfinite_loss", "exit", "crash",
                 "interrupted", "killed", "child_failed",
                 "max_seconds_analysis")  # the time limit ran out in the static analysis: not run
 CRASH_KINDS = ("shape_mismatch", "dtype", "device", "nan_check", "out_of_memory", "other",

@@ -34,7 +34,8 @@ from typing import Any
 
 from faultlens.models.symptoms import REGISTRY, Detection, GraphFacts, TraceView, detect_all
 from faultlens.models.symptoms.base import fmt
-from faultlens.models.symptoms.loss import cut_by_budget
+from faultlens.models.symptoms.amp import amp_note, amp_summary
+from faultlens.models.symptoms.loss import cut_by_budget, settled_early
 
 FAULT_TYPES = (
     "learning_rate", "optimizer", "loss_function", "activation", "weight_initialization",
@@ -87,7 +88,16 @@ EVIDENCE: dict[str, dict[str, float]] = {
     "could_train_longer": {"epochs": 0.5},
     "capacity_limit": {"architecture": 3.5},
     "preprocessing_mismatch": {"data_preprocessing": 4.5},
+    # a GradScaler whose scale collapses with a finite loss: the backward overflows or yields
+    # NaN whatever the scale (unnormalised inputs overflowing fp16, a loss or op producing
+    # inf gradients, a model whose ranges do not fit fp16: the torch.amp docs' warning)
+    "amp_scale_collapse": {"data_preprocessing": 1.0, "loss_function": 0.8, "architecture": 0.8,
+                           "activation": 0.6, "data": 0.5},
 }
+
+#: amp_scale_collapse while the loss itself is non-finite: the forward already fails, and the
+#: symptoms of that failure (nan_or_inf, diverging_loss) say why; the collapse adds little
+AMP_AFTER_NONFINITE: dict[str, float] = {"learning_rate": 0.5, "data": 0.3, "data_preprocessing": 0.3}
 
 #: symptoms of slow progress (explained away by badly scaled inputs / targets)
 SLOW_PROGRESS = {"slow_convergence", "still_improving", "loss_not_decreasing", "no_better_than_baseline"}
@@ -625,6 +635,8 @@ def diagnose(trace: Any, graph: Any = None, lint: list[Any] | None = None, *, us
             table = {"batch_size": 3.5, "epochs": 2.0}
         if d.symptom == "capacity_limit":
             table = dict(CAPACITY[d.details.get("problem", "narrow")])
+        if d.symptom == "amp_scale_collapse" and d.details.get("loss_nonfinite"):
+            table = dict(AMP_AFTER_NONFINITE)
         if d.symptom == "output_range_mismatch" and d.details.get("problem") in OUTPUT_MISMATCH:
             table = dict(OUTPUT_MISMATCH[d.details["problem"]])
         if d.symptom in EXPLAINED_BY_CONTRACT | {"abnormal_update_ratio"} and explainers:
@@ -652,9 +664,10 @@ def diagnose(trace: Any, graph: Any = None, lint: list[Any] | None = None, *, us
     if has_trouble:
         for t, w in lint_sc.items():
             scores[t] += w
-    cut = cut_by_budget(tv)
+    cut = cut_by_budget(tv) or settled_early(tv)
     if cut:
-        scores["epochs"] = min(scores["epochs"], 0.0)  # a budget ended the run, not the program's epochs
+        # a budget or the settled early stop ended the run, not the program's epochs
+        scores["epochs"] = min(scores["epochs"], 0.0)
     p_rules = _softmax(scores)
     if clf:
         z = sum(v for k, v in clf.items() if k in FAULT_TYPES)
@@ -669,6 +682,9 @@ def diagnose(trace: Any, graph: Any = None, lint: list[Any] | None = None, *, us
 
     # 3. verdict
     notes = list(errors)
+    amp = amp_summary(tv)
+    if amp is not None:
+        notes.append(amp_note(amp))
     has_loss = bool(tv.nodes("loss"))
     category = crash_category(crash)
     if crash or status == "crashed":

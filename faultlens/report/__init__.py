@@ -56,6 +56,8 @@ class Report:
     status: str = "finished"
     #: why the run ended (``faultlens.instrumenter.schema.STOP_REASONS``, or exit/crash/interrupted)
     stop_reason: str | None = None
+    #: the settled early stop's rule ({rule, step, since_step, why}) when stop_reason is "settled"
+    settled: dict[str, Any] | None = None
     crash: dict[str, Any] | None = None
     run_dir: str | None = None
     notes: list[str] = field(default_factory=list)
@@ -69,6 +71,11 @@ class Report:
     @property
     def top(self) -> ReportFault | None:
         return self.faults[0] if self.faults else None
+
+    @property
+    def judged_prefix(self) -> bool:
+        """A limit or the settled early stop ended the run: the diagnosis judged a prefix."""
+        return self.status == "cut_short" and self.stop_reason is not None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -84,6 +91,8 @@ class Report:
             "p_faulty": round(float(self.p_faulty), 4),
             "status": self.status,
             "stop_reason": self.stop_reason,
+            "settled": dict(self.settled) if self.settled else None,
+            "judged_prefix": self.judged_prefix,
             "crash": _crash_public(self.crash),
             "run_dir": self.run_dir,
             "notes": list(self.notes),

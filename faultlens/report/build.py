@@ -67,6 +67,7 @@ def build_report(program: str, diagnosis: Any, graph: Any, trace: Any, *, second
         steps=int(diagnosis.steps), seconds=float(seconds), trace=trace_path,
         p_faulty=float(diagnosis.p_faulty), status=diagnosis.status, crash=diagnosis.crash,
         stop_reason=(tv.meta.get("stop_reason") if tv is not None else None),
+        settled=(tv.meta.get("settled") if tv is not None and isinstance(tv.meta.get("settled"), dict) else None),
         run_dir=run_dir, notes=list(diagnosis.notes), diagnosis=diagnosis,
     )
     if tv is not None:

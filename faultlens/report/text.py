@@ -20,6 +20,7 @@ STOPPED = {
     "max_seconds_analysis": "stopped at the time limit (--max-seconds) during the static analysis, "
                             "before the program ran",
     "nonfinite_loss": "stopped early: the training loss stayed non-finite",
+    "settled": "stopped early: the diagnosis was settled",
 }
 
 
@@ -102,6 +103,11 @@ def render_text(report: Any, color: bool = False, context: int = 1) -> str:
     stopped = STOPPED.get(report.stop_reason or "")
     if stopped and report.stop_reason == "max_seconds_analysis":
         L.append(f"  run: {stopped}")
+    elif report.stop_reason == "settled" and report.settled and report.status != "crashed":
+        st = report.settled
+        L.append(f"  run: stopped at step {st.get('step')}: the diagnosis was settled ({st.get('why')}); "
+                 f"the diagnosis judges this prefix of the run ({report.steps} step(s) in {report.seconds:.1f} s; "
+                 "--no-early-stop runs to the end)")
     elif stopped and report.status != "crashed":
         L.append(f"  run: {stopped} after {report.steps} step(s) in {report.seconds:.1f} s; "
                  "the diagnosis judges this prefix of the run")

@@ -90,7 +90,8 @@ def test_sys_exit(programs, run_inproc, code, status):
 
 def test_nan_early_stop(programs, run_inproc):
     res, t = run_inproc(programs / "nan_lr.py")
-    assert res.status == "cut_short" and res.stop_reason == "nonfinite_loss"
+    assert res.status == "cut_short" and res.stop_reason == "settled"
+    assert t.meta["settled"]["rule"] == "nonfinite_loss"
     assert res.steps < 30
     v = t.values("loss")
     assert not np.all(np.isfinite(v))

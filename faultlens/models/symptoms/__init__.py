@@ -20,6 +20,7 @@ from faultlens.models.symptoms import gradients as _gradients  # noqa: F401,E402
 from faultlens.models.symptoms import activations as _activations  # noqa: F401,E402
 from faultlens.models.symptoms import loop as _loop  # noqa: F401,E402
 from faultlens.models.symptoms import data as _data  # noqa: F401,E402
+from faultlens.models.symptoms import amp as _amp  # noqa: F401,E402
 
 __all__ = ["CATEGORIES", "REGISTRY", "Detection", "Symptom", "register", "GraphFacts", "TraceView", "Event",
            "detect_all"]

@@ -92,7 +92,8 @@ class MissingUpdate(Symptom):
     or ``zero_grad`` between ``backward`` and ``step`` (the step then sees zero gradients).
 
     Rule: >= 3 iterations with a ``backward`` event and no ``step`` event in the run (programs
-    that update parameters by hand, e.g. ``p.data.add_(...)``, are not judged); or in >= 50% of
+    that update parameters by hand, e.g. ``p.data.add_(...)``, are not judged, nor steps that a
+    GradScaler skipped: ``amp_skip`` events); or in >= 50% of
     the steps the last event before ``step`` since the last ``backward`` is a ``zero_grad``."""
 
     name = "missing_update"
@@ -106,6 +107,10 @@ class MissingUpdate(Symptom):
         back = [e for e in tv.events if e.event == "backward"]
         steps = [i for i, e in enumerate(tv.events) if e.event == "step"]
         iters_with_back = {e.step for e in back}
+        if len(back) >= 3 and not steps and any(e.event == "amp_skip" for e in tv.events):
+            # the program called scaler.step(optimizer) and the GradScaler skipped every step
+            # (inf/NaN gradients): the loop is right, the gradients are not (amp_scale_collapse)
+            return []
         if len(back) >= 3 and not steps:  # (without steps the iteration counter may not advance)
             if any(o.get("manual") for o in gf.optimizers) or _MANUAL_UPDATE.search(_sources(gf)):
                 return []  # a hand-written update (the graph's manual optimizer) applies them

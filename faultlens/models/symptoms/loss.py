@@ -79,6 +79,15 @@ def _sum_reduced(gf: GraphFacts) -> bool:
     return any((n.get("args") or {}).get("reduction") == "sum" for n in gf.losses)
 
 
+#: stop reasons of the settled early stop (``nonfinite_loss``: its name in older traces)
+SETTLED_STOPS = ("settled", "nonfinite_loss")
+
+
+def settled_early(tv: TraceView) -> bool:
+    """The early stop ended the run once its diagnosis was settled: a prefix of the run."""
+    return tv.status == "cut_short" and tv.meta.get("stop_reason") in SETTLED_STOPS
+
+
 def cut_by_budget(tv: TraceView) -> bool:
     """The run was stopped by --max-seconds/--max-steps: what it shows is a prefix, so "still
     improving at the end" or "ended below target" say nothing about the program's epochs."""
