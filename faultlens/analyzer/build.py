@@ -91,6 +91,8 @@ def _build(b: Builder) -> None:
         for sc in fi.scopes:
             for d in _ordered_defs(sc):
                 b.obj_of_def(d)
+    from faultlens.analyzer import frameworks
+    frameworks.build(b)  # Lightning / Hugging Face: models given to trainers, configure_optimizers
     Walker(b).run()
 
 

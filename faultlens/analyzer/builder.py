@@ -24,6 +24,7 @@ from typing import Any, Iterator
 
 import libcst as cst
 
+from faultlens.analyzer import frameworks as FW
 from faultlens.analyzer import names as N
 from faultlens.analyzer.graph import ProgramGraph, Span
 from faultlens.analyzer.index import (
@@ -317,6 +318,9 @@ class Builder:
             return ("transform", last, None)
         if qual.startswith("torch.") and qual.count(".") == 1:
             return ("torchfn", last, None)
+        fw = FW.callee_kind(qual)  # Lightning / Hugging Face trainers (analyzer/frameworks.py)
+        if fw is not None:
+            return fw
         return ("ext", qual, None)
 
     def is_module(self, ci: ClassInfo, stack: frozenset = frozenset()) -> bool:
@@ -332,7 +336,8 @@ class Builder:
             if q[0] == "ext":
                 qual = q[1]
                 if qual in N.MODULE_BASES or (qual.startswith("torch.nn.") and qual.split(".")[-1][:1].isupper()
-                                              and not qual.startswith("torch.nn.functional")):
+                                              and not qual.startswith("torch.nn.functional")) \
+                        or FW.is_lightning_base(qual):
                     result = True
                     ci.module_base = ci.module_base or qual
             elif q[0] == "class":
@@ -524,6 +529,8 @@ class Builder:
             return self.class_attr(ci, name, depth)
         if kind == "class":
             return self.class_attr(obj[1], name, depth)
+        if kind == "hparams":  # self.hparams.x of a LightningModule: its constructor's x
+            return FW.hparams_member(self, obj[1], name, depth)
         return None
 
     def class_attr(self, ci: ClassInfo, name: str, depth: int) -> Val | None:
@@ -573,10 +580,16 @@ class Builder:
         """Resolve ``key`` without the scope's own definitions of it."""
         h = head(key)
         if h == "self" and scope.cls is not None:
-            ds = scope.cls.attr_defs.get(key)
+            ds = scope.cls.attr_defs.get(key) or FW.inherited_attr_defs(self, scope.cls, key)
             if ds:
                 init = [x for x in ds if x.scope.qualname.endswith(".__init__")]
                 return self.def_val((init or ds)[-1], depth + 1)
+            if key.startswith("self.hparams") and FW.class_framework(self, scope.cls):
+                if key == "self.hparams":
+                    return Val(None, False, "unknown", obj=("hparams", scope.cls), via="config")
+                base, memb = _split_key(key)
+                if base == "self.hparams":
+                    return FW.hparams_member(self, scope.cls, memb, depth) or UNRES
         if h in scope.params and scope.kind == "function":
             v = self.param_val(scope, h, key[len(h):], depth + 1)
             if v is not None:
@@ -642,6 +655,9 @@ class Builder:
                 q = self.qualify(fi, cs.key)
                 if q and ((q[0] == "func" and q[1] is fn) or (q[0] == "class" and q[1] is target_cls)):
                     out.append(cs)
+        if target_cls is not None and FW.class_framework(self, target_cls):
+            # a LightningModule subclass without an __init__ of its own passes its arguments on
+            out.extend(FW.inherited_init_sites(self, target_cls))
         self._bindings[k] = out
         return out
 
@@ -1034,7 +1050,8 @@ class Builder:
                         return o
                 return None
             if key == "self" and scope.cls.node_id:
-                return None
+                # in a LightningModule's training methods ``self`` is the model built from it
+                return FW.self_model(self, scope.cls) if scope.kind == "function" else None
         if h in scope.params and scope.kind == "function":
             if key != h:
                 return None
@@ -1122,6 +1139,8 @@ class Builder:
             return self._make_dataloader(call, scope, stmt, var)
         if kind == "transform":
             return self._make_transform(call, scope, stmt, var, tname)
+        if kind == "trainer":
+            return FW.make_trainer(self, call, scope, stmt, var, tname)
         if kind == "func" and var is not None:
             fn: Scope = ci
             for st in _iter_returns(fn.node):

@@ -39,6 +39,7 @@ NODE_KINDS = (
     "transform",      # input transform / normalisation of data
     "hyperparameter", # a value with a definition site, linked to its uses
     "function",       # a function of interest (main, train, closure passed to LBFGS step)
+    "trainer",        # a framework trainer: Lightning's Trainer(...), HF Trainer / TrainingArguments
 )
 
 #: Edge kinds.

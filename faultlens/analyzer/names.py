@@ -243,6 +243,7 @@ _HP_ALIASES = {
     "num_hidden": "hidden_size", "hidden_layer_size": "hidden_size",
     "num_classes": "num_classes", "n_classes": "num_classes", "nclasses": "num_classes",
     "classes": "num_classes", "output_size": "num_classes", "n_outputs": "num_classes",
+    "num_train_epochs": "epochs", "per_device_train_batch_size": "batch_size",
 }
 
 

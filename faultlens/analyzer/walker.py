@@ -8,6 +8,7 @@ from typing import Any
 
 import libcst as cst
 
+from faultlens.analyzer import frameworks as FW
 from faultlens.analyzer import names as N
 from faultlens.analyzer.builder import (
     Builder, Ctx, Val, _body, _int_literal, _jsonable, _unwrap_iter, iter_calls, _stmt_exprs,
@@ -65,8 +66,11 @@ class Walker:
             sc = self.scope_by_node.get(id(st))
             if sc is None:
                 return
+            mc = ctx.module_class
+            if mc is not None and sc.cls is mc and FW.training_method(b, mc, st.name.value):
+                mc = None  # a LightningModule's training_step / configure_optimizers: training code
             sub = Ctx(scope=sc, loops=list(ctx.loops), contexts=list(ctx.contexts), in_closure=ctx.in_closure,
-                      loop_vars=dict(ctx.loop_vars), module_class=ctx.module_class)
+                      loop_vars=dict(ctx.loop_vars), module_class=mc)
             sub_parents = list(parents)
             for dec in st.decorators:
                 e = dec.decorator
@@ -269,7 +273,8 @@ class Walker:
                 self._call_node("zero_grad", rtext, None, call, stmt, ctx, parents, result, manual=True)
                 return
             if meth in ("zero_grad", "step", "train", "eval", "load_state_dict", "backward", "forward"):
-                target = b.resolve_obj(rk, ctx.scope, pos) if rk and rk != "self" else None
+                target = b.resolve_obj(rk, ctx.scope, pos) if rk and (rk != "self" or (
+                    meth == "forward" and FW.class_framework(b, ctx.scope.cls))) else None
                 tkind = self.g.g.nodes[target]["kind"] if target else None
                 if meth == "backward":
                     self._call_node("backward", rtext, None, call, stmt, ctx, parents, result)
@@ -847,7 +852,7 @@ class Walker:
                     role = "init_fn"
                 elif name == "main" or name in mains:
                     role = "main"
-                elif self._fn_backward(sc):
+                elif self._fn_backward(sc) or (name == "training_step" and FW.class_framework(b, sc.cls)):
                     role = "train"
                 elif _EVAL_NAME.search(name) and top:
                     role = "evaluate"

@@ -455,6 +455,8 @@ def configure(*, trace_path: str, graph: Any = None, program: str | None = None,
                 max_seconds=max_seconds, curvature=curvature, early_stop=early_stop,
                 sample_every=sample_every, meta=meta, deterministic=deterministic)
     _install_global_hooks(_S)
+    from faultlens.integrations import install as _install_integrations
+    _install_integrations(_S)  # Lightning / HF Trainer callbacks (faultlens/integrations), imports nothing
     return _S
 
 
