@@ -201,6 +201,7 @@ def make_trainer(b: Any, call: cst.Call, scope: Any, stmt: Any, var: str | None,
     nid = b.add("trainer", var or cls, fi, stmt, scope, var=var, framework=framework, trainer_type=cls,
                 **b._base_attrs(call, scope, stmt))
     b._stmt_lookup[nid] = stmt
+    b.__dict__.setdefault("_fw_calls", {})[nid] = call
     if framework == "lightning":
         hps = _PL_TRAINER_HPS
         a, r, s, h = b.consume_args(nid, call, scope, pos, [], set(hps), skip={"callbacks", "logger", "plugins",
@@ -265,6 +266,11 @@ def build(b: Any) -> None:
     trainer (``trainer.fit(LitMLP(), dl)``, ``Trainer(model=BertFor...(config))``), the
     optimizers ``configure_optimizers`` returns, and the HF optimizer's model."""
     created = False
+    for fi in list(b.files.values()):
+        for cs in list(fi.calls):  # trainers built without a variable: Trainer(args=TrainingArguments(...))
+            cat = b.classify_callee(fi, cs.call.func) if cs.key else None
+            if cat and cat[0] == "trainer":
+                b.obj_of_expr(cs.call, cs.scope, cs.stmt, cs.pos, None)
     for fi in list(b.files.values()):
         for cs in list(fi.calls):
             short = cs.key.rsplit(".", 1)[-1]
@@ -345,8 +351,8 @@ def _link_hf(b: Any) -> None:
         scope = b.scope_of_node.get(t.id)
         model = args_node = None
         stmt = b._stmt_lookup.get(t.id)
-        call = _call_of(stmt)
-        if call is None or scope is None:
+        call = getattr(b, "_fw_calls", {}).get(t.id)
+        if call is None or scope is None or stmt is None:
             continue
         pos = b._pos(scope.file, stmt)
         m = _arg(call, "model", 0)
@@ -364,14 +370,6 @@ def _link_hf(b: Any) -> None:
                 g.set_attr(oid, params_model=model)
                 g.add_edge(oid, model, "params_of")
             g.set_attr(args_node, trainer=t.id)
-
-
-def _call_of(stmt):
-    if stmt is None:
-        return None
-    for n in _calls_in(stmt):
-        return n
-    return None
 
 
 def _returns(node):

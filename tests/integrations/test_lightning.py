@@ -185,3 +185,20 @@ def test_lightning_clean_is_healthy(tmp_path):
     # validation_step's loss is recorded as an evaluation loss (grad disabled)
     assert ev[("loss", "loss:lightning_clean.py:28:cross_entropy")] > 0
     assert ev[("eval_forward", "model:lightning_clean.py:43:model")] > 0
+
+
+def test_epochs_fault_is_located_and_patched_at_trainer_max_epochs(tmp_path):
+    """Too few epochs in a Lightning program: the localizer and the patch go to the Trainer's
+    max_epochs= literal (there is no epoch loop in the program)."""
+    from types import SimpleNamespace
+
+    from faultlens.localizer import localize
+    from faultlens.localizer.patches import make_patch
+    prog = tmp_path / "prog.py"
+    prog.write_text((PROGRAMS / "lightning_clean.py").read_text())
+    g = build_graph(str(prog))
+    locs = localize("epochs", g, cwd=str(tmp_path))
+    assert [(l.line, l.role, l.column) for l in locs] == [(44, "definition", 36)]
+    patch = make_patch(SimpleNamespace(type="epochs", detections=[], nodes=[]), g, cwd=str(tmp_path))
+    assert patch is not None and "epochs: 4 -> 12" in patch.description
+    assert "L.Trainer(max_epochs=12," in patch.diff
