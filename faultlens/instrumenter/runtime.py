@@ -1077,16 +1077,17 @@ def _opt_post_hook(opt, args, kwargs):
 
 def _lead_for(S: _State, opt: torch.optim.Optimizer) -> None:
     """At an optimizer's first step: the lead model (whose training forward opens an iteration)
-    must be one that some optimizer trains. A module called with gradients on before training
+    must be one that some optimizer of the program trains. A module called with gradients on before training
     (a tutorial's ``nn.Linear`` demo, a frozen feature extractor) may have become the lead
     while the trained model is another; then the lead moves to the watched model that owns
     most of this optimizer's parameters, else no iteration would ever close."""
     lead = S.lead
     if lead is None:
         return
+    trained = {id(p) for ow in S.optimizers.values() for g in ow.opt.param_groups for p in g.get("params", ())}
+    if lead.param_names.keys() & trained:
+        return  # some optimizer trains the lead (a GAN's generator while its discriminator steps)
     params = {id(p) for g in opt.param_groups for p in g.get("params", ())}
-    if lead.param_names.keys() & params:
-        return
     best = max(S.models.values(), key=lambda mw: len(mw.param_names.keys() & params), default=None)
     if best is not None and best.param_names.keys() & params:
         S.lead = best
