@@ -241,3 +241,20 @@ def test_degenerate_step_numbering(tmp_path):
     assert list(s[:3]) == [0, 1, 2] and tv.steps == 50
     assert "exploding_gradient" in {d.symptom for d in detect_all(tv, None)}
 
+
+
+def test_slow_loss_fall_of_a_classifier_that_reached_its_target(tmp_path):
+    """Issue 13's calibration: a 10-class classifier whose cross-entropy fell only 2.3 -> 2.0
+    (an under-confident softmax, plain SGD at a small lr) but whose held-out accuracy reached
+    0.66 has converged far enough: no slow_convergence. The same curve with accuracy 0.35
+    (short of AUTOTRAINER's 0.6 target) still fires."""
+    rng = np.random.default_rng(3)
+    t = np.arange(120)
+    for acc, fires in ((0.66, False), (0.35, True)):
+        tb = healthy()
+        replace(tb, "loss", LOSS, 2.3 - 0.0025 * t + rng.normal(0, 0.005, 120))
+        replace(tb, "accuracy", LOSS, np.linspace(0.2, acc, 120) + rng.normal(0, 0.01, 120))
+        tb.series("val_accuracy", MODEL, np.linspace(0.3, acc, 5), [20, 45, 70, 95, 119])
+        tb.series("target_max", MODEL, np.full(120, 9.0)).series("target_is_int", MODEL, np.ones(120))
+        got = fired(tb, tmp_path, name=f"slow{acc}.sqlite")
+        assert ("slow_convergence" in got) is fires, (acc, sorted(got))
