@@ -38,6 +38,11 @@ WATCH_FN = {
     "scheduler": "watch_scheduler",
 }
 
+#: loop role (the graph's ``loop`` nodes) -> the runtime function that wraps its iterable:
+#: ``epochs`` records an epoch event per iteration; ``iterations`` closes a training
+#: iteration at each new item of the batch loop (runtime.iterations)
+LOOP_FN = {"epoch": "epochs", "step": "iterations"}
+
 
 @dataclass
 class Edit:
@@ -78,13 +83,13 @@ def _is_target_expr(text: str) -> cst.BaseExpression | None:
 
 def plan_from_graph(graph: Any, relpath: str) -> tuple[dict[int, list[tuple[str, str, str]]],
                                                        dict[tuple[int, int], str],
-                                                       dict[int, str], list[dict[str, Any]]]:
+                                                       dict[int, tuple[str, str]], list[dict[str, Any]]]:
     """Collect the edits for one file: after-statement watches keyed by statement line,
     functional-loss call replacements keyed by (line, 0-based column) of the call, and epoch
-    loop wraps keyed by the ``for`` line."""
+    and batch loop wraps keyed by the ``for`` line (node id, runtime function)."""
     after: dict[int, list[tuple[str, str, str]]] = {}
     calls: dict[tuple[int, int], str] = {}
-    loops: dict[int, str] = {}
+    loops: dict[int, tuple[str, str]] = {}
     skipped: list[dict[str, Any]] = []
     if graph is None:
         return after, calls, loops, skipped
@@ -104,8 +109,8 @@ def plan_from_graph(graph: Any, relpath: str) -> tuple[dict[int, list[tuple[str,
                 skipped.append({"node": n.id, "reason": "no assignable variable"})
                 continue
             after.setdefault(n.span.line, []).append((WATCH_FN[n.kind], var, n.id))
-        elif n.kind == "loop" and n.get("role") == "epoch":
-            loops[n.span.line] = n.id
+        elif n.kind == "loop" and n.get("role") in LOOP_FN:
+            loops[n.span.line] = (n.id, LOOP_FN[n.get("role")])
     return after, calls, loops, skipped
 
 
@@ -184,14 +189,14 @@ class _Transformer(cst.CSTTransformer):
         pos = self._pos(original)
         if pos is None or pos.line not in self.loops:
             return updated
-        nid = self.loops.pop(pos.line)
+        nid, fn = self.loops.pop(pos.line)
         new_iter = cst.Call(
-            func=cst.Attribute(cst.Name(RUNTIME), cst.Name("epochs")),
+            func=cst.Attribute(cst.Name(RUNTIME), cst.Name(fn)),
             args=[cst.Arg(updated.iter),
                   cst.Arg(_node_str(nid), keyword=cst.Name("node"),
                           equal=cst.AssignEqual(cst.SimpleWhitespace(""), cst.SimpleWhitespace("")))],
         )
-        self.edits.append(Edit(pos.line, "epochs", nid, cst.Module([]).code_for_node(new_iter)))
+        self.edits.append(Edit(pos.line, fn, nid, cst.Module([]).code_for_node(new_iter)))
         return updated.with_changes(iter=new_iter)
 
 
@@ -253,7 +258,7 @@ def rewrite_source(source: str, graph: Any = None, relpath: str | None = None,
                 skipped.append({"node": nid, "reason": f"no simple statement starts on line {line}"})
     for (line, _), nid in tr.calls.items():
         skipped.append({"node": nid, "reason": f"loss call not found on line {line}"})
-    for line, nid in tr.loops.items():
+    for line, (nid, _) in tr.loops.items():
         skipped.append({"node": nid, "reason": f"no for statement on line {line}"})
     exec_code = new.code
     with_import, where = add_runtime_import(new)

@@ -178,6 +178,7 @@ class _State:
         self.started = False           # a training forward happened
         self.dirty = False             # a backward/step happened in the current iteration
         self.fwd_since_step = False    # a watched training forward since the last optimizer step
+        self.batch_loops = 0           # batch loops (``iterations``) being iterated now
         self.lead: ModelWatch | None = None
         self.seq = 0
         self.sampled = True
@@ -922,6 +923,32 @@ def _epoch_iter(iterable: Iterable[Any], node: str | None):
         yield item
 
 
+def iterations(iterable: Iterable[Any], node: str | None = None) -> Iterable[Any]:
+    """Wrap the iterable of the batch (step) loop the graph found: each new item after a
+    backward/step closes the training iteration. While such a loop runs, the lead model's
+    forward no longer closes iterations, so a program that calls one model several times
+    between steps (a GAN's discriminator on real data, on fakes, then for the generator's
+    loss) counts one iteration per batch, not one per optimizer."""
+    if _S is None:
+        return iterable
+    return _batch_iter(iterable)
+
+
+def _batch_iter(iterable: Iterable[Any]):
+    s0 = _S
+    if s0 is not None:
+        s0.batch_loops += 1
+    try:
+        for item in iterable:
+            s = _S
+            if s is not None and s.dirty and not s.suspended:
+                s.advance()
+            yield item
+    finally:
+        if s0 is not None:
+            s0.batch_loops -= 1
+
+
 # ====================================================================== hooks
 def _fwd_pre_hook(module, args, kwargs):
     S = _S
@@ -938,7 +965,7 @@ def _fwd_pre_hook(module, args, kwargs):
     if grad:
         if S.lead is None:
             S.lead = mw
-        if mw is S.lead and S.dirty:
+        if mw is S.lead and S.dirty and not S.batch_loops:
             S.advance()
         if not S.started:
             S.started = True
