@@ -14,6 +14,10 @@ import re
 
 import libcst as cst
 
+from faultlens.taxonomy import (  # noqa: F401 (the analyzer's catalogue: builder/walker read them here)
+    FUNCTIONAL_LOSSES, OPTIMIZER_DEFAULT_LR, OPTIMIZER_PARAMS,
+)
+
 
 _SKIP_FIELDS = {"lpar", "rpar", "comma", "dot", "equal", "colon", "semicolon", "lbracket", "rbracket",
                 "lbrace", "rbrace", "leading_lines", "lines_after_decorators", "newline", "header", "footer",
@@ -109,51 +113,7 @@ SCHED = "torch.optim.lr_scheduler"
 MODULE_BASES = {"torch.nn.Module", "torch.nn.modules.module.Module"}
 CONTAINERS = {"Sequential", "ModuleList", "ModuleDict"}
 
-#: functional losses -> the loss class they compute
-FUNCTIONAL_LOSSES = {
-    "cross_entropy": "CrossEntropyLoss",
-    "nll_loss": "NLLLoss",
-    "binary_cross_entropy": "BCELoss",
-    "binary_cross_entropy_with_logits": "BCEWithLogitsLoss",
-    "mse_loss": "MSELoss",
-    "l1_loss": "L1Loss",
-    "smooth_l1_loss": "SmoothL1Loss",
-    "huber_loss": "HuberLoss",
-    "kl_div": "KLDivLoss",
-    "poisson_nll_loss": "PoissonNLLLoss",
-    "gaussian_nll_loss": "GaussianNLLLoss",
-    "hinge_embedding_loss": "HingeEmbeddingLoss",
-    "margin_ranking_loss": "MarginRankingLoss",
-    "soft_margin_loss": "SoftMarginLoss",
-    "multilabel_soft_margin_loss": "MultiLabelSoftMarginLoss",
-    "multi_margin_loss": "MultiMarginLoss",
-    "cosine_embedding_loss": "CosineEmbeddingLoss",
-    "triplet_margin_loss": "TripletMarginLoss",
-    "ctc_loss": "CTCLoss",
-}
-
-OPTIMIZER_PARAMS = {
-    "SGD": ["params", "lr", "momentum", "dampening", "weight_decay", "nesterov"],
-    "Adam": ["params", "lr", "betas", "eps", "weight_decay", "amsgrad"],
-    "AdamW": ["params", "lr", "betas", "eps", "weight_decay", "amsgrad"],
-    "Adamax": ["params", "lr", "betas", "eps", "weight_decay"],
-    "NAdam": ["params", "lr", "betas", "eps", "weight_decay", "momentum_decay"],
-    "RAdam": ["params", "lr", "betas", "eps", "weight_decay"],
-    "RMSprop": ["params", "lr", "alpha", "eps", "weight_decay", "momentum", "centered"],
-    "Adagrad": ["params", "lr", "lr_decay", "weight_decay", "initial_accumulator_value", "eps"],
-    "Adadelta": ["params", "lr", "rho", "eps", "weight_decay"],
-    "Rprop": ["params", "lr", "etas", "step_sizes"],
-    "ASGD": ["params", "lr", "lambd", "alpha", "t0", "weight_decay"],
-    "LBFGS": ["params", "lr", "max_iter", "max_eval", "tolerance_grad", "tolerance_change", "history_size", "line_search_fn"],
-    "SparseAdam": ["params", "lr", "betas", "eps"],
-}
-
-#: documented default learning rates (PyTorch 2.x signatures)
-OPTIMIZER_DEFAULT_LR = {
-    "SGD": 1e-3, "Adam": 1e-3, "AdamW": 1e-3, "Adamax": 2e-3, "NAdam": 2e-3, "RAdam": 1e-3,
-    "RMSprop": 1e-2, "Adagrad": 1e-2, "Adadelta": 1.0, "Rprop": 1e-2, "ASGD": 1e-2, "LBFGS": 1.0,
-    "SparseAdam": 1e-3,
-}
+# FUNCTIONAL_LOSSES, OPTIMIZER_PARAMS, OPTIMIZER_DEFAULT_LR: faultlens.taxonomy (imported above)
 
 SCHEDULER_PARAMS = {
     "StepLR": ["optimizer", "step_size", "gamma"],

@@ -32,30 +32,17 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 from faultlens.corpus.edits import Edit, MutationError, apply_edits
-
-FAULT_TYPES = (
-    "learning_rate", "optimizer", "loss_function", "activation", "weight_initialization",
-    "data_preprocessing", "epochs", "batch_size", "regularization", "training_loop",
-    "architecture", "data",
-)
+from faultlens.taxonomy import DROPOUT_LAYERS, FAULT_TYPES, MUTATION_OPTIMIZERS as OPTIMIZERS, WEIGHT_LAYERS
+from faultlens.taxonomy import POINTWISE_ACTIVATION_LAYERS as ACTIVATION_LAYERS
+from faultlens.taxonomy import POINTWISE_ACTIVATION_OPS as ACTIVATION_OPS
 
 TORCH_PRELUDE = "import torch as _fl_torch"
 
-ACTIVATION_LAYERS = {
-    "ReLU": "relu", "Sigmoid": "sigmoid", "Tanh": "tanh", "LeakyReLU": "leaky_relu", "GELU": "gelu",
-    "ELU": "elu", "SELU": "selu", "Softplus": "softplus", "SiLU": "silu", "Mish": "mish",
-    "ReLU6": "relu6", "Hardtanh": "hardtanh", "PReLU": "prelu",
-}
-ACTIVATION_OPS = {"relu", "sigmoid", "tanh", "leaky_relu", "gelu", "elu", "selu", "softplus", "silu",
-                  "mish", "relu6", "hardtanh"}
 # replacement activations: module class name and functional expression
 ACT_MODULE = {"relu": "ReLU", "sigmoid": "Sigmoid", "tanh": "Tanh", "softmax": "Softmax(dim=-1)",
               "identity": "Identity"}
 ACT_FUNC = {"relu": "_fl_torch.relu({x})", "sigmoid": "_fl_torch.sigmoid({x})",
             "tanh": "_fl_torch.tanh({x})", "softmax": "_fl_torch.softmax({x}, dim=-1)"}
-WEIGHT_LAYERS = {"Linear", "Conv1d", "Conv2d", "Conv3d", "Bilinear"}
-DROPOUT_LAYERS = {"Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout"}
-OPTIMIZERS = ("SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta")
 BIG_BATCH = 1_000_000  # "disable batching": one batch holds the whole training set
 
 

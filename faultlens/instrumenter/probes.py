@@ -28,13 +28,13 @@ from typing import Any
 import torch
 
 from faultlens.instrumenter.callhooks import hook_call
+from faultlens.taxonomy import PROBED_ACTIVATION_OPS, PROBED_RELU_LAYERS, PROBED_SATURATING_LAYERS
 
-#: Functional ops whose effect on the preceding layer's output is measured from the graph flow.
-#: Saturation cut-offs: sigmoid outside [0.01, 0.99] <=> |x| > logit(0.99) = 4.595;
-#: tanh |y| > 0.99 <=> |x| > atanh(0.99) = 2.647 (TheDeepChecker's saturation check, TOSEM'22).
-ACTIVATION_OPS = {"relu": None, "relu6": None, "sigmoid": 4.59512, "tanh": 2.64665}
-RELU_LIKE = ("ReLU", "ReLU6", "Threshold")
-SATURATING = {"Sigmoid": "sigmoid", "Tanh": "tanh", "Hardtanh": "tanh"}
+#: Functional ops whose effect on the preceding layer's output is measured from the graph flow,
+#: with their saturation cut-offs; ReLU-like and saturating modules (faultlens.taxonomy).
+ACTIVATION_OPS = PROBED_ACTIVATION_OPS
+RELU_LIKE = PROBED_RELU_LAYERS
+SATURATING = PROBED_SATURATING_LAYERS
 
 
 def _first_tensor(x: Any) -> torch.Tensor | None:

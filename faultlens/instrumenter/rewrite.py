@@ -26,6 +26,7 @@ import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
 
 from faultlens.errors import ParseError
+from faultlens.taxonomy import TORCH_OPTIMIZERS
 
 RUNTIME = "__faultlens__"
 IMPORT_STMT = f"import faultlens.instrumenter.runtime as {RUNTIME}"
@@ -301,8 +302,7 @@ def relpath_in_graph(graph: Any, path: str) -> str:
         return os.path.basename(path)
 
 
-_OPTIMIZERS = {"SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "LBFGS", "NAdam", "RAdam",
-               "Adamax", "ASGD", "Rprop", "SparseAdam"}
+_OPTIMIZERS = TORCH_OPTIMIZERS
 _SCHEDULER_HINT = ("LR", "lr_scheduler", "Scheduler", "OnPlateau")
 
 

@@ -38,6 +38,7 @@ import torch
 from faultlens.instrumenter.callhooks import CALL_MARK, hook_call
 from faultlens.instrumenter import probes as _probes
 from faultlens.instrumenter.store import TraceWriter
+from faultlens.taxonomy import TRACED_FUNCTIONAL_LOSSES
 
 
 class StopRun(BaseException):
@@ -850,12 +851,7 @@ def call_loss(fn: Callable[..., Any], *args: Any, node: str | None = None, **kwa
     return out
 
 
-_FUNCTIONAL_LOSSES = {
-    "cross_entropy": "CrossEntropyLoss", "nll_loss": "NLLLoss", "mse_loss": "MSELoss",
-    "l1_loss": "L1Loss", "binary_cross_entropy": "BCELoss",
-    "binary_cross_entropy_with_logits": "BCEWithLogitsLoss", "smooth_l1_loss": "SmoothL1Loss",
-    "huber_loss": "HuberLoss", "kl_div": "KLDivLoss",
-}
+_FUNCTIONAL_LOSSES = TRACED_FUNCTIONAL_LOSSES
 
 
 def _functional_loss_type(fn: Any) -> str:

@@ -47,6 +47,8 @@ ids of the same form (``kind:path:line:var``) that exist in no graph.
 """
 from __future__ import annotations
 
+from faultlens.taxonomy import CRASH_KINDS as _CRASH_KINDS
+
 SCHEMA = "faultlens.trace/1"
 
 # --- per step (or sampled) scalar metrics -----------------------------------------------
@@ -127,8 +129,7 @@ STATUSES = ("running", "finished", "crashed", "cut_short", "interrupted")
 STOP_REASONS = ("max_steps", "max_seconds", "max_seconds_hard", "settled", "nonfinite_loss", "exit", "crash",
                 "interrupted", "killed", "child_failed",
                 "max_seconds_analysis")  # the time limit ran out in the static analysis: not run
-CRASH_KINDS = ("shape_mismatch", "dtype", "device", "nan_check", "out_of_memory", "other",
-               "index_range")  # index_range: IndexError / "out of bounds" (e.g. a label >= classes)
+CRASH_KINDS = _CRASH_KINDS  # faultlens.taxonomy; index_range: IndexError / "out of bounds" (a label >= classes)
 CRASH_KEYS = (
     "kind",        # one of CRASH_KINDS
     "type",        # exception class name

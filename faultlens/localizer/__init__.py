@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from faultlens.localizer import source as src
+from faultlens.taxonomy import LOCALIZER_ACTIVATION_LAYERS, LOCALIZER_ACTIVATION_OPS
 
 __all__ = ["Location", "localize", "resolve_path"]
 
@@ -202,9 +203,8 @@ def _layer_with_call(c: _Collector, n: Any) -> None:
                 c.add_pos(ab, p, n.id, "call")
 
 
-_ACT_KINDS = {"ReLU", "ReLU6", "LeakyReLU", "Sigmoid", "Tanh", "Softmax", "LogSoftmax", "GELU", "ELU", "SELU",
-              "SiLU", "Hardtanh", "Softplus", "PReLU"}
-_ACT_OPS = {"relu", "sigmoid", "tanh", "softmax", "log_softmax", "leaky_relu", "gelu", "elu", "relu6", "selu", "silu"}
+_ACT_KINDS = LOCALIZER_ACTIVATION_LAYERS
+_ACT_OPS = LOCALIZER_ACTIVATION_OPS
 
 
 def _is_act(n: Any) -> bool:

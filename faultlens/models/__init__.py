@@ -13,8 +13,8 @@ _LAZY = {
     "Diagnosis": "faultlens.models.diagnosis",
     "FaultCandidate": "faultlens.models.diagnosis",
     "Evidence": "faultlens.models.diagnosis",
-    "FAULT_TYPES": "faultlens.models.diagnosis",
-    "VERDICTS": "faultlens.models.diagnosis",
+    "FAULT_TYPES": "faultlens.taxonomy",
+    "VERDICTS": "faultlens.taxonomy",
     "Detection": "faultlens.models.symptoms",
     "detect_all": "faultlens.models.symptoms",
 }

@@ -36,14 +36,10 @@ from faultlens.models.symptoms import REGISTRY, Detection, GraphFacts, TraceView
 from faultlens.models.symptoms.base import fmt
 from faultlens.models.symptoms.amp import amp_note, amp_summary
 from faultlens.models.symptoms.loss import cut_by_budget, settled_early
+from faultlens.taxonomy import ADAPTIVE_OPTIMIZERS as _ADAPTIVE
+from faultlens.taxonomy import CRASH_CATEGORIES, FAULT_TYPES, MIN_STEPS, VERDICTS  # noqa: F401 (re-exported)
+from faultlens.taxonomy import REGRESSION_LOSSES as _REGRESSION_LOSSES
 
-FAULT_TYPES = (
-    "learning_rate", "optimizer", "loss_function", "activation", "weight_initialization",
-    "data_preprocessing", "epochs", "batch_size", "regularization", "training_loop",
-    "architecture", "data",
-)
-VERDICTS = ("healthy", "faulty", "crashed", "inconclusive")
-MIN_STEPS = 10
 CLASSIFIER_WEIGHT = 0.3
 MIN_TYPE_P = 0.08
 
@@ -136,10 +132,6 @@ CRASH_EVIDENCE: dict[str, dict[str, float]] = {
 _TARGET_OOB = re.compile(r"[Tt]arget (-?\d+) is out of bounds")
 
 
-#: losses that compare the output with a target of the same shape (class indices do not fit)
-_REGRESSION_LOSSES = frozenset(("MSELoss", "L1Loss", "SmoothL1Loss", "HuberLoss"))
-
-
 def _crash_loss_type(crash: dict[str, Any], gf: GraphFacts | None) -> str | None:
     """The loss type of the loss call the crash was raised in (the crash statement's graph
     node is a call whose target is a loss), else None."""
@@ -181,16 +173,7 @@ def crash_scores(crash: dict[str, Any], gf: GraphFacts | None = None) -> dict[st
     return CRASH_EVIDENCE.get(kind, CRASH_EVIDENCE["other"])
 
 
-#: Crashes that are not training faults get the verdict ``crashed`` with one of these kinds and no
-#: fault type: the seed taxonomy of DL faults (Humbatova et al., "Taxonomy of Real Faults in Deep
-#: Learning Systems", ICSE'20) has, beside model, inputs and training, the categories API and GPU
-#: usage; an environment problem (a missing module or file, the network) or the program's own
-#: ``sys.exit`` is no fault of the training at all.
-CRASH_CATEGORIES = {
-    "exit": "the program ended itself with a non-zero exit status",
-    "environment": "the environment is missing something the program needs (a module, a file, the network)",
-    "api": "a library API was used in a way it refuses (API misuse), not a training fault",
-}
+# exception classes of the crash categories (faultlens.taxonomy.CRASH_CATEGORIES) environment and api
 _ENVIRONMENT_ERRORS = frozenset((
     "ModuleNotFoundError", "ImportError", "FileNotFoundError", "PermissionError", "IsADirectoryError",
     "NotADirectoryError", "ConnectionError", "ConnectionRefusedError", "ConnectionResetError", "URLError",
@@ -272,7 +255,6 @@ class Diagnosis:
 
 # ---------------------------------------------------------------- graph facts -> scores
 REG_NAMES = ("l2", "lambda", "penalty", "weight_decay", "wd", "reg_", "regular")
-_ADAPTIVE = {"Adam", "AdamW", "Adamax", "NAdam", "RAdam", "RMSprop", "Adagrad", "Adadelta", "SparseAdam"}
 
 
 def _graph_scores(gf: GraphFacts, fired: set[str], det: list[Detection], tv: TraceView) -> tuple[dict[str, float], dict[str, list[str]]]:

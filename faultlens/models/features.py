@@ -31,16 +31,13 @@ from typing import Any
 
 import numpy as np
 
+from faultlens.taxonomy import ACTIVATION_LAYERS, ACTIVATION_OPS, CRASH_KINDS, LOSS_KINDS, NONLINEAR_LAYERS
+from faultlens.taxonomy import FEATURE_OPTIMIZERS as OPT_KINDS, REFERENCE_LR as DEFAULT_LR
+from faultlens.taxonomy import WEIGHT_LAYERS as WEIGHT_TYPES
+
 GROUPS = ("loss", "grad", "act", "weight", "opt", "curv", "event", "data", "static")
 NAN = float("nan")
 
-ACTIVATION_LAYERS = {"ReLU", "Sigmoid", "Tanh", "LeakyReLU", "GELU", "ELU", "SELU", "Softplus", "SiLU",
-                     "Mish", "ReLU6", "Hardtanh", "PReLU", "Softmax", "LogSoftmax"}
-ACTIVATION_OPS = {"relu", "sigmoid", "tanh", "leaky_relu", "gelu", "elu", "selu", "softplus", "silu", "mish",
-                  "relu6", "hardtanh", "softmax", "log_softmax"}
-LOSS_KINDS = {"CrossEntropyLoss": "ce", "NLLLoss": "nll", "MSELoss": "mse", "L1Loss": "l1",
-              "SmoothL1Loss": "l1", "HuberLoss": "l1", "BCELoss": "bce", "BCEWithLogitsLoss": "bce_logits"}
-OPT_KINDS = ("SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "LBFGS")
 
 
 def _f(x: Any) -> float:
@@ -429,7 +426,6 @@ def event_features(trace) -> dict[str, float]:
 
 
 # ----------------------------------------------------------------------------- crashes
-CRASH_KINDS = ("shape_mismatch", "dtype", "device", "nan_check", "out_of_memory", "index_range", "other")
 CRASH_TYPES = ("RuntimeError", "ValueError", "TypeError", "IndexError", "AssertionError")
 CRASH_PLACES = ("layer", "loss", "call", "dataloader", "optimizer", "model", "op")
 #: words of an exception message that say what broke, whatever the program
@@ -623,14 +619,8 @@ def _loss_input_acts(graph) -> set[str]:
 
 
 # ----------------------------------------------------------------------------- static: structure
-WEIGHT_TYPES = ("Linear", "Conv1d", "Conv2d", "Conv3d", "Bilinear")
-NONLINEAR_LAYERS = ACTIVATION_LAYERS | {"MaxPool1d", "MaxPool2d", "MaxPool3d", "AdaptiveMaxPool1d",
-                                        "AdaptiveMaxPool2d", "LSTM", "GRU", "RNN", "TransformerEncoder",
-                                        "TransformerEncoderLayer", "MultiheadAttention"}
-#: The learning rate each optimizer's documentation uses as its default (SGD has none in PyTorch:
-#: 0.01 is the customary starting point). ``lr / default`` compares programs on one scale.
-DEFAULT_LR = {"SGD": 1e-2, "Adam": 1e-3, "AdamW": 1e-3, "RMSprop": 1e-2, "Adagrad": 1e-2, "Adadelta": 1.0,
-              "LBFGS": 1.0}
+# WEIGHT_TYPES, NONLINEAR_LAYERS, DEFAULT_LR (lr / default compares programs on one scale):
+# faultlens.taxonomy
 
 
 def _kind(item) -> str:

@@ -21,7 +21,7 @@ import numpy as np
 
 from faultlens.corpus.export import Row
 from faultlens.models.features import DROPPED_FEATURES, GROUPS, group_of
-from faultlens.corpus.operators import FAULT_TYPES
+from faultlens.taxonomy import FAULT_TYPES
 
 MIN_CLASS_ROWS = 6
 

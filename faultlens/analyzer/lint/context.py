@@ -8,6 +8,7 @@ from typing import Any, Iterable
 
 from faultlens.analyzer.lint.facts import FileFacts
 from faultlens.errors import FaultlensError
+from faultlens.taxonomy import ACTIVATION_OUT, AFFINE_LAYERS
 
 #: layer types / ops that do not change what kind of values flow through them
 TRANSPARENT_LAYERS = frozenset({
@@ -18,15 +19,8 @@ TRANSPARENT_OPS = frozenset({
     "view", "reshape", "flatten", "squeeze", "unsqueeze", "dropout", "permute", "transpose",
     "contiguous", "view_as", "float", "double", "to", "clone", "t",
 })
-AFFINE_LAYERS = frozenset({
-    "Linear", "LazyLinear", "Bilinear", "Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d",
-    "ConvTranspose2d", "ConvTranspose3d", "LazyConv1d", "LazyConv2d", "LazyConv3d",
-})
-ACTIVATION_OUT = {
-    "softmax": "softmax", "Softmax": "softmax", "Softmax2d": "softmax",
-    "log_softmax": "log_softmax", "LogSoftmax": "log_softmax",
-    "sigmoid": "sigmoid", "Sigmoid": "sigmoid", "hardsigmoid": "sigmoid", "Hardsigmoid": "sigmoid",
-}
+# AFFINE_LAYERS (affine layers) and ACTIVATION_OUT (output activation -> what it produces):
+# faultlens.taxonomy
 
 
 def span_tuple(span: Any) -> tuple[str, int, int, int, int] | None:

@@ -9,6 +9,7 @@ import numpy as np
 
 from faultlens.models.symptoms.graph_facts import GraphFacts
 from faultlens.models.symptoms.trace_view import TraceView
+from faultlens.taxonomy import MIN_STEPS  # noqa: F401 (re-exported: symptoms import it from here)
 
 #: symptom categories: ``failure`` = training did not work; ``defect`` = a bug in the program
 #: whatever the curves look like; ``context`` = explains a failure but is no failure alone.
@@ -83,7 +84,7 @@ def register(cls: type[Symptom]) -> type[Symptom]:
 
 
 # ---------------------------------------------------------------- series helpers
-MIN_STEPS = 10  # fewer recorded loss values than this: curve symptoms do not judge
+# MIN_STEPS (faultlens.taxonomy): fewer recorded loss values than this: curve symptoms do not judge
 
 
 def finite(s: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from faultlens.models.symptoms.base import Symptom, finite, fmt, judged, register
-from faultlens.models.symptoms.graph_facts import LOGIT_LOSSES, REGRESSION_LOSSES
+from faultlens.taxonomy import LOGIT_LOSSES, REGRESSION_LOSSES
 
 
 @register

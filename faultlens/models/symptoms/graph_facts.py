@@ -11,17 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-RELU_TYPES = {"ReLU", "ReLU6", "LeakyReLU", "RReLU", "PReLU", "ELU", "SELU", "CELU", "GELU", "SiLU", "Mish"}
-ZERO_TYPES = {"ReLU", "ReLU6"}  # outputs exactly 0 on the negative half
-SATURATING_TYPES = {"Sigmoid", "Tanh", "Hardtanh", "Hardsigmoid", "Softsign", "LogSigmoid", "Softmax", "Softmin"}
-DROPOUT_BN_TYPES = {
-    "Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout", "FeatureAlphaDropout",
-    "BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "SyncBatchNorm", "LazyBatchNorm1d", "LazyBatchNorm2d",
-}
-PARAM_LAYER_TYPES = {"Linear", "Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "LazyLinear",
-                     "Bilinear", "Embedding", "LSTM", "GRU", "RNN"}
-LOGIT_LOSSES = {"CrossEntropyLoss", "BCEWithLogitsLoss", "MultiLabelSoftMarginLoss"}
-REGRESSION_LOSSES = {"MSELoss", "L1Loss", "SmoothL1Loss", "HuberLoss"}
+from faultlens.taxonomy import (  # noqa: F401 (re-exported: symptoms import them from here)
+    DROPOUT_BN_TYPES, LOGIT_LOSSES, PARAM_LAYER_TYPES, REGRESSION_LOSSES, RELU_TYPES, SATURATING_TYPES, ZERO_TYPES,
+)
 
 
 def base_node(node: str | None) -> str | None:

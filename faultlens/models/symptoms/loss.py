@@ -10,6 +10,7 @@ from faultlens.models.symptoms.base import (
 )
 from faultlens.models.symptoms.graph_facts import GraphFacts
 from faultlens.models.symptoms.trace_view import TraceView
+from faultlens.taxonomy import ABS_LOSSES as _ABS_LOSSES, NONNEG_LOSSES as _NONNEG_LOSSES
 
 _NONFINITE_METRICS = (
     ("act_nonfinite", "activation"),
@@ -305,10 +306,6 @@ class TrainValidationGap(Symptom):
         return []
 
 
-_NONNEG_LOSSES = {"CrossEntropyLoss", "NLLLoss", "BCELoss", "BCEWithLogitsLoss", "MSELoss", "L1Loss",
-                  "SmoothL1Loss", "HuberLoss", "KLDivLoss", "MultiLabelSoftMarginLoss"}
-
-
 @register
 class NegativeLoss(Symptom):
     """A loss that cannot be negative went below zero.
@@ -551,10 +548,6 @@ def good_regression(tv: TraceView, gf: GraphFacts) -> str | None:
     if sd > 0 and 1.0 - tail / sd >= GOOD_RESULT:
         return f"mean absolute error {fmt(tail)} against target std {fmt(sd)}"
     return None
-
-
-#: regression losses measured in the targets' units
-_ABS_LOSSES = {"L1Loss", "SmoothL1Loss", "HuberLoss"}
 
 
 @register

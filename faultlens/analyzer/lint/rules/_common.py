@@ -6,20 +6,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from faultlens.analyzer.lint import fixes
-from faultlens.analyzer.lint.context import AFFINE_LAYERS, LintContext, span_tuple
+from faultlens.analyzer.lint.context import LintContext, span_tuple
 from faultlens.analyzer.lint.facts import call_name, dotted
 from faultlens.analyzer.lint.finding import Edit, Fix
+from faultlens.taxonomy import AFFINE_LAYERS, LINT_FUNCTIONAL_LOSSES
 
-#: functional loss names -> loss type (as the graph names them)
-FUNCTIONAL_LOSSES = {
-    "cross_entropy": "CrossEntropyLoss",
-    "nll_loss": "NLLLoss",
-    "binary_cross_entropy": "BCELoss",
-    "binary_cross_entropy_with_logits": "BCEWithLogitsLoss",
-    "mse_loss": "MSELoss",
-    "l1_loss": "L1Loss",
-    "kl_div": "KLDivLoss",
-}
+#: functional loss names -> loss type (as the graph names them): the lint subset
+FUNCTIONAL_LOSSES = LINT_FUNCTIONAL_LOSSES
 
 
 def loss_type_of(ctx: LintContext, call) -> tuple[str | None, Any]:

@@ -4,8 +4,9 @@ from __future__ import annotations
 import ast
 
 from faultlens.analyzer.lint.base import Invalid, LintRule, Valid
-from faultlens.analyzer.lint.context import AFFINE_LAYERS, span_tuple
+from faultlens.analyzer.lint.context import span_tuple
 from faultlens.analyzer.lint.facts import PASSTHROUGH_METHODS, call_name
+from faultlens.taxonomy import AFFINE_LAYERS
 
 #: layers that keep the composition affine (shape changes, dropout, normalisation)
 _LINEAR_TRANSPARENT = {"Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "Flatten", "Unflatten", "Identity",

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 from faultlens.analyzer.lint.base import Invalid, LintRule, Valid
-from faultlens.analyzer.lint.context import AFFINE_LAYERS, span_tuple
+from faultlens.analyzer.lint.context import span_tuple
+from faultlens.taxonomy import AFFINE_LAYERS
 
 _DROPOUT = {"Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout", "FeatureAlphaDropout"}
 

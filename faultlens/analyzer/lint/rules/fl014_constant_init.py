@@ -5,8 +5,8 @@ import ast
 
 from faultlens.analyzer.lint import fixes
 from faultlens.analyzer.lint.base import Invalid, LintRule, Valid
-from faultlens.analyzer.lint.context import AFFINE_LAYERS
 from faultlens.analyzer.lint.facts import call_name, dotted
+from faultlens.taxonomy import AFFINE_LAYERS
 
 _CONST_FNS = {"constant_", "zeros_", "ones_", "fill_", "zero_", "eye_", "dirac_"}
 _NORM = ("BatchNorm", "LayerNorm", "GroupNorm", "InstanceNorm", "Norm")
