@@ -434,11 +434,47 @@ def _explainers(dets: list[Detection], gf: GraphFacts) -> set[str]:
             ex.add(d.symptom)
         if d.symptom == "abnormal_activation_scale" and d.details.get("direction") == "high":
             ex.add(d.symptom)
+        if d.symptom == "missing_update":
+            # a model whose loss is computed but that no optimizer steps: in a program that
+            # trains several models against each other (a GAN) its adversary wins and the
+            # losses blow up; the missing step explains that, not the learning rate
+            ex.add(d.symptom)
     if _odd_optimizer_settings(gf):
         ex.add("odd_optimizer")
     if any(o.get("manual") and o.get("ascent") for o in gf.optimizers):
         ex.add("gradient_ascent")  # a hand-written step that adds the gradient
     return ex
+
+
+#: symptoms that judge the loss curve's trend: a minimax game's losses are not expected to fall
+LOSS_TRENDS = frozenset(("loss_not_decreasing", "slow_convergence", "still_improving", "loss_spike",
+                         "diverging_loss", "oscillating_loss", "no_better_than_baseline", "could_train_longer"))
+
+
+def adversarial_training(tv: TraceView) -> str | None:
+    """A description when the run trains models against each other (a GAN), else None.
+
+    Signature, from the trace alone: two or more optimizers stepped, there are at least two
+    backward passes per iteration (one objective per player), and among the models called
+    with gradients on, some produce a loss input (the discriminator) while another never does
+    (the generator, trained only through the discriminator's output). An encoder/decoder pair
+    with one backward per iteration, or several independent nets that each feed their own
+    loss, do not match. In a minimax game the discriminator's loss tends to a constant
+    (log 4 at the equilibrium, Goodfellow et al. 2014, "Generative Adversarial Nets") and the
+    generator's rises whenever the discriminator improves, so the loss-trend symptoms are not
+    evidence there; the symptoms of missing updates, non-finite values and gradients still are."""
+    stepped = [n for n in tv.nodes("opt_step") if len(tv.series("opt_step", n)[0])]
+    if len(stepped) < 2 or tv.steps < MIN_STEPS:
+        return None
+    backwards = sum(1 for e in tv.events if e.event == "backward")
+    if backwards < 1.5 * tv.steps:
+        return None
+    trained = {e.node for e in tv.events if e.event == "forward" and e.node}
+    feeders = set(tv.nodes("feeds_loss"))
+    if trained & feeders and trained - feeders:
+        return (f"{len(stepped)} optimizers, {backwards / tv.steps:.1f} backward passes an iteration, "
+                f"{len(trained - feeders)} model(s) trained only through another model's output")
+    return None
 
 
 def _lint_fault_types() -> dict[str, str]:
@@ -577,6 +613,9 @@ def diagnose(trace: Any, graph: Any = None, lint: list[Any] | None = None, *, us
     gf = GraphFacts.of(graph)
     errors: list[str] = []
     dets = detect_all(tv, gf, errors=errors)
+    adversarial = adversarial_training(tv)
+    if adversarial:
+        dets = [d for d in dets if d.symptom not in LOSS_TRENDS]
     fired = {d.symptom for d in dets}
     crash = tv.crash
     status = tv.status
@@ -664,6 +703,8 @@ def diagnose(trace: Any, graph: Any = None, lint: list[Any] | None = None, *, us
 
     # 3. verdict
     notes = list(errors)
+    if adversarial:
+        notes.append(f"adversarial training ({adversarial}): the loss curves' trends are not judged")
     amp = amp_summary(tv)
     if amp is not None:
         notes.append(amp_note(amp))

@@ -456,3 +456,43 @@ def test_log_probabilities_made_in_the_loop_are_what_nll_receives(tmp_path):
     assert "output_range_mismatch" not in names
     assert rep.verdict == "healthy", (rep.verdict, names)
     assert rep.steps == 300
+
+
+GAN_D_FIRST = """
+import torch
+import torch.nn as nn
+torch.manual_seed(0)
+G = nn.Sequential(nn.Linear(8, 32), nn.ReLU(), nn.Linear(32, 2))
+D = nn.Sequential(nn.Linear(2, 32), nn.LeakyReLU(0.2), nn.Linear(32, 1), nn.Sigmoid())
+criterion = nn.BCELoss()
+d_optimizer = torch.optim.Adam(D.parameters(), lr=2e-3)
+g_optimizer = torch.optim.Adam(G.parameters(), lr=2e-3)
+data = torch.randn(4096, 2) * 0.3 + torch.tensor([2.0, -1.0])
+for epoch in range(3):
+    for i in range(0, 4096, 64):
+        real = data[i:i + 64]
+        d_loss_real = criterion(D(real), torch.ones(64, 1))
+        fake = G(torch.randn(64, 8))
+        d_loss_fake = criterion(D(fake.detach()), torch.zeros(64, 1))
+        d_loss = d_loss_real + d_loss_fake
+        d_optimizer.zero_grad()
+        d_loss.backward()
+        d_optimizer.step()
+        fake = G(torch.randn(64, 8))
+        g_loss = criterion(D(fake), torch.ones(64, 1))
+        g_optimizer.zero_grad()
+        g_loss.backward()
+        g_optimizer.step()
+"""
+
+
+def test_gan_in_tutorial_order_clean_and_with_the_generator_step_missing(tmp_path):
+    """The discriminator runs first and again after its step (the usual tutorial order): one
+    iteration per batch; the clean GAN is not a fault although its losses move against each
+    other; without g_optimizer.step() the discriminator wins and the losses blow up, which the
+    missing step explains: training_loop first, not learning_rate."""
+    ok = _run(tmp_path, "gan_d_first", GAN_D_FIRST)
+    assert ok.steps == 192 and ok.verdict == "healthy", (ok.steps, ok.symptoms)
+    bad = _run(tmp_path, "gan_d_first_no_g_step", GAN_D_FIRST.replace("        g_optimizer.step()\n", ""))
+    assert "missing_update" in {s["symptom"] for s in bad.symptoms}
+    assert bad.verdict == "faulty" and bad.faults[0].type == "training_loop", [f.type for f in bad.faults]
