@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 from faultlens.errors import FaultlensError, UsageError
+from faultlens.taxonomy import VERDICT_EXIT_CODES
 
 __all__ = ["run", "analyze", "Analysis", "FileAnalysis", "find_python_files", "is_entry_point", "lint_fix_diff"]
 
@@ -115,7 +116,7 @@ class Analysis:
         return "".join(p for p in parts if p)
 
     def exit_code(self) -> int:
-        codes = {"healthy": 0, "faulty": 1, "crashed": 1, "inconclusive": 3}
+        codes = VERDICT_EXIT_CODES
         worst = 0
         for r in self.reports:
             c = codes.get(r.verdict, 1)

@@ -40,6 +40,10 @@ FAULT_TYPES: tuple[str, ...] = (
 #: ``faulty`` when P(faulty) >= 0.5, ``healthy`` otherwise.
 VERDICTS: tuple[str, ...] = ("healthy", "faulty", "crashed", "inconclusive")
 
+#: A verdict -> the command's exit status (docs/report.md): 0 healthy, 1 faulty or crashed, 3
+#: inconclusive (an unknown verdict counts as 1).
+VERDICT_EXIT_CODES: dict[str, int] = {"healthy": 0, "faulty": 1, "crashed": 1, "inconclusive": 3}
+
 #: Fewer recorded training steps (loss values) than this: the curve symptoms do not judge and
 #: a run where nothing fired is ``inconclusive``. Used by the symptoms (models/symptoms/base.py)
 #: and the diagnosis (models/diagnosis.py) alike.

@@ -32,6 +32,7 @@ def test_fault_types_and_verdicts():
     assert len(T.FAULT_TYPES) == len(set(T.FAULT_TYPES)) == 12
     assert T.VERDICTS == ("healthy", "faulty", "crashed", "inconclusive")
     assert T.MIN_STEPS == 10
+    assert set(T.VERDICT_EXIT_CODES) == set(T.VERDICTS)
     assert set(T.CRASH_CATEGORIES) == {"exit", "environment", "api"}
 
 

@@ -22,8 +22,9 @@ import warnings
 from typing import Any
 
 from faultlens.errors import FaultlensError
+from faultlens.taxonomy import VERDICT_EXIT_CODES
 
-EXIT = {"healthy": 0, "faulty": 1, "crashed": 1, "inconclusive": 3}
+EXIT = VERDICT_EXIT_CODES
 
 
 def lint_program(path: str) -> list[Any]:
