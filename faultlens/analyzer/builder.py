@@ -1011,7 +1011,7 @@ class Builder:
                 if ent is None or ent[0] != s.hp:
                     continue
                 hp = s.hp
-                a = self.g.g.nodes[hp]["attrs"]
+                a = self.g.store.nodes[hp]["attrs"]
                 a.update(default=a.get("value"), default_resolved=a.get("resolved"),
                          default_span=a.get("value_span"), value_span=None,
                          value=_jsonable(av.value) if av.resolved else None, resolved=av.resolved,
@@ -1755,7 +1755,7 @@ class Builder:
     def _top_layer(self, lid: str) -> str:
         cur = lid
         while True:
-            p = self.g.g.nodes[cur]["attrs"].get("parent")
+            p = self.g.store.nodes[cur]["attrs"].get("parent")
             if not p:
                 return cur
             cur = p
@@ -1798,14 +1798,14 @@ class Builder:
         for it in items:
             if it not in seen:
                 seen.add(it)
-                self.g.g.remove_edges_from([(owner_id, it, "contains")])
+                self.g.store.remove_edges_from([(owner_id, it, "contains")])
                 self.g.add_edge(owner_id, it, "contains", order=order)
                 order += 1
         for i in range(len(items) - 1):
             self.g.add_edge(items[i], items[i + 1], "flow", order=i)
         self.g.set_attr(owner_id, forward=list(items))
         for it in seen:
-            a = self.g.g.nodes[it]["attrs"]
+            a = self.g.store.nodes[it]["attrs"]
             a["forward_calls"] = items.count(it)
 
     def _expand(self, lid: str) -> list[str]:
@@ -1891,8 +1891,8 @@ class Builder:
                         sl = f.slice[0].slice if f.slice else None
                         if isinstance(sl, cst.Index) and isinstance(sl.value, cst.Integer):
                             idx = int(sl.value.value)
-                            path = self.g.g.nodes[lid]["attrs"]["module_path"] + f".{idx}"
-                            match = [x for x in leaves if self.g.g.nodes[x]["attrs"]["module_path"] == path]
+                            path = self.g.store.nodes[lid]["attrs"]["module_path"] + f".{idx}"
+                            match = [x for x in leaves if self.g.store.nodes[x]["attrs"]["module_path"] == path]
                             items.extend(match or leaves)
                         else:
                             items.extend(leaves)

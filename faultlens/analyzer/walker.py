@@ -170,7 +170,7 @@ class Walker:
             inner = _unwrap_iter(st.iter)
             ik = dotted(inner)
             it_obj = b.resolve_obj(ik, ctx.scope, pos) if ik else None
-            if it_obj and self.g.g.nodes[it_obj]["kind"] == "dataloader":
+            if it_obj and self.g.store.nodes[it_obj]["kind"] == "dataloader":
                 attrs["iterates"] = it_obj
         else:
             attrs["target"] = None
@@ -247,7 +247,7 @@ class Walker:
             rtext = b.text(fi, f.value)
             if meth == "apply" and len(call.args) == 1:
                 target = b.resolve_obj(rk, ctx.scope, pos) if rk and rk != "self" else None
-                if (rk == "self" and mc is not None) or (target and self.g.g.nodes[target]["kind"] == "model"):
+                if (rk == "self" and mc is not None) or (target and self.g.store.nodes[target]["kind"] == "model"):
                     self._init(call, stmt, ctx, "apply", rtext)
                     return
             if meth in N.INIT_SUFFIX_FNS and _is_weight_ref(f.value):
@@ -275,7 +275,7 @@ class Walker:
             if meth in ("zero_grad", "step", "train", "eval", "load_state_dict", "backward", "forward"):
                 target = b.resolve_obj(rk, ctx.scope, pos) if rk and (rk != "self" or (
                     meth == "forward" and FW.class_framework(b, ctx.scope.cls))) else None
-                tkind = self.g.g.nodes[target]["kind"] if target else None
+                tkind = self.g.store.nodes[target]["kind"] if target else None
                 if meth == "backward":
                     self._call_node("backward", rtext, None, call, stmt, ctx, parents, result)
                     return
@@ -327,8 +327,8 @@ class Walker:
                     return
             if meth in ("fit_transform", "fit", "transform") and rk:
                 target = b.resolve_obj(rk, ctx.scope, pos)
-                if target and self.g.g.nodes[target]["kind"] == "transform" and call.args:
-                    a = self.g.g.nodes[target]["attrs"]
+                if target and self.g.store.nodes[target]["kind"] == "transform" and call.args:
+                    a = self.g.store.nodes[target]["attrs"]
                     a.setdefault("applied_to", []).append(b.text(fi, call.args[0].value))
                     if a.get("target") in (None, a.get("var")):
                         a["target"] = b.text(fi, call.args[0].value)
@@ -366,7 +366,7 @@ class Walker:
         if k:
             target = b.resolve_obj(k, ctx.scope, pos)
             if target:
-                tkind = self.g.g.nodes[target]["kind"]
+                tkind = self.g.store.nodes[target]["kind"]
                 if tkind == "model":
                     self._forward_call(call, k, target, stmt, ctx, parents, result)
                 elif tkind == "loss":
@@ -527,7 +527,7 @@ class Walker:
         key = id(pcall) if pcall is not None else ("tensors", lid or id(ctx.scope))
         lr_expr = _lr_factor(expr)
         if key in self.manual_opt:
-            params = self.g.g.nodes[self.manual_opt[key]]["attrs"].setdefault("params", [])
+            params = self.g.store.nodes[self.manual_opt[key]]["attrs"].setdefault("params", [])
             if pvar not in params:
                 params.append(pvar)
         if key not in self.manual_opt:
@@ -618,7 +618,7 @@ class Walker:
         g = self.g
         has_bw: dict[str, bool] = {}
         for lid, info in self.loops.items():
-            direct = any(rec["method"] in ("backward",) and lid in g.g.nodes[rec["id"]]["attrs"]["loops"]
+            direct = any(rec["method"] in ("backward",) and lid in g.store.nodes[rec["id"]]["attrs"]["loops"]
                          for rec in self.calls)
             via = any(self._fn_backward(f) for f in self.loop_fn_calls.get(lid, []))
             has_bw[lid] = direct or via
@@ -662,11 +662,11 @@ class Walker:
 
         roles = {}
         for lid, info in self.loops.items():
-            a = g.g.nodes[lid]["attrs"]
+            a = g.store.nodes[lid]["attrs"]
             if not has_bw[lid]:
                 roles[lid] = "other"
                 continue
-            nested = any(has_bw[o] and lid in g.g.nodes[o]["attrs"]["loops"] for o in self.loops if o != lid)
+            nested = any(has_bw[o] and lid in g.store.nodes[o]["attrs"]["loops"] for o in self.loops if o != lid)
             if nested or calls_train_loop(lid):
                 roles[lid] = "epoch"
                 continue
@@ -878,13 +878,13 @@ class Walker:
                     and not g.successors(m.id):
                 local_hps = [p.id for p in g.predecessors(m.id)
                              if p.span == m.span and len(g.successors(p.id)) == 1]
-                g.g.remove_node(m.id)
-                g.g.remove_nodes_from(local_hps)
-                g.unresolved[:] = [u for u in g.unresolved if u.get("node") in g.g]
+                g.store.remove_node(m.id)
+                g.store.remove_nodes_from(local_hps)
+                g.unresolved[:] = [u for u in g.unresolved if u.get("node") in g.store]
         used = {}
         for rec in self.calls:
             if rec["method"] == "forward":
-                t = g.g.nodes[rec["id"]]["attrs"].get("target")
+                t = g.store.nodes[rec["id"]]["attrs"].get("target")
                 if t:
                     used[t] = used.get(t, 0) + 1
         for m in g.nodes("model"):
