@@ -13,7 +13,7 @@ PathOrSource = Union[str, "os.PathLike[str]"]
 
 
 def build_graph(path_or_source: PathOrSource, *, root: str | os.PathLike | None = None,
-                argv: Sequence[str] | None = None) -> ProgramGraph:
+                argv: Sequence[str] | None = None, entry_text: str | None = None) -> ProgramGraph:
     """Build the :class:`ProgramGraph` of a training program.
 
     ``path_or_source`` is a path to an existing file, or source text (a string containing a
@@ -23,7 +23,9 @@ def build_graph(path_or_source: PathOrSource, *, root: str | os.PathLike | None 
     the program name): values it sets through the program's argparse arguments replace their
     defaults (hyperparameter ``source: "argv"``, the default kept in ``default``); None (the
     default) keeps the defaults. Raises :class:`faultlens.errors.ParseError` when a file
-    cannot be read or parsed. Never imports torch.
+    cannot be read or parsed. Never imports torch. ``entry_text`` (for a path): parse this text
+    as the entry file instead of reading it (the lint path passes the file's text with the
+    statements no rule can see blanked, ``faultlens.analyzer.lint.prescan``).
     """
     source = None
     if isinstance(path_or_source, os.PathLike):
@@ -62,7 +64,7 @@ def build_graph(path_or_source: PathOrSource, *, root: str | os.PathLike | None 
     b.g.root = root_dir
     from faultlens.analyzer.positions import gc_paused
     with gc_paused():  # millions of long-lived nodes, few cycles: see gc_paused
-        b.load(entry_abs, source)
+        b.load(entry_abs, source, entry_text=entry_text if source is None else None)
         _build(b)
     return b.g
 

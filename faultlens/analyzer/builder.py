@@ -179,10 +179,15 @@ class Builder:
         self._obj_memo: dict[tuple, str | None] = {}
 
     # ================================================================ loading
-    def load(self, entry_abs: str, source: str | None = None) -> FileInfo:
+    def load(self, entry_abs: str, source: str | None = None, entry_text: str | None = None) -> FileInfo:
+        """``entry_text``: the text to parse for the entry file at ``entry_abs`` instead of
+        reading it (the lint path's text with unreachable statements blanked, same lines)."""
         rel = os.path.relpath(entry_abs, self.root) if source is None else entry_abs
         rel = rel.replace(os.sep, "/")
-        pf = parse_path(entry_abs, rel) if source is None else parse_source(source, rel)
+        if source is None and entry_text is not None:
+            pf = parse_source(entry_text, rel)
+        else:
+            pf = parse_path(entry_abs, rel) if source is None else parse_source(source, rel)
         entry = index_file(pf, entry_abs if source is None else os.path.join(self.root, "<source>"), True)
         self._register(entry)
         self.g.entry = rel

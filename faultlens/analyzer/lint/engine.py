@@ -3,7 +3,7 @@ each remaining file's program graph, run the rules, apply inline suppressions, c
 by content hash, and fan out over worker processes when there are many files.
 
 Speed design (libcst with position metadata runs at roughly 1,000 lines/s on the reference
-machine, and importing libcst + networkx costs ~0.5 s):
+machine, and importing libcst costs ~0.2 s; networkx is not imported on this path):
 
 * a byte-level regex rejects files without ``import torch``/``from torch``/... before any
   parsing; the warm path (every file cached) never imports libcst or networkx;
@@ -12,6 +12,10 @@ machine, and importing libcst + networkx costs ~0.5 s):
   fingerprint of the analyzer + lint sources (so a rule change invalidates the cache); an
   entry also records the hashes of the local files the graph followed (``from model import
   Net``) and is discarded when one of them changed;
+* libcst parses only the top-level statements some rule can see: the rest of the file is
+  blanked by ``faultlens.analyzer.lint.prescan`` (an ``ast`` pass shared with the rules' facts;
+  same lines, so positions stay exact), which on a large file of ordinary code with a model and
+  a training script in it is most of the libcst, position and graph-building work;
 * files needing analysis are spread over a ``ProcessPoolExecutor`` (fork start method where
   available, analyzer imported before forking) only when there are several of them; a single
   file runs in-process.
@@ -305,14 +309,30 @@ def syntax_error_reason(text: str, path: str) -> str | None:
 def analyze_text(text: str, path: str, root: str) -> tuple[list[Finding], dict[str, str]]:
     """Build the graph of the file at ``path`` (whose text is ``text``) and run every rule.
     Findings carry absolute paths. Returns findings and the files the graph covered."""
+    import ast
+
     from faultlens.analyzer import build_graph
+    from faultlens.analyzer.lint import prescan
     from faultlens.analyzer.lint.context import LintContext
+    from faultlens.analyzer.lint.facts import FileFacts
     from faultlens.analyzer.lint.registry import all_rules
 
-    graph = build_graph(path, root=root)
+    tree = None
+    reduced = None
+    if path.endswith(".py"):
+        try:
+            tree = ast.parse(text)  # the rules' facts and the pre-scan share this one parse
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            tree = None
+        if tree is not None and prescan.enabled():
+            # libcst gets only the statements some rule can see (same lines: positions exact)
+            reduced, _ = prescan.reduce_source(text, tree)
+    graph = build_graph(path, root=root, entry_text=reduced if reduced is not None and reduced != text else None)
     groot = os.path.abspath(getattr(graph, "root", None) or root)
     rel_self = os.path.relpath(path, groot)
     ctx = LintContext(graph, {rel_self: text})
+    if tree is not None:
+        ctx._facts[rel_self] = FileFacts(text, rel_self, tree=tree)
     findings = run_rules(ctx, all_rules())
     deps: dict[str, str] = {}
     for rel in getattr(graph, "files", []) or []:

@@ -63,11 +63,11 @@ def is_module_path(node: ast.AST) -> bool:
 class FileFacts:
     """Index of one source file."""
 
-    def __init__(self, source: str, path: str = "<source>"):
+    def __init__(self, source: str, path: str = "<source>", tree: ast.Module | None = None):
         self.path = path
         self.source = source
         self.lines = source.splitlines(keepends=True)
-        self.tree = ast.parse(source)
+        self.tree = ast.parse(source) if tree is None else tree  # ``tree``: ast.parse(source), done already
         self.parent: dict[ast.AST, ast.AST] = {}
         self.functions: list[ast.AST] = []
         self.calls: list[ast.Call] = []
