@@ -325,10 +325,21 @@ def _training_loop(c: _Collector, nodes: list[str], detections: list[Any]) -> No
             loop = c.node(lid) if lid else None
         loop = loop or (step_loops[0] if step_loops else None)
         if loop is not None:
+            # the two places people clear gradients: just before the iteration's training
+            # forward (the PyTorch tutorials' order: zero_grad, forward, loss, backward, step),
+            # else the loop's first statement; and just before backward (zero_grad, backward,
+            # step after the loss is computed). Both are reported, the first one first.
             ab = resolve_path(g, loop.span.path)
-            first = src.first_body_stmt(ab, loop.span.line)
+            b0 = back[0] if back else None
+            fwd = [f for f in _calls(g, "forward") if b0 is not None and f.get("loop") == loop.id
+                   and not f.get("contexts") and f.span.path == b0.span.path and f.span.line < b0.span.line]
+            at = src.stmt_containing(ab, fwd[0].span.line) if fwd else None
+            first = at[0] if at is not None else src.first_body_stmt(ab, loop.span.line)
             if first is not None:
                 c.add_pos(ab, src.pos_of(first), loop.id, "insertion_point", "optimizer.zero_grad()")
+            before_back = src.stmt_containing(ab, b0.span.line) if b0 is not None else None
+            if before_back is not None and (first is None or before_back[0].lineno != first.lineno):
+                c.add_pos(ab, src.pos_of(before_back[0]), b0.id, "insertion_point", "optimizer.zero_grad()")
         for b in back[:1]:
             c.add_span(b.span, b.id, "related")
     if "missing_update" in names:
@@ -400,6 +411,34 @@ def _architecture(c: _Collector, nodes: list[str], crash: dict[str, Any] | None 
     layers = given or [n for n in g.nodes("layer") if n.get("layer_type") not in (None, "Sequential", "ModuleList")]
     for n in layers[:2]:
         c.add_span(n.get("expr_span") or n.span, n.id, "construction")
+    for n in given[:2]:
+        _width_origins(c, n)
+
+
+def _width_origins(c: _Collector, layer: Any) -> None:
+    """Where the values of a layer's size arguments are set when its construction only reads
+    them: a hyperparameter's definition, or the argument of the model's construction call
+    that a constructor parameter (``nn.Linear(n_dim, ...)`` in ``__init__(self, n_dim)``) gets.
+    That is the statement a person edits to widen the layer."""
+    g = c.graph
+    spans = layer.get("arg_spans") or {}
+    hps = layer.get("arg_hps") or {}
+    owner = layer.get("owner")
+    for arg, span in spans.items():
+        if not span or arg in ("bias", "inplace", "batch_first", "bidirectional", "dropout"):
+            continue
+        defs = _hp_definitions(g, layer.id, arg) or ([c.node(hps[arg])] if hps.get(arg) else [])
+        for h in [d for d in defs if d is not None][:1]:
+            c.add_span(h.get("value_span") or h.span, h.id, "definition")
+        if defs:
+            continue
+        text = src.text_at(resolve_path(g, span["path"]), span) if isinstance(span, dict) else None
+        if not text or not text.isidentifier():
+            continue
+        for m in g.nodes("model"):
+            margs = m.get("arg_spans") or {}
+            if owner and m.get("class") == owner and margs.get(text):
+                c.add_span(margs[text], m.id, "definition")
 
 
 def localize(fault: Any, graph: Any, *, nodes: list[str] | None = None, crash: dict[str, Any] | None = None,

@@ -10,7 +10,7 @@ import os
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Iterator
+from typing import Any, Iterator
 
 _DATA_CALL = re.compile(
     r"\b(load_\w+|make_\w+|fetch_\w+|read_csv|read_\w+|np\.load|torch\.load|loadtxt|genfromtxt|"
@@ -94,6 +94,15 @@ def stmt_containing(path: str, line: int) -> tuple[ast.stmt, list[ast.stmt], int
                 if best is None or (st.end_lineno - st.lineno) <= (best[0].end_lineno - best[0].lineno):
                     best = (st, body, i)
     return best
+
+
+def text_at(path: str, span: dict[str, Any]) -> str | None:
+    """The source text of a one-line span (1-based line and column, end column exclusive)."""
+    ls = lines(path)
+    line = int(span.get("line") or 0)
+    if not 1 <= line <= len(ls) or int(span.get("end_line") or line) != line:
+        return None
+    return ls[line - 1][int(span["column"]) - 1:int(span["end_column"]) - 1]
 
 
 def first_body_stmt(path: str, line: int) -> ast.stmt | None:

@@ -216,3 +216,30 @@ def test_edit_engine_and_diff_headers(tmp_path):
     assert round_down(0.0837) == 0.08 and round_down(3.0 / 10) == 0.3
     seq = "m = nn.Sequential(\n    nn.Linear(4, 3),\n    nn.Softmax(dim=1),\n)\n"
     assert apply_edits(seq, [RemoveArg(3, 5)]) == "m = nn.Sequential(\n    nn.Linear(4, 3),\n)\n"
+
+
+def test_missing_zero_grad_belongs_before_the_forward_or_before_backward(work):
+    """The loop starts by moving the batch to the device: the missing zero_grad is placed just
+    before the iteration's training forward (line 13), and the other usual place, just before
+    backward (line 16), is reported second."""
+    g = build_graph(str(work / "device_loop.py"))
+    f = fault("training_loop", det("accumulating_gradients", "defect"))
+    locs = localize(f, g)
+    ins = [line for role, line in roles(locs) if role == "insertion_point"]
+    assert ins[:2] == [13, 16], roles(locs)
+    p = make_patch(f, g, locations=locs)
+    assert "        optimizer.zero_grad()\n        out = model(xb)" in p.new_source
+    check_applies(work, p)
+
+
+def test_a_narrow_layer_is_located_where_its_width_is_set(work):
+    """Capacity: the narrow layer's construction reads its width from a constructor parameter
+    (set by the model's construction call, line 17) or from a hyperparameter (line 4); those are
+    the statements a person edits, reported after the construction."""
+    g = build_graph(str(work / "width_param.py"))
+    fc1 = next(n.id for n in g.nodes("layer") if n.id.endswith("Net.fc1"))
+    locs = localize(fault("architecture", det("capacity_limit", problem="narrow", ), nodes=[fc1]), g)
+    assert roles(locs)[:2] == [("construction", 10), ("definition", 17)], roles(locs)
+    seq = next(n.id for n in g.nodes("layer") if n.span.line == 18 and n.get("layer_type") == "Linear")
+    locs = localize(fault("architecture", det("capacity_limit", problem="narrow"), nodes=[seq]), g)
+    assert ("definition", 4) in roles(locs), roles(locs)
