@@ -129,3 +129,13 @@ def test_vocabulary_words_keep_a_statement_without_deep_learning_names():
            "model = torch.nn.Linear(2, 2)\n")
     reduced, _ = reduce_source(src)
     assert "def fit" in reduced and "def hyper" in reduced and "def plain" not in reduced
+
+
+def test_line_separators_inside_strings_do_not_shift_lines():
+    # str.splitlines() would split at \u2028, \x85 and \v inside these strings; ast and libcst do not
+    src = ("import torch\n\n"
+           "def plain(v):\n    return 'a\u2028b\x85c\vd' + v\n\n"
+           "model = torch.nn.Linear(2, 2)\n")
+    reduced, skipped = reduce_source(src)
+    assert skipped == 2 and reduced.count("\n") == src.count("\n")
+    assert reduced.split("\n")[5] == "model = torch.nn.Linear(2, 2)"
