@@ -100,3 +100,17 @@ def test_lint_does_not_import_networkx(tmp_path):
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "FL001" in r.stdout and "HEAVY []" in r.stdout
+
+
+def test_graph_pickles_before_and_after_networkx(tmp_path):
+    # `faultlens run --max-seconds` builds the graph in a forked copy and pickles it back
+    import pickle
+
+    src = tmp_path / "m.py"
+    src.write_text("import torch\nmodel = torch.nn.Linear(2, 2)\nopt = torch.optim.SGD(model.parameters(), lr=0.1)\n")
+    graph = build_graph(src)
+    back = pickle.loads(pickle.dumps(graph, protocol=pickle.HIGHEST_PROTOCOL))
+    assert isinstance(back.store, Adjacency) and back.to_json() == graph.to_json()
+    graph.g  # noqa: B018 - now a networkx graph
+    again = pickle.loads(pickle.dumps(graph))
+    assert isinstance(again.g, nx.MultiDiGraph) and again.to_json() == back.to_json()
