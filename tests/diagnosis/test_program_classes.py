@@ -496,3 +496,51 @@ def test_gan_in_tutorial_order_clean_and_with_the_generator_step_missing(tmp_pat
     bad = _run(tmp_path, "gan_d_first_no_g_step", GAN_D_FIRST.replace("        g_optimizer.step()\n", ""))
     assert "missing_update" in {s["symptom"] for s in bad.symptoms}
     assert bad.verdict == "faulty" and bad.faults[0].type == "training_loop", [f.type for f in bad.faults]
+
+
+LSTM_CLASSIFIER = """
+import torch
+import torch.nn as nn
+torch.manual_seed(0)
+n, T, C = 512, 12, 6
+y = torch.randint(0, C, (n,))
+x = torch.randn(n, T, 4) * 0.3
+x[torch.arange(n), :, 0] += (y.float() / C).unsqueeze(1)
+x[torch.arange(n), :, 1] += torch.sin(y.float()).unsqueeze(1)
+
+
+class Rnn(nn.Module):
+    def __init__(self, in_dim, hidden_dim, n_class):
+        super().__init__()
+        self.lstm = nn.LSTM(in_dim, hidden_dim, batch_first=True)
+        self.classifier = nn.Linear(hidden_dim, n_class)
+
+    def forward(self, x):
+        out, _ = self.lstm(x)
+        return self.classifier(out[:, -1, :])
+
+
+model = Rnn(4, HIDDEN, C)
+criterion = nn.CrossEntropyLoss()
+optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+for epoch in range(15):
+    for i in range(0, n, 64):
+        optimizer.zero_grad()
+        loss = criterion(model(x[i:i + 64]), y[i:i + 64])
+        loss.backward()
+        optimizer.step()
+"""
+
+
+def test_a_one_unit_recurrent_state_is_an_architecture_fault(tmp_path):
+    """Capacity (issue 13 class 4) for recurrent layers: an LSTM with hidden_size 1 before six
+    classes is architecture, located at the LSTM's construction and at the call argument that
+    sets its width; the same program with 32 units fires no capacity limit."""
+    bad = _run(tmp_path, "lstm1", LSTM_CLASSIFIER.replace("HIDDEN", "1"))
+    cap = [s for s in bad.symptoms if s["symptom"] == "capacity_limit"]
+    assert cap and cap[0]["node"].endswith("Rnn.lstm"), bad.symptoms
+    assert bad.verdict == "faulty" and bad.faults[0].type == "architecture", [f.type for f in bad.faults]
+    lines = [loc.line for loc in bad.faults[0].locations]
+    assert 15 in lines and 23 in lines, lines   # nn.LSTM(...) and Rnn(4, 1, C)
+    ok = _run(tmp_path, "lstm32", LSTM_CLASSIFIER.replace("HIDDEN", "32"))
+    assert "capacity_limit" not in {s["symptom"] for s in ok.symptoms}

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
@@ -604,6 +605,25 @@ class TooFewSteps(Symptom):
         return []
 
 
+#: layers whose state or output width is a keyword argument other than ``out_features``
+_STATE_WIDTH = {"LSTM": "hidden_size", "GRU": "hidden_size", "RNN": "hidden_size", "LSTMCell": "hidden_size",
+                "GRUCell": "hidden_size", "RNNCell": "hidden_size", "Embedding": "embedding_dim"}
+
+
+def _narrow_state_layers(gf: GraphFacts) -> list[tuple[Any, float]]:
+    """Recurrent layers with a hidden state, and embeddings, of width 1 or 2: (layer, width).
+    The linear-layer width check does not see them (their width is ``hidden_size`` or
+    ``embedding_dim``), yet a one-unit LSTM state bottlenecks the network just as a one-unit
+    hidden layer does."""
+    out = []
+    for n in gf.graph.nodes("layer"):
+        key = _STATE_WIDTH.get(n.get("layer_type") or "")
+        w = (n.get("args") or {}).get(key) if key else None
+        if isinstance(w, int) and not isinstance(w, bool) and 0 < w <= 2:
+            out.append((n, float(w)))
+    return out
+
+
 @register
 class CapacityLimit(Symptom):
     """The network cannot represent the task: a hidden layer of width 1 or 2 narrower than the
@@ -634,6 +654,14 @@ class CapacityLimit(Symptom):
                 return [self.hit(int(s[-1]), layer.id, width,
                                  f"hidden layer of width {int(width)} before {int(n_out)} outputs, and the loss "
                                  f"stayed at {fmt(tail)} from {fmt(head)}", 1.0, problem="narrow")]
+        for layer, width in _narrow_state_layers(gf):
+            outs = [n for n in gf.graph.nodes("layer") if n.get("layer_type") == "Linear"
+                    and isinstance((n.get("args") or {}).get("out_features"), int)]
+            n_out = (outs[-1].get("args") or {})["out_features"] if outs else None
+            if n_out is not None and n_out > width:
+                return [self.hit(int(s[-1]), layer.id, width,
+                                 f"{layer.get('layer_type')} of width {int(width)} before {int(n_out)} outputs, and "
+                                 f"the loss stayed at {fmt(tail)} from {fmt(head)}", 1.0, problem="narrow")]
         if structure_features(gf.graph).get("static.linear_chain_frac") == 1.0:
             first = narrowest_hidden_layer(gf.graph, first=True)
             node = first[0].id if first is not None else tv.nodes("loss")[0]
