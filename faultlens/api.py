@@ -23,6 +23,7 @@ from typing import Any, Sequence
 
 from faultlens.errors import FaultlensError, UsageError
 from faultlens.taxonomy import VERDICT_EXIT_CODES
+from faultlens.analyzer.pysyntax import split_lines
 
 __all__ = ["run", "analyze", "Analysis", "FileAnalysis", "find_python_files", "is_entry_point", "lint_fix_diff"]
 
@@ -238,7 +239,7 @@ def lint_fix_diff(findings: list[Any]) -> str:
                 old = fh.read()
         except OSError:
             continue
-        lines = old.splitlines(keepends=True)
+        lines = split_lines(old, keepends=True)
         starts = [0]
         for ln in lines:
             starts.append(starts[-1] + len(ln))

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from faultlens.errors import FaultlensError, ParseError
+from faultlens.analyzer.pysyntax import split_lines
 
 SUFFIX = ".ipynb"
 
@@ -123,8 +124,8 @@ class Notebook:
         inserted lines to the cell of the line they precede (the last cell at the end). A
         skipped (magic) line left unchanged keeps its original text. Raises ValueError when an
         edit touches a skipped line."""
-        old = self.program.splitlines(keepends=True)
-        new = new_program.splitlines(keepends=True)
+        old = split_lines(self.program, keepends=True)
+        new = split_lines(new_program, keepends=True)
         owner_new: list[tuple[int, int | None]] = []  # per new line: (cell, old cell line or None)
         sm = difflib.SequenceMatcher(None, old, new, autojunk=False)
         for tag, i1, i2, j1, j2 in sm.get_opcodes():

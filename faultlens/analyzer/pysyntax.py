@@ -2,6 +2,7 @@
 before deciding whether libcst is needed)."""
 from __future__ import annotations
 
+import re
 import warnings
 
 
@@ -39,3 +40,21 @@ def _python_syntax_error(source: str, path: str, cell: int | None = None) -> str
     except (ValueError, RecursionError, MemoryError, OverflowError) as exc:
         return (f"cell {cell}: " if cell is not None else "") + f"{type(exc).__name__}: {exc}".splitlines()[0]
     return None
+
+
+_LINE_END = re.compile(r"\r\n|\r|\n")
+
+
+def split_lines(text: str, keepends: bool = False) -> list[str]:
+    r"""The lines of ``text`` as Python's tokenizer (and libcst, and ``ast``) count them: ended by
+    ``\n``, ``\r\n`` or ``\r`` only. ``str.splitlines`` also splits at ``\v``, ``\f``,
+    ``\x1c``-``\x1e``, ``\x85``, ``\u2028`` and ``\u2029``, which may sit inside a string
+    literal; every line after one would then be off by one."""
+    out: list[str] = []
+    pos = 0
+    for m in _LINE_END.finditer(text):
+        out.append(text[pos:m.end() if keepends else m.start()])
+        pos = m.end()
+    if pos < len(text):
+        out.append(text[pos:])
+    return out

@@ -18,6 +18,8 @@ from typing import Any
 
 import libcst as cst
 
+from faultlens.analyzer.pysyntax import split_lines  # noqa: F401 (re-exported)
+
 from faultlens.analyzer.graph import Span
 from faultlens.analyzer.positions import node_positions, trusted_parse
 from faultlens.analyzer.pysyntax import python_syntax_error
@@ -130,7 +132,7 @@ def parse_source(source: str, rel: str, allow_empty: bool = False) -> ParsedFile
     if py:                                  # ('return' outside function, bad assignment targets)
         raise ParseError(rel, py)
     positions = node_positions(module)   # PositionProvider's map, without its second tree walk
-    pf = ParsedFile(rel, source, sha, module, positions, source.splitlines(keepends=True))
+    pf = ParsedFile(rel, source, sha, module, positions, split_lines(source, keepends=True))
     _CACHE[key] = pf
     while len(_CACHE) > CACHE_SIZE:
         _CACHE.popitem(last=False)

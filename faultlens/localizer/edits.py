@@ -27,6 +27,8 @@ from typing import Sequence
 import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
 
+from faultlens.analyzer.pysyntax import split_lines
+
 
 class EditError(Exception):
     """The edit's target was not found in the source."""
@@ -185,7 +187,7 @@ def _string_lines(source: str) -> set[int]:
 def annotate(old: str, new: str, message: str, context: int = 3) -> str:
     """Insert ``# faultlens: message`` before the first changed line of each group of changes
     (groups closer than ``2*context`` lines share one comment, as they share one hunk)."""
-    a, b = old.splitlines(keepends=True), new.splitlines(keepends=True)
+    a, b = split_lines(old, keepends=True), split_lines(new, keepends=True)
     sm = difflib.SequenceMatcher(a=a, b=b, autojunk=False)
     firsts: list[int] = []  # 0-based index into b where a comment goes
     last_end = None
@@ -219,7 +221,7 @@ def diff_path(abspath: str, cwd: str | None = None) -> str:
 def unified(old: str, new: str, path: str, description: str = "") -> str:
     """A unified diff of one file with ``path`` in both headers, preceded by a free-text
     description line (``faultlens: ...``)."""
-    lines = list(difflib.unified_diff(old.splitlines(keepends=True), new.splitlines(keepends=True),
+    lines = list(difflib.unified_diff(split_lines(old, keepends=True), split_lines(new, keepends=True),
                                       fromfile=path, tofile=path, n=3))
     if not lines:
         return ""

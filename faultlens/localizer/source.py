@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Iterator
 
+from faultlens.analyzer.pysyntax import split_lines
+
 _DATA_CALL = re.compile(
     r"\b(load_\w+|make_\w+|fetch_\w+|read_csv|read_\w+|np\.load|torch\.load|loadtxt|genfromtxt|"
     r"torch\.rand\w*|np\.random\.\w+|rng\.\w+|from_numpy|torch\.tensor|TensorDataset)\b|\.data\b|\.target\b"
@@ -48,7 +50,7 @@ def parse(path: str) -> tuple[str, ast.Module | None]:
 
 
 def lines(path: str) -> list[str]:
-    return parse(path)[0].splitlines()
+    return split_lines(parse(path)[0])
 
 
 def pos_of(node: ast.AST) -> Pos:

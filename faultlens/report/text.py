@@ -6,6 +6,8 @@ import math
 import os
 from typing import Any
 
+from faultlens.analyzer.pysyntax import split_lines
+
 _COLORS = {"healthy": "32", "faulty": "31", "crashed": "35", "inconclusive": "33"}
 
 
@@ -43,7 +45,7 @@ def _source_context(path: str, line: int, context: int, abspath: str = "") -> li
         return [f"      {'>' if cur else ' '} {n:>{w}} | {t}" for n, t, cur, w in cell_context(p, line, context)]
     try:
         with open(p, encoding="utf-8") as fh:
-            lines = fh.read().splitlines()
+            lines = split_lines(fh.read())
     except OSError:
         return []
     out = []

@@ -44,3 +44,29 @@ def test_fl012_names_the_line_in_the_same_file_and_a_root_relative_path_otherwis
              for f in lint_paths([str(tmp_path / "pkg" / "main.py")], use_cache=False) if f.code == "FL012"}
     assert found["main.py"].endswith("(set at line 5)")
     assert found["opts.py"].endswith("(set at pkg/opts.py:1)")  # relative to the repository root
+
+
+@pytest.mark.parametrize("sep", ["\u2028", "\x85", "\x0b", "\x0c"])
+def test_a_fix_after_an_odd_line_separator_in_a_string_lands_on_its_line(tmp_path, capsys, sep):
+    """Line breaks that str.splitlines knows but Python does not (inside a string literal) do
+    not shift the lines a fix edits: lines are counted as the tokenizer counts them."""
+    from faultlens.cli import main
+    p = tmp_path / "train.py"
+    p.write_text("import torch\nimport torch.nn as nn\n"
+                 f"TITLE = 'demo{sep}run'\n"
+                 "model = nn.Linear(10, 2)\ncriterion = nn.CrossEntropyLoss()\n"
+                 "optimizer = torch.optim.SGD(model.parameters(), lr=0.1)\n"
+                 "x, y = torch.randn(32, 10), torch.randint(0, 2, (32,))\n"
+                 "for epoch in range(20):\n    out = model(x)\n    loss = criterion(out, y)\n"
+                 "    loss.backward()\n    optimizer.step()\n", encoding="utf-8")
+    main(["lint", str(p), "--diff", "--no-cache"])
+    out = capsys.readouterr().out
+    assert "+    optimizer.zero_grad()\n     loss.backward()" in out, out
+
+
+def test_split_lines_counts_lines_like_python():
+    from faultlens.analyzer.pysyntax import split_lines
+    text = "a = 'x\u2028y'\r\nb = 1\rc = 2\n\x0cd = 3"
+    assert split_lines(text) == ["a = 'x\u2028y'", "b = 1", "c = 2", "\x0cd = 3"]
+    assert "".join(split_lines(text, keepends=True)) == text
+    assert split_lines("one\n") == ["one"] and split_lines("") == []

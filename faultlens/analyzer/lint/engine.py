@@ -33,6 +33,7 @@ from typing import Any, Iterable
 
 from faultlens import __version__
 from faultlens.analyzer.lint.finding import Finding
+from faultlens.analyzer.pysyntax import split_lines
 
 #: directories never descended into
 SKIP_DIRS = frozenset({
@@ -494,10 +495,10 @@ class _Lines:
             try:
                 if path.lower().endswith(".ipynb"):  # the notebook's program (its code cells)
                     from faultlens.notebook import read_text
-                    self._cache[path] = read_text(path).splitlines()
+                    self._cache[path] = split_lines(read_text(path))
                     return self._cache[path]
                 with open(path, encoding="utf-8", errors="replace") as fh:
-                    self._cache[path] = fh.read().splitlines()
+                    self._cache[path] = split_lines(fh.read())
             except Exception:
                 self._cache[path] = []
         return self._cache[path]
@@ -623,7 +624,7 @@ def lint_source(source: str, path: str = "<source>", select=None, ignore=None) -
         with open(fp, "w", encoding="utf-8") as fh:
             fh.write(source)
         findings, _ = analyze_text(source, fp, tmp)
-        lines = source.splitlines()
+        lines = split_lines(source)
         out = []
         for f in sorted(findings, key=lambda f: f.sort_key()):
             if f.code not in enabled or (f.path == fp and suppressed(f, lines)):

@@ -16,6 +16,8 @@ from bisect import bisect_right
 from collections import deque
 from typing import Iterator
 
+from faultlens.analyzer.pysyntax import split_lines
+
 #: tensor methods / functions that pass a tensor through without changing what kind of
 #: values it holds (shape or dtype changes only)
 PASSTHROUGH_METHODS = frozenset({
@@ -66,7 +68,7 @@ class FileFacts:
     def __init__(self, source: str, path: str = "<source>", tree: ast.Module | None = None):
         self.path = path
         self.source = source
-        self.lines = source.splitlines(keepends=True)
+        self.lines = split_lines(source, keepends=True)
         self.tree = ast.parse(source) if tree is None else tree  # ``tree``: ast.parse(source), done already
         self.parent: dict[ast.AST, ast.AST] = {}
         self.functions: list[ast.AST] = []

@@ -17,6 +17,7 @@ import difflib
 from typing import Callable, Iterable
 
 from faultlens.analyzer.lint.finding import Edit, Finding, Fix
+from faultlens.analyzer.pysyntax import split_lines
 
 
 def _cst():
@@ -123,7 +124,7 @@ def delete_lines(path: str, line: int, end_line: int) -> Edit:
 # ---------------------------------------------------------------------- application
 def _offsets(text: str) -> list[int]:
     offs = [0]
-    for ln in text.splitlines(keepends=True):
+    for ln in split_lines(text, keepends=True):
         offs.append(offs[-1] + len(ln))
     return offs
 
@@ -191,8 +192,8 @@ def unified_diff(path: str, before: str, after: str) -> str:
     """A ``git apply``-able unified diff of one file (``a/`` and ``b/`` prefixes)."""
     if before == after:
         return ""
-    a_lines = before.splitlines(keepends=True)
-    b_lines = after.splitlines(keepends=True)
+    a_lines = split_lines(before, keepends=True)
+    b_lines = split_lines(after, keepends=True)
     out = [f"--- a/{path}\n", f"+++ b/{path}\n"]
     for line in list(difflib.unified_diff(a_lines, b_lines, n=3))[2:]:
         if not line.endswith("\n"):
