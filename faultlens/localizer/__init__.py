@@ -312,6 +312,12 @@ def _calls(g: Any, method: str) -> list[Any]:
     return g.nodes("call", method=method)
 
 
+def _manual_updates(g: Any, loop: Any) -> list[Any]:
+    """The hand-written update statements (``w -= lr * w.grad``) of ``loop``, in source order."""
+    return sorted((n for n in _calls(g, "step") if n.get("manual") and n.get("loop") == loop.id),
+                  key=lambda n: (n.span.end_line, n.span.line))
+
+
 def _training_loop(c: _Collector, nodes: list[str], detections: list[Any]) -> None:
     g = c.graph
     names = [d.symptom for d in detections]
@@ -331,6 +337,17 @@ def _training_loop(c: _Collector, nodes: list[str], detections: list[Any]) -> No
             # step after the loss is computed). Both are reported, the first one first.
             ab = resolve_path(g, loop.span.path)
             b0 = back[0] if back else None
+            manual = _manual_updates(g, loop)
+            if manual:
+                # hand-written updates: the gradients are cleared right after the last update
+                # (the PyTorch tutorials' ``w.grad.zero_()`` / ``w.grad = None`` inside no_grad)
+                st, nxt = src.next_stmt(ab, manual[-1].span.end_line)
+                if nxt is not None:
+                    c.add_pos(ab, src.pos_of(nxt), manual[-1].id, "insertion_point", "p.grad = None")
+                elif st is not None:
+                    end = (st.end_lineno or st.lineno) + 1
+                    c.add_pos(ab, src.Pos(end, st.col_offset + 1, end, st.col_offset + 1), manual[-1].id,
+                              "insertion_point", "p.grad = None")
             fwd = [f for f in _calls(g, "forward") if b0 is not None and f.get("loop") == loop.id
                    and not f.get("contexts") and f.span.path == b0.span.path and f.span.line < b0.span.line]
             at = src.stmt_containing(ab, fwd[0].span.line) if fwd else None

@@ -312,6 +312,14 @@ def _training_loop(fault, g, tv, locations) -> tuple[str, list, str] | None:
     ins = [l for l in (locations or []) if l.role == "insertion_point"]
     if "accumulating_gradients" in names and ins:
         l = ins[0]
+        if opt is not None and opt.get("manual") and l.note == "p.grad = None":
+            # hand-written updates: clear each updated tensor's gradient after the last update
+            upd = g.node(l.node) if l.node else None
+            params = [p for p in (opt.get("params") or []) if isinstance(p, str) and p.isidentifier()]
+            if upd is not None and params:
+                code = "; ".join(f"{p}.grad = None" for p in params)
+                return (l.abspath, [InsertStmt(upd.span.line, code + "\n", after=True)],
+                        f"clear the gradients after the hand-written update at line {upd.span.line}: {code}")
         return l.abspath, [InsertStmt(l.line, f"{ov}.zero_grad()\n")], f"insert {ov}.zero_grad() before line {l.line}"
     if "missing_update" in names:
         reason = next((d.details.get("reason") for d in fault.detections if d.symptom == "missing_update"), "no_step")

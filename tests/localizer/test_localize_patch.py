@@ -243,3 +243,18 @@ def test_a_narrow_layer_is_located_where_its_width_is_set(work):
     seq = next(n.id for n in g.nodes("layer") if n.span.line == 18 and n.get("layer_type") == "Linear")
     locs = localize(fault("architecture", det("capacity_limit", problem="narrow"), nodes=[seq]), g)
     assert ("definition", 4) in roles(locs), roles(locs)
+
+
+def test_hand_written_updates_that_never_clear_gradients_get_them_cleared_after_the_update(work):
+    """No optimizer object: the fix is not optimizer.zero_grad() (a NameError) but clearing the
+    updated tensors' gradients right after the last hand-written update (line 14)."""
+    g = build_graph(str(work / "manual_update_loop.py"))
+    f = fault("training_loop", det("accumulating_gradients", "defect"))
+    locs = localize(f, g)
+    assert [ln for role, ln in roles(locs) if role == "insertion_point"][0] == 15, roles(locs)
+    p = make_patch(f, g, locations=locs)
+    lines = p.new_source.splitlines()
+    i = lines.index("        w2 -= learning_rate * w2.grad")
+    assert lines[i + 2] == "        w1.grad = None; w2.grad = None", lines[i:i + 3]
+    assert "zero_grad" not in p.new_source
+    check_applies(work, p)
