@@ -27,6 +27,29 @@ if not torchvision.__file__.startswith(str(STANDINS)):  # pragma: no cover - a r
 from torchvision import datasets, transforms, utils  # noqa: E402
 from torchvision.transforms import functional as TF  # noqa: E402
 
+_STANDIN_MODULES: dict = {}
+
+
+def _hide_standin() -> None:
+    """Take the stand-in out of sys.modules and sys.path: the rest of the test session (a
+    library that probes for torchvision, such as torchmetrics under Lightning) must not find it."""
+    for name in [k for k in sys.modules if k == "torchvision" or k.startswith("torchvision.")]:
+        _STANDIN_MODULES[name] = sys.modules.pop(name)
+    while str(STANDINS) in sys.path:
+        sys.path.remove(str(STANDINS))
+
+
+_hide_standin()  # at collection time, right after this module imported it
+
+
+@pytest.fixture(autouse=True)
+def _standin_visible():
+    """This module's tests see the stand-in, as a benchmark run does; nothing else does."""
+    sys.path.insert(0, str(STANDINS))
+    sys.modules.update(_STANDIN_MODULES)
+    yield
+    _hide_standin()
+
 try:
     from PIL import Image
 except ImportError:  # pragma: no cover
