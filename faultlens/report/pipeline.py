@@ -198,6 +198,25 @@ def _patched_copy(report: Any, result: Any, graph: Any, patch: Any, name: str) -
     return os.path.join(src_dir, entry_rel), vdir
 
 
+def _startup_seconds(result: Any) -> float:
+    """Seconds the run's program took to reach its first training step (its imports: a
+    Lightning or Hugging Face program spends many seconds importing before training, far more
+    on a loaded machine): the patched copy's check waits twice that, plus 10 s, when that is
+    longer than ``CHECK_SECONDS``. 0 when the trace does not say."""
+    try:
+        from faultlens.instrumenter.store import read_meta
+        path = getattr(result, "trace_path", "") or ""
+        if not os.path.isfile(path):
+            return 0.0
+        meta = read_meta(path)
+        total, training = meta.get("seconds"), meta.get("training_seconds")
+        if isinstance(total, (int, float)) and isinstance(training, (int, float)):
+            return max(0.0, float(total) - float(training))
+    except Exception:  # noqa: BLE001 - no trace, no figure: the default limit applies
+        pass
+    return 0.0
+
+
 def _run_argv(patch: Any, result: Any) -> list[str]:
     """The command line a patched copy runs with: a command-line patch's own, else the run's."""
     argv = patch.argv if getattr(patch, "argv", None) is not None else getattr(result, "argv", [])
@@ -331,7 +350,7 @@ def finish_run(result: Any, args: Any) -> int:
         report.notes.append("patch not checked: the run was interrupted")
     elif not getattr(args, "verify", False) and getattr(args, "check", True) and report.top is not None \
             and report.top.patch is not None:
-        limit = CHECK_SECONDS
+        limit = max(CHECK_SECONDS, 2.0 * _startup_seconds(result) + 10.0)
         if getattr(args, "max_seconds", None) and getattr(args, "started", None):
             # --max-seconds bounds the whole command: the check gets what is left of it
             limit = min(limit, float(args.started) + float(args.max_seconds) - time.time() - 1.0)

@@ -78,3 +78,32 @@ def test_an_interrupted_run_starts_no_further_run(tmp_path, monkeypatch, capsys)
         args = argparse.Namespace(file=str(tmp_path / "train.py"), verify=verify, check=True, quiet=True,
                                   diff=False, fix=False, json=None, sarif=None, html=None)
         pipeline.finish_run(res, args)
+
+
+def test_the_check_waits_longer_for_a_program_slow_to_start(tmp_path, monkeypatch, capsys):
+    """A program that needed 40 s of imports before its first step (a framework, a loaded
+    machine) gets 2 x 40 + 10 s for its patched copy's check, not the 30 s default."""
+    import argparse
+    import sqlite3
+
+    from faultlens.report import pipeline
+
+    monkeypatch.chdir(tmp_path)
+    report, res, graph = _report(tmp_path)
+    con = sqlite3.connect(res.trace_path)
+    con.executemany("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)",
+                    [("seconds", "52.0"), ("training_seconds", "12.0")])
+    con.commit()
+    con.close()
+    assert pipeline._startup_seconds(res) == 40.0
+    seen = {}
+
+    def fake_check(report, result, graph, *, max_seconds):
+        seen["limit"] = max_seconds
+        return None
+
+    monkeypatch.setattr(pipeline, "check_patch", fake_check)
+    args = argparse.Namespace(file=str(tmp_path / "train.py"), verify=False, check=True, quiet=True,
+                              diff=False, fix=False, json=None, sarif=None, html=None)
+    pipeline.finish_run(res, args)
+    assert seen["limit"] == 90.0
