@@ -1,3 +1,3 @@
-from faultlens.cli import main
+from faultlens.cli import entry
 
-raise SystemExit(main())
+entry()
