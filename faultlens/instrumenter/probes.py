@@ -7,7 +7,7 @@ Each probe implements some of these hooks, called by :mod:`faultlens.instrumente
 ``on_loss(lw, out, args, kwargs, val)`` every loss computation (``val``: grad disabled / eval)
 ``on_opt_pre(ow)`` / ``on_opt_post(ow)`` every optimizer step (before / after the update)
 
-Tiering follows the measured costs in the field notes (published thresholds and probe costs, see docs/diagnosis.md): every
+Tiering follows the probes' measured costs (docs/instrumenter.md) and published thresholds (docs/diagnosis.md): every
 step only the loss, accuracy (an argmax over the batch), the learning rate (a Python float) and
 one fused gradient norm (``torch._foreach_norm``); on sampled steps (the first
 ``dense_steps`` and every ``sample_every``-th, default 3 and 10; a non-finite loss triggers
@@ -465,12 +465,12 @@ class CurvatureProbe(Probe):
     (only when the loss input was the watched model's output), then with Hessian-vector
     products (double backward): lambda_max by power iteration (warm-started from the last
     eigenvector: up to 6 iterations the first time, 3 later, stopping at 1e-3 relative
-    change; field.md: 8-12 HVPs converge from a random start, so the first value is rough
+    change; from a random start power iteration needs 8-12 HVPs, so the first value is rough
     and later ones sharpen as the warm start carries over); a Hutchinson trace estimate (one Rademacher probe per evaluation, reported as
     the mean of the last 5 evaluations, since one probe is 20-60% off); the directional
     sharpness g^T H g / ||g||^2; lambda_max * lr against the stability limit (2 for plain
     GD, 2(1+beta) with heavy-ball momentum, (2 + 2 beta1)/(1 - beta1) for Adam's
-    preconditioned sharpness; Cohen et al. 2021/2022, see field.md). For Adam/AdamW the
+    preconditioned sharpness; Cohen et al. 2021/2022). For Adam/AdamW the
     preconditioned sharpness (power iteration on P^-1/2 H P^-1/2 with P = sqrt(v_hat) + eps)
     is recorded as ``lambda_max_precond`` and used for ``lambda_max_lr``.
 

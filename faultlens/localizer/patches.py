@@ -7,7 +7,7 @@ What each fault type gets (see docs/report.md):
 * ``learning_rate`` — the value at its definition (literal, module constant or argparse
   default) is replaced. Too high: when the trace measured the curvature, the new rate is half
   the stability limit, ``0.5 * limit / lambda_max`` (limit 2 for GD, 2(1+beta) with momentum;
-  field.md), else the old rate / 10. Too low: x10 (adaptive optimizers with lr < 1e-5: 1e-3).
+  Cohen et al., ICLR 2021), else the old rate / 10. Too low: x10 (adaptive optimizers with lr < 1e-5: 1e-3).
   The value is rounded down to one significant digit.
 * ``training_loop`` — insert the missing ``optimizer.zero_grad()`` (top of the step loop),
   ``optimizer.step()`` (after ``backward``/clipping), ``model.eval()`` (before the no-grad

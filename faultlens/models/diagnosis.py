@@ -277,7 +277,7 @@ def _graph_scores(gf: GraphFacts, fired: set[str], det: list[Detection], tv: Tra
         otype = opt.get("optimizer_type") or ""
         momentum = (opt.get("args") or {}).get("momentum") or 0
         adaptive = otype in _ADAPTIVE
-        # UMLAUT: lr > 0.01 for Adam-like optimizers; plain SGD tolerates ~1 (field.md)
+        # UMLAUT: lr > 0.01 for Adam-like optimizers; plain SGD tolerates ~1
         high = lr > (0.01 if adaptive else (0.5 if momentum else 1.0))
         low = lr < (1e-5 if adaptive else 1e-4)
         if explosive and high:

@@ -9,7 +9,7 @@ For fault typing and for instability triage it reports balanced accuracy under t
   5-fold ``GroupKFold`` was used first: its score moved by ±0.02 with the assignment of
   programs to folds — e.g. when a few rows were removed — so one program per fold it is);
 
-the gap between them (the field notes quote 0.190 for prior diagnosers), a diagnostic
+the gap between them (DynFault reports 0.190 for prior diagnosers), a diagnostic
 within-program split that holds out whole mutants (it separates seed leakage from program
 leakage), per-type precision/recall (leave-program-out predictions), recall per mutation
 operator, and an ablation by feature group: each group alone and all groups but one, with a

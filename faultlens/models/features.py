@@ -11,7 +11,7 @@ Every feature name is ``<group>.<name>``; the groups (documented in docs/models.
             weight-norm growth, non-finite weights
 ``opt``     optimizer state: log10 lr, momentum, weight decay, steps taken per iteration
 ``curv``    curvature: lambda_max * lr against the optimizer's stability limit, trace,
-            directional sharpness (Cohen et al. 2021 "edge of stability"; field notes)
+            directional sharpness (Cohen et al. 2021 "edge of stability")
 ``event``   training-step event order: zero_grad/backward/step per iteration, order
             violations, evaluation forwards in train mode
 ``data``    batch statistics: input range and scale, target kind
@@ -20,7 +20,7 @@ Every feature name is ``<group>.<name>``; the groups (documented in docs/models.
 
 All values are program-independent where possible: ratios, slopes normalised by the first
 loss, log-scales, fractions of the number of steps — absolute magnitudes of one program do
-not transfer to another (the leave-program-out gap, field notes). Missing information is NaN
+not transfer to another (DynFault's leave-program-out gap). Missing information is NaN
 (the classifiers handle NaN natively); never a guess.
 """
 from __future__ import annotations

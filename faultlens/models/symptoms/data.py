@@ -163,7 +163,7 @@ class OutputRangeMismatch(Symptom):
 class BeyondStability(Symptom):
     """The learning rate is beyond the stability limit of the loss curvature.
 
-    Threshold (field.md, edge-of-stability analysis): lambda_max * lr > limit, where the limit
+    Threshold (edge of stability: Cohen et al., ICLR 2021; Adam: Cohen et al. 2022): lambda_max * lr > limit, where the limit
     is 2 for plain gradient descent, 2(1+beta) for heavy-ball momentum and (2+2b1)/(1-b1) for
     Adam's preconditioned sharpness; the trace's ``stability_limit`` is used when recorded,
     else 2. Fires when >= 50% of the curvature checks after the first 30% of the run exceed

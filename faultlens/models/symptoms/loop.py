@@ -1,7 +1,7 @@
 """Training-loop symptoms read from the order of events in each iteration.
 
-No published detector checks PyTorch loop bugs dynamically (field.md: only static checks in
-TorchFix/CodeGuru exist); these rules follow the semantics of ``torch.optim``: gradients
+No published detector checks PyTorch loop bugs dynamically (the PyTorch loop checks that exist,
+TorchFix's and Amazon CodeGuru's, are static); these rules follow the semantics of ``torch.optim``: gradients
 accumulate in ``.grad`` until zeroed, parameters change only in ``optimizer.step()``, and
 dropout / batch norm behave differently in ``train()`` and ``eval()`` mode.
 """

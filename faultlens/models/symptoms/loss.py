@@ -408,7 +408,7 @@ class LearningRateCollapse(Symptom):
 class LossSpike(Symptom):
     """The loss jumps far above where it started: an optimizer step overshot.
 
-    field.md lists the loss spike as a trigger of the curvature tier (a step with loss-decrease
+    The loss spike is a trigger of the curvature probe tier (docs/instrumenter.md) (a step with loss-decrease
     ratio rho < 0 overshot). Threshold (faultlens): some recorded loss > 3x the initial loss
     (median of the first 3 records) and > initial + 1, after step 0. A well-scaled run starts
     at its highest loss (chance level); climbing 3x above it within the run means the updates

@@ -15,7 +15,7 @@ class SoftmaxBeforeCrossEntropy(LintRule):
     rationale = ("nn.CrossEntropyLoss / F.cross_entropy expect raw logits and apply log_softmax "
                  "internally (PyTorch docs, CrossEntropyLoss). A softmax in front squashes the logits "
                  "into [0, 1], so the loss saturates near log(C) and gradients shrink: training stalls. "
-                 "Listed among TorchFix/CodeGuru's PyTorch detectors (see field notes).")
+                 "Listed among TorchFix's and Amazon CodeGuru's PyTorch detectors.")
     fix_summary = "remove the softmax call or layer (return the logits)"
     INVALID = [
         Invalid("""
