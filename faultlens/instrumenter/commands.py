@@ -5,14 +5,12 @@ Cheap to import (no torch): the run itself happens in a child process.
 from __future__ import annotations
 
 import argparse
-import importlib
-import json
 import os
 import sys
 import time
 from typing import Any
 
-from faultlens.errors import FaultlensError, UsageError
+from faultlens.errors import UsageError
 
 
 def add_parser(subparsers: Any) -> None:
@@ -140,11 +138,8 @@ def run_run(args: argparse.Namespace) -> int:
     args.started = started
     prog_args = list(args.args or [])
     from faultlens.instrumenter.runner import run_program
-    try:
-        from faultlens.report.pipeline import preload_diagnosis
-        preload_diagnosis()
-    except ImportError:
-        pass
+    from faultlens.report.pipeline import finish_run, preload_diagnosis
+    preload_diagnosis()
     if args.max_seconds is None:
         args.max_seconds = DEFAULT_MAX_SECONDS
     if not args.quiet:
@@ -154,48 +149,5 @@ def run_run(args: argparse.Namespace) -> int:
                          out_dir=args.out, curvature=args.curvature, seed=args.seed,
                          stream=not args.quiet, early_stop=args.early_stop,
                          sample_every=args.sample_every, started=started, progress=True)
-    try:
-        pipeline = importlib.import_module("faultlens.report.pipeline")
-    except ModuleNotFoundError as exc:
-        if exc.name not in ("faultlens.report.pipeline", "faultlens.report"):
-            raise
-        pipeline = None
-    if pipeline is not None and hasattr(pipeline, "finish_run"):
-        rc = int(pipeline.finish_run(result, args) or 0)
-    else:
-        rc = _fallback_report(result, args)
+    rc = int(finish_run(result, args) or 0)
     return 130 if result.status == "interrupted" else rc
-
-
-def _fallback_report(result: Any, args: argparse.Namespace) -> int:
-    """Used until the diagnosis stage exists: a short run summary and a minimal JSON."""
-    last_loss = None
-    try:
-        tr = result.load_trace()
-        last_loss = tr.last("loss")
-    except FaultlensError:
-        tr = None
-    lines = [f"faultlens: run {result.status}: {result.steps} step(s) in {result.seconds:.1f}s"
-             + (f", stop reason {result.stop_reason}" if result.stop_reason else "")]
-    if last_loss is not None:
-        lines.append(f"  last loss: {last_loss:.6g}")
-    if result.crash:
-        c = result.crash
-        where = f"{c.get('path')}:{c.get('line')}" if c.get("line") else "unknown location"
-        lines.append(f"  crash: {c.get('kind')} at {where}: {c.get('type')}: {c.get('message')}")
-    for pe in result.probe_errors:
-        lines.append(f"  probe error: {pe.get('probe')}: {pe.get('error')}")
-    lines.append(f"  run directory: {result.run_dir}")
-    print("\n".join(lines), file=sys.stderr)
-    if args.json:
-        doc = {"schema": "faultlens.report/1", "program": result.program, "status": result.status,
-               "verdict": "crashed" if result.status == "crashed" else "inconclusive",
-               "steps": result.steps, "seconds": result.seconds, "last_loss": last_loss,
-               "crash": result.crash, "stop_reason": result.stop_reason, "run_dir": result.run_dir,
-               "trace": result.trace_path, "graph": result.graph_path, "faults": []}
-        try:
-            with open(args.json, "w", encoding="utf-8") as fh:
-                json.dump(doc, fh, indent=2, default=repr)
-        except OSError as exc:
-            raise UsageError(f"{args.json}: cannot write: {exc}") from exc
-    return 0 if result.status in ("finished", "cut_short") else 1
