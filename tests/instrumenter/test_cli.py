@@ -120,11 +120,20 @@ def test_ctrl_c_stops_child_and_keeps_trace(programs, tmp_path):
     assert proc.returncode != 0
 
 
+def _terminal_signals():
+    """In the child before exec: SIGINT as a terminal's foreground job has it. A test session
+    started as a background job of a non-interactive shell (`make test &`) has SIGINT ignored,
+    and an ignored signal stays ignored across exec, so the Ctrl-C the tests send would never
+    arrive (Python installs its KeyboardInterrupt handler only when SIGINT is not ignored)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _start_slow_run(programs, out, capture=True):
     """`faultlens run slow_loop.py` (it trains until stopped) in its own process group."""
     pipe = subprocess.PIPE if capture else subprocess.DEVNULL
     return subprocess.Popen([sys.executable, "-m", "faultlens", "run", "slow_loop.py", "-q", "--out", str(out)],
-                            cwd=programs, stdout=pipe, stderr=pipe, text=True, start_new_session=True)
+                            cwd=programs, stdout=pipe, stderr=pipe, text=True, start_new_session=True,
+                            preexec_fn=_terminal_signals)
 
 
 def _kill_group(proc):
