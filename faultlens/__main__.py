@@ -1,3 +1,3 @@
-from faultlens.cli import entry
+from faultlens.cli import main
 
-entry()
+raise SystemExit(main())

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import os
 import sys
 
 from faultlens import __version__
@@ -69,22 +68,5 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
 
-def entry() -> None:
-    """The console script and ``python -m faultlens``: :func:`main`, then exit. An interrupted
-    command (Ctrl-C, exit 130) leaves at once, without the interpreter's shutdown: a
-    background import that the interrupt cut short (the preload of the diagnosis model) may
-    hold an import lock that a shutdown step would wait on forever. Everything the command
-    writes is already closed by then; only stdout/stderr are flushed."""
-    code = main()
-    if code == 130:
-        for stream in (sys.stdout, sys.stderr):
-            try:
-                stream.flush()
-            except (OSError, ValueError):
-                pass
-        os._exit(130)
-    raise SystemExit(code)
-
-
 if __name__ == "__main__":  # pragma: no cover
-    entry()
+    raise SystemExit(main())
