@@ -18,11 +18,9 @@ from typing import Any
 
 import libcst as cst
 
-from faultlens.analyzer.pysyntax import split_lines  # noqa: F401 (re-exported)
-
 from faultlens.analyzer.graph import Span
 from faultlens.analyzer.positions import node_positions, trusted_parse
-from faultlens.analyzer.pysyntax import python_syntax_error
+from faultlens.analyzer.pysyntax import python_syntax_error, split_lines
 from faultlens.errors import ParseError
 
 #: how many parsed files the process keeps (a CST with its position map costs about 10 kB

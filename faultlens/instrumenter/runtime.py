@@ -207,7 +207,7 @@ class _State:
         self.nonfinite_loss_streak = 0
         self.step_loss_nonfinite = False
         self.amp: AmpWatch | None = None   # a GradScaler stepped (mixed precision)
-        self.amp_scaled: tuple[Any, Any, float] | None = None  # (scaled loss, loss, scale) of scaler.scale
+        self.amp_scaled: tuple[Any, Any] | None = None  # (scaled loss, loss) of the last scaler.scale
         self.amp_grad_div: tuple[int, float] | None = None  # (id(opt), scale): its grads still scaled
         self.settled: dict[str, Any] | None = None
         self.pending: list[Any] = []   # ambiguous loss calls of this iteration (_Pending)
@@ -1100,20 +1100,24 @@ def _opt_post_hook(opt, args, kwargs):
 
 def _lead_for(S: _State, opt: torch.optim.Optimizer) -> None:
     """At an optimizer's first step: the lead model (whose training forward opens an iteration)
-    must be one that some optimizer of the program trains. A module called with gradients on before training
-    (a tutorial's ``nn.Linear`` demo, a frozen feature extractor) may have become the lead
+    must be one that some optimizer of the program trains. A module called with gradients on
+    before training (a tutorial's ``nn.Linear`` demo, a frozen feature extractor) may have become the lead
     while the trained model is another; then the lead moves to the watched model that owns
     most of this optimizer's parameters, else no iteration would ever close."""
     lead = S.lead
     if lead is None:
         return
-    trained = {id(p) for ow in S.optimizers.values() for g in ow.opt.param_groups for p in g.get("params", ())}
+    trained = set().union(*(_param_ids(ow.opt) for ow in S.optimizers.values()))
     if lead.param_names.keys() & trained:
         return  # some optimizer trains the lead (a GAN's generator while its discriminator steps)
-    params = {id(p) for g in opt.param_groups for p in g.get("params", ())}
+    params = _param_ids(opt)
     best = max(S.models.values(), key=lambda mw: len(mw.param_names.keys() & params), default=None)
     if best is not None and best.param_names.keys() & params:
         S.lead = best
+
+
+def _param_ids(opt: torch.optim.Optimizer) -> set[int]:
+    return {id(p) for g in opt.param_groups for p in g.get("params", ())}
 
 
 def param_node(S: _State, p: torch.Tensor, ow: OptWatch | None = None, gi: int = 0, pi: int = 0) -> str | None:

@@ -312,11 +312,12 @@ def _training_loop(fault, g, tv, locations) -> tuple[str, list, str] | None:
     ins = [l for l in (locations or []) if l.role == "insertion_point"]
     if "accumulating_gradients" in names and ins:
         l = ins[0]
-        if opt is not None and opt.get("manual") and l.note == "p.grad = None":
-            # hand-written updates: clear each updated tensor's gradient after the last update
-            upd = g.node(l.node) if l.node else None
+        upd = g.node(l.node) if l.node and l.node in g else None
+        if opt is not None and opt.get("manual") and upd is not None and upd.kind == "call" and upd.get("manual"):
+            # the insertion point follows a hand-written update: clear each updated tensor's
+            # gradient after it (there is no optimizer object to call zero_grad on)
             params = [p for p in (opt.get("params") or []) if isinstance(p, str) and p.isidentifier()]
-            if upd is not None and params:
+            if params:
                 code = "; ".join(f"{p}.grad = None" for p in params)
                 return (l.abspath, [InsertStmt(upd.span.line, code + "\n", after=True)],
                         f"clear the gradients after the hand-written update at line {upd.span.line}: {code}")

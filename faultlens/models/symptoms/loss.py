@@ -408,8 +408,8 @@ class LearningRateCollapse(Symptom):
 class LossSpike(Symptom):
     """The loss jumps far above where it started: an optimizer step overshot.
 
-    The loss spike is a trigger of the curvature probe tier (docs/instrumenter.md) (a step with loss-decrease
-    ratio rho < 0 overshot). Threshold (faultlens): some recorded loss > 3x the initial loss
+    The loss spike is a trigger of the curvature probe tier (docs/instrumenter.md): a step with
+    loss-decrease ratio rho < 0 overshot. Threshold (faultlens): some recorded loss > 3x the initial loss
     (median of the first 3 records) and > initial + 1, after step 0. A well-scaled run starts
     at its highest loss (chance level); climbing 3x above it within the run means the updates
     are too large for the curvature."""
@@ -654,10 +654,10 @@ class CapacityLimit(Symptom):
                 return [self.hit(int(s[-1]), layer.id, width,
                                  f"hidden layer of width {int(width)} before {int(n_out)} outputs, and the loss "
                                  f"stayed at {fmt(tail)} from {fmt(head)}", 1.0, problem="narrow")]
+        outs = [n for n in gf.graph.nodes("layer") if n.get("layer_type") == "Linear"
+                and isinstance((n.get("args") or {}).get("out_features"), int)]
+        n_out = (outs[-1].get("args") or {})["out_features"] if outs else None
         for layer, width in _narrow_state_layers(gf):
-            outs = [n for n in gf.graph.nodes("layer") if n.get("layer_type") == "Linear"
-                    and isinstance((n.get("args") or {}).get("out_features"), int)]
-            n_out = (outs[-1].get("args") or {})["out_features"] if outs else None
             if n_out is not None and n_out > width:
                 return [self.hit(int(s[-1]), layer.id, width,
                                  f"{layer.get('layer_type')} of width {int(width)} before {int(n_out)} outputs, and "
