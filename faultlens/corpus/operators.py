@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 from faultlens.corpus.edits import Edit, MutationError, apply_edits
+from faultlens.registry import Registry
 from faultlens.taxonomy import DROPOUT_LAYERS, FAULT_TYPES, MUTATION_OPTIMIZERS as OPTIMIZERS, WEIGHT_LAYERS
 from faultlens.taxonomy import POINTWISE_ACTIVATION_LAYERS as ACTIVATION_LAYERS
 from faultlens.taxonomy import POINTWISE_ACTIVATION_OPS as ACTIVATION_OPS
@@ -102,14 +103,14 @@ class MutationOperator:
         return [dict(v) for v in self.variants]
 
 
-REGISTRY: dict[str, MutationOperator] = {}
+def _check_operator(op: MutationOperator) -> None:
+    if op.fault_type not in FAULT_TYPES:
+        raise ValueError(f"operator {op.name!r}: unknown fault type {op.fault_type!r}")
 
 
-def register(cls):
-    inst = cls()
-    assert inst.fault_type in FAULT_TYPES, cls
-    REGISTRY[inst.name] = inst
-    return cls
+#: every mutation operator (one stateless instance each) by name, filled by ``@register``.
+REGISTRY: Registry[MutationOperator] = Registry("mutation operator", check=_check_operator, instantiate=True)
+register = REGISTRY.register
 
 
 # ----------------------------------------------------------------- graph helpers

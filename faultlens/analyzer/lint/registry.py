@@ -3,37 +3,28 @@ each :class:`~faultlens.analyzer.lint.base.LintRule` subclass defined there with
 ``FLnnn`` code is registered. Adding a rule = adding a module; nothing else to edit."""
 from __future__ import annotations
 
-import importlib
-import inspect
-import pkgutil
 import re
 from functools import lru_cache
 
 from faultlens.analyzer.lint.base import LintRule
 from faultlens.errors import UsageError
+from faultlens.registry import Registry
 
 _CODE = re.compile(r"^FL\d{3}$")
+
+
+def _check_rule(cls: type[LintRule]) -> None:
+    if not _CODE.match(cls.code or ""):
+        raise RuntimeError(f"rule {cls.__name__} has a malformed code {cls.code!r}")
+
+
+RULES: Registry[type[LintRule]] = Registry("lint rule", key=lambda cls: cls.code, check=_check_rule)
 
 
 @lru_cache(maxsize=1)
 def all_rules() -> tuple[type[LintRule], ...]:
     """All registered rule classes, sorted by code. Duplicate codes are a programming error."""
-    from faultlens.analyzer.lint import rules as pkg
-
-    found: dict[str, type[LintRule]] = {}
-    for info in sorted(pkgutil.iter_modules(pkg.__path__), key=lambda i: i.name):
-        if info.name.startswith("_"):
-            continue
-        mod = importlib.import_module(f"{pkg.__name__}.{info.name}")
-        for _, obj in inspect.getmembers(mod, inspect.isclass):
-            if not issubclass(obj, LintRule) or obj is LintRule or obj.__module__ != mod.__name__:
-                continue
-            if not _CODE.match(obj.code):
-                raise RuntimeError(f"rule {obj.__name__} has a malformed code {obj.code!r}")
-            if obj.code in found and found[obj.code] is not obj:
-                raise RuntimeError(f"duplicate rule code {obj.code}: {found[obj.code].__name__}, {obj.__name__}")
-            found[obj.code] = obj
-    return tuple(found[c] for c in sorted(found))
+    return tuple(RULES.discover("faultlens.analyzer.lint.rules", collect=LintRule).sorted())
 
 
 def rule_codes() -> list[str]:

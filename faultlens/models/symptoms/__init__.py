@@ -14,13 +14,8 @@ from faultlens.models.symptoms.base import CATEGORIES, REGISTRY, Detection, Symp
 from faultlens.models.symptoms.graph_facts import GraphFacts
 from faultlens.models.symptoms.trace_view import Event, TraceView
 
-# importing the modules registers their classes
-from faultlens.models.symptoms import loss as _loss  # noqa: F401,E402
-from faultlens.models.symptoms import gradients as _gradients  # noqa: F401,E402
-from faultlens.models.symptoms import activations as _activations  # noqa: F401,E402
-from faultlens.models.symptoms import loop as _loop  # noqa: F401,E402
-from faultlens.models.symptoms import data as _data  # noqa: F401,E402
-from faultlens.models.symptoms import amp as _amp  # noqa: F401,E402
+# importing the symptom modules registers their classes (one discovery helper for every registry)
+REGISTRY.discover(__name__)
 
 __all__ = ["CATEGORIES", "REGISTRY", "Detection", "Symptom", "register", "GraphFacts", "TraceView", "Event",
            "detect_all"]

@@ -9,6 +9,7 @@ import numpy as np
 
 from faultlens.models.symptoms.graph_facts import GraphFacts
 from faultlens.models.symptoms.trace_view import TraceView
+from faultlens.registry import Registry
 from faultlens.taxonomy import MIN_STEPS  # noqa: F401 (re-exported: symptoms import it from here)
 
 #: symptom categories: ``failure`` = training did not work; ``defect`` = a bug in the program
@@ -73,14 +74,14 @@ class Symptom:
                          self.category, float(max(0.0, min(1.0, strength))), details)
 
 
-REGISTRY: dict[str, type[Symptom]] = {}
-
-
-def register(cls: type[Symptom]) -> type[Symptom]:
+def _check_symptom(cls: type[Symptom]) -> None:
     if not cls.name or cls.category not in CATEGORIES:
         raise ValueError(f"bad symptom class {cls.__name__}")
-    REGISTRY[cls.name] = cls
-    return cls
+
+
+#: every symptom class by name (filled by ``@register`` as the symptom modules are imported).
+REGISTRY: Registry[type[Symptom]] = Registry("symptom", check=_check_symptom)
+register = REGISTRY.register
 
 
 # ---------------------------------------------------------------- series helpers
