@@ -97,8 +97,10 @@ def test_materialise_from_a_clone_at_the_manifest_commit(tmp_path):
     assert m0["true_lines"] == [] and "lr = 0.1" in Path(m0["entry"]).read_text()
 
 
-def test_standin_text_corpus_is_deterministic(tmp_path):
-    sys.path.insert(0, str(C.STANDINS))
+def test_standin_text_corpus_is_deterministic(tmp_path, monkeypatch):
+    # the stand-ins folder also holds the torchvision stand-in: it must leave sys.path after this
+    # test, or a later test in the same worker imports it in place of the real package
+    monkeypatch.syspath_prepend(str(C.STANDINS))
     from faultlens_standin_text import corpus_lines, write_corpus
     a, b = corpus_lines(50, seed=1), corpus_lines(50, seed=1)
     assert a == b and a != corpus_lines(50, seed=2) and len(a) == 50
