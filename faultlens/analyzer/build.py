@@ -4,9 +4,12 @@ from __future__ import annotations
 import os
 from typing import Sequence, Union
 
+from faultlens.analyzer import frameworks
 from faultlens.analyzer.builder import Builder
+from faultlens.analyzer.finishing import Finisher
+from faultlens.analyzer.forward import ForwardFlow
 from faultlens.analyzer.graph import ProgramGraph
-from faultlens.analyzer.walker import Walker
+from faultlens.analyzer.statements import StatementWalker
 from faultlens.errors import ParseError
 
 PathOrSource = Union[str, "os.PathLike[str]"]
@@ -70,6 +73,7 @@ def build_graph(path_or_source: PathOrSource, *, root: str | os.PathLike | None 
 
 
 def _build(b: Builder) -> None:
+    """The passes, in order (faultlens/analyzer/builder.py lists them)."""
     files = list(b.files.values())
     classes = [ci for fi in files for ci in fi.all_classes]
     modules = [ci for ci in classes if b.is_module(ci)]
@@ -77,8 +81,9 @@ def _build(b: Builder) -> None:
         b.build_module_class(ci)
     for ci in _bases_first(modules):
         b.build_layers(ci)
+    flow = ForwardFlow(b)
     for ci in modules:
-        b.build_forward(ci)
+        flow.build(ci)
     # hyperparameter definitions, then objects, in each scope's statement order
     for fi in files:
         b.argparse_defs(fi)
@@ -87,33 +92,20 @@ def _build(b: Builder) -> None:
         for sc in fi.scopes:
             for d in _ordered_defs(sc):
                 v = b.def_val(d)
-                if v.obj is not None and v.obj[0] in ("dict", "kwargs") and d.kind in ("assign", "ann"):
-                    _config_entries(b, v.obj)
+                if v.obj is not None and d.kind in ("assign", "ann"):
+                    b.config_entries(v.obj)
     for fi in files:
         for sc in fi.scopes:
             for d in _ordered_defs(sc):
                 b.obj_of_def(d)
-    from faultlens.analyzer import frameworks
     frameworks.build(b)  # Lightning / Hugging Face: models given to trainers, configure_optimizers
-    Walker(b).run()
+    walker = StatementWalker(b)
+    walker.run()
+    Finisher(b, walker.record).run()
 
 
 def _ordered_defs(sc):
     return sorted((d for ds in sc.defs.values() for d in ds), key=lambda d: d.pos)
-
-
-def _config_entries(b: Builder, obj) -> None:
-    import libcst as cst
-    if obj[0] == "dict":
-        for el in obj[1].elements:
-            if isinstance(el, cst.DictElement) and isinstance(el.key, cst.SimpleString):
-                k = el.key.evaluated_value
-                if isinstance(k, str):
-                    b.dict_entry(obj[1], obj[2], k)
-    else:
-        for a in obj[1].args:
-            if a.keyword:
-                b.kwarg_entry(obj[1], a, obj[2], 0)
 
 
 def _bases_first(classes):

@@ -138,12 +138,12 @@ def _call_literal(b: Any, init: Any, name: str):
     """The one call site's literal argument for ``name`` (``Model(lr=2.0)``) as a hyperparameter
     at that literal, so that a patch edits the argument the run used."""
     from faultlens.analyzer import names as N
-    from faultlens.analyzer.builder import Val
+    from faultlens.analyzer.values import Val
     sites = b.call_sites(init)
     if len(sites) != 1:
         return None
     cs = sites[0]
-    arg = b._bound_arg(init, name, cs)
+    arg = b.bound_arg(init, name, cs)
     if not isinstance(arg, (cst.Integer, cst.Float)):
         return None
     hit = b._def_val.get(id(arg))
@@ -155,7 +155,7 @@ def _call_literal(b: Any, init: Any, name: str):
     fi = cs.scope.file
     hp = b.g.add_node("hyperparameter", name, b.span(fi, arg), b.text(fi, arg), hp=N.canonical_hp(name),
                       value=v.value, resolved=True, source="literal", expr=b.text(fi, arg),
-                      value_span=b.span(fi, arg).to_dict(), key=name, function=b._fn_name(cs.scope))
+                      value_span=b.span(fi, arg).to_dict(), key=name, function=b.fn_name(cs.scope))
     out = Val(v.value, True, "literal", hp, frozenset([hp]))
     b._def_val[id(arg)] = out
     return out
@@ -183,7 +183,7 @@ def inherited_init_sites(b: Any, ci: Any, depth: int = 0) -> list:
             if ci not in sub.local_bases or "__init__" in sub.methods:
                 continue
             for f2 in b.files.values():
-                for cs in b._calls_named(f2, sub.name):
+                for cs in b.calls_named(f2, sub.name):
                     q = b.qualify(f2, cs.key)
                     if q and q[0] == "class" and q[1] is sub:
                         out.append(cs)
@@ -197,10 +197,10 @@ def make_trainer(b: Any, call: cst.Call, scope: Any, stmt: Any, var: str | None,
     ``<framework>:<class>``)."""
     framework, cls = tname.split(":", 1)
     fi = scope.file
-    pos = b._pos(fi, stmt)
+    pos = b.pos(fi, stmt)
     nid = b.add("trainer", var or cls, fi, stmt, scope, var=var, framework=framework, trainer_type=cls,
-                **b._base_attrs(call, scope, stmt))
-    b._stmt_lookup[nid] = stmt
+                **b.base_attrs(call, scope, stmt))
+    b.stmt_lookup[nid] = stmt
     b.__dict__.setdefault("_fw_calls", {})[nid] = call
     if framework == "lightning":
         hps = _PL_TRAINER_HPS
@@ -253,8 +253,8 @@ def _hf_optimizer(b, tid, call, scope, stmt, a, r, s, h) -> None:
                 params_source=None, params_model=None, params_kind="all", framework="hf", built_by=tid,
                 lr=lr if "lr" in args else HF_DEFAULT_LR, lr_is_default="lr" not in args,
                 args=args, args_resolved=res, arg_spans=spans, arg_hps=hps,
-                **b._base_attrs(call, scope, stmt))
-    b._stmt_lookup[oid] = stmt
+                **b.base_attrs(call, scope, stmt))
+    b.stmt_lookup[oid] = stmt
     for arg, hp in hps.items():
         b.g.add_edge(hp, oid, "uses", arg=arg)
     b.g.set_attr(tid, optimizer=oid)
@@ -298,7 +298,7 @@ def build(b: Any) -> None:
                 for c in _calls_in(ret.value):
                     cat = b.classify_callee(m.file, c.func)
                     if cat and cat[0] in ("optimizer", "scheduler"):
-                        b.obj_of_expr(c, m, ret, b._pos(m.file, ret), None)
+                        b.obj_of_expr(c, m, ret, b.pos(m.file, ret), None)
     _link_hf(b)
 
 
@@ -335,7 +335,7 @@ def _hf_model(b: Any, cs: Any) -> bool:
             qual = b.ext(scope.file, dotted(f.value))
         if not qual:
             return False
-        nid = b._make_model(expr, scope, stmt, var, qual.split(".")[-1], None)
+        nid = b.make_model(expr, scope, stmt, var, qual.split(".")[-1], None)
         b._expr_obj[id(expr)] = nid
     if d is not None:
         b._def_obj[id(d)] = nid
@@ -350,11 +350,11 @@ def _link_hf(b: Any) -> None:
             continue
         scope = b.scope_of_node.get(t.id)
         model = args_node = None
-        stmt = b._stmt_lookup.get(t.id)
+        stmt = b.stmt_lookup.get(t.id)
         call = getattr(b, "_fw_calls", {}).get(t.id)
         if call is None or scope is None or stmt is None:
             continue
-        pos = b._pos(scope.file, stmt)
+        pos = b.pos(scope.file, stmt)
         m = _arg(call, "model", 0)
         if m is not None:
             model = b.obj_of_expr(m, scope, stmt, pos, None) if isinstance(m, cst.Call) else \

@@ -56,7 +56,7 @@ FRAMEWORKS = frozenset({
 })
 
 #: methods and attributes the builder and walker recognise on objects whose type they do not
-#: know (faultlens/analyzer/walker.py: training calls, manual updates, init calls, closures)
+#: know (faultlens/analyzer/statements.py: training calls, manual updates, init calls, closures)
 _METHOD_WORDS = frozenset({
     "backward", "step", "zero_grad", "train", "eval", "forward", "load_state_dict", "state_dict",
     "parameters", "named_parameters", "grad", "data", "detach", "requires_grad", "requires_grad_",
@@ -83,10 +83,10 @@ def vocabulary() -> frozenset[str]:
     if _VOCAB is None:
         from faultlens.analyzer import names
         from faultlens.analyzer.lint.rules import fl011_output_width
-        from faultlens.analyzer.walker import _INIT_VALUE_ARG
+        from faultlens.analyzer.statement_nodes import INIT_VALUE_ARG
 
         words: set[str] = set(FRAMEWORKS) | set(_METHOD_WORDS)
-        words |= set(names.TRAINING_METHODS) | set(names.INIT_SUFFIX_FNS) | set(_INIT_VALUE_ARG)
+        words |= set(names.TRAINING_METHODS) | set(names.INIT_SUFFIX_FNS) | set(INIT_VALUE_ARG)
         words |= set(names._HP_ALIASES) | set(names._HP_ALIASES.values()) | set(names.CANONICAL_HPS)
         words |= set(getattr(fl011_output_width, "_CLASS_HP", ()))
         _VOCAB = frozenset(w.lower() for w in words)
