@@ -285,7 +285,7 @@ def analyze(path: str, run: bool = False, *, select: Any = None, ignore: Any = N
         if global_run and fa.entry_point:
             try:
                 fa.report = globals()["run"](p, config=config)
-            except Exception as exc:  # one failing program must not stop the others
+            except Exception as exc:  # noqa: BLE001 - one failing program must not stop the others (named in graph_error)
                 fa.graph_error = fa.graph_error or f"run failed: {type(exc).__name__}: {exc}"
         out.files.append(fa)
     return out
