@@ -71,9 +71,8 @@ def run_one(args: tuple[dict, dict]) -> dict:
     cwd = os.getcwd()
     try:
         os.chdir(opts["workdir"])
-        rep = run(entry["abspath"], entry.get("argv") or [], max_seconds=opts["max_seconds"],
-                  max_steps=opts.get("max_steps"), in_process=opts["reuse"], stream=False,
-                  out_dir=os.path.join(opts["workdir"], "runs", rec["id"]), seed=0)
+        rep = run(entry["abspath"], entry.get("argv") or [],
+                  config=opts["config"].replace(out_dir=os.path.join(opts["workdir"], "runs", rec["id"])))
         rec["verdict"] = rep.verdict
         rec["faults"] = [f.type for f in rep.faults]
         rec["confidence"] = [round(f.confidence, 3) for f in rep.faults]
@@ -159,7 +158,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     import tempfile
     workdir = a.workdir or tempfile.mkdtemp(prefix="faultlens-acc-")
-    opts = {"max_seconds": a.max_seconds, "max_steps": a.max_steps, "reuse": a.reuse, "workdir": workdir}
+    from faultlens.runconfig import RunConfig
+    config = RunConfig(max_seconds=a.max_seconds, max_steps=a.max_steps, in_process=a.reuse, seed=0)
+    opts = {"config": config, "workdir": workdir}
     t0 = time.perf_counter()
     recs: dict[str, dict] = {}
     ctx = mp.get_context("spawn")

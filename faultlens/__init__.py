@@ -30,6 +30,7 @@ _LAZY = {
     "Report": "faultlens.report",
     "analyze": "faultlens.api",
     "run": "faultlens.api",
+    "RunConfig": "faultlens.runconfig",
 }
 
 __all__ = sorted(_LAZY) + ["__version__"]

@@ -1,10 +1,12 @@
 """Library API.
 
-``run(path, argv=(), ...) -> Report``
+``run(path, argv=(), *, config=None, **options) -> Report``
     Run a training program instrumented (a child process, or in this process with
     ``in_process=True`` for worker reuse), diagnose it, localize and patch the faults;
-    ``verify=True`` re-runs the patched copy.
-``analyze(path, run=False, ...) -> Analysis``
+    ``verify=True`` re-runs the patched copy. The options are a
+    :class:`~faultlens.runconfig.RunConfig` (``config``, or built from the keywords) that
+    ``faultlens.report.pipeline.run_pipeline`` carries through every stage.
+``analyze(path, run=False, *, select=None, ignore=None, config=None, **options) -> Analysis``
     A file or a whole repository: lint and graph every Python file, detect the entry-point
     training scripts and, with ``run=True``, run each of them under the budget.
 ``diagnose`` lives in :mod:`faultlens.models`; the result types in :mod:`faultlens.report`
@@ -17,11 +19,11 @@ from __future__ import annotations
 
 import os
 import re
-import time
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 from faultlens.errors import FaultlensError, UsageError
+from faultlens.runconfig import RunConfig
 from faultlens.taxonomy import VERDICT_EXIT_CODES
 from faultlens.analyzer.pysyntax import split_lines
 
@@ -29,47 +31,30 @@ __all__ = ["run", "analyze", "Analysis", "FileAnalysis", "find_python_files", "i
 
 _SKIP_DIRS = {".git", ".hg", ".svn", ".venv", "venv", "env", "__pycache__", "node_modules", "site-packages",
               ".faultlens", ".tox", ".mypy_cache", ".pytest_cache", "build", "dist"}
+#: the run options of ``analyze(path, run=True)``'s runs: a 60 s budget per program
+ANALYZE_RUN = RunConfig(max_seconds=60.0)
 _MAIN_GUARD = re.compile(r"""^if\s+__name__\s*==\s*['"]__main__['"]\s*:""", re.M)
 
 
-def run(path: str, argv: Sequence[str] = (), *, max_steps: int | None = None, max_seconds: float | None = None,
-        curvature: bool = False, seed: int | None = None, verify: bool = False, lint: bool = True,
-        out_dir: str | None = None, stream: bool = False, in_process: bool = False, sample_every: int = 10,
-        early_stop: bool = True) -> Any:
-    """Run, diagnose and report one program. Returns a :class:`faultlens.report.Report`."""
+def run(path: str, argv: Sequence[str] | None = None, *, config: RunConfig | None = None, **options: Any) -> Any:
+    """Run, diagnose and report one program. Returns a :class:`faultlens.report.Report`.
+
+    The run options are ``config`` (default ``RunConfig()``) with ``argv`` and the keyword
+    ``options`` applied (any :class:`~faultlens.runconfig.RunConfig` field: ``max_steps``,
+    ``max_seconds``, ``curvature``, ``seed``, ``verify``, ``lint``, ``out_dir``, ``stream``,
+    ``in_process``, ``sample_every``, ``early_stop``, ...)."""
+    config = RunConfig.of(config, argv, **options)
     if not os.path.isfile(path):
         raise UsageError(f"{path}: no such file")
+    from faultlens.report.pipeline import run_pipeline
     if path.lower().endswith(".ipynb"):  # a notebook: its code cells' program, run in its directory
         from faultlens.notebook_run import in_notebook_dir, prepare
-        nbp = prepare(path, out_dir)
+        nbp = prepare(path, config.out_dir)
         with in_notebook_dir(nbp.notebook):
-            report = run(nbp.program, argv, max_steps=max_steps, max_seconds=max_seconds, curvature=curvature,
-                         seed=seed, verify=verify, lint=lint, out_dir=nbp.run_dir, stream=stream,
-                         in_process=in_process, sample_every=sample_every, early_stop=early_stop)
+            report = run_pipeline(nbp.program, config.replace(out_dir=nbp.run_dir))
             nbp.map(report)
         return report
-    from faultlens.report.pipeline import diagnose_result, preload_diagnosis, verify_patch
-    started = time.time()
-    if in_process:
-        from faultlens.instrumenter.runner import execute, new_run_dir
-        run_dir = os.path.abspath(out_dir) if out_dir else new_run_dir(os.path.abspath(path), os.path.join(os.getcwd(), ".faultlens", "runs"))
-        os.makedirs(run_dir, exist_ok=True)
-        result = execute(path, list(argv), os.path.join(run_dir, "trace.sqlite"), max_steps=max_steps,
-                         max_seconds=max_seconds, curvature=curvature, seed=seed, early_stop=early_stop,
-                         sample_every=sample_every, tee=stream, run_dir=run_dir)
-        if getattr(result, "program", None) is None:
-            result.program = path
-    else:
-        from faultlens.instrumenter.runner import run_program
-        preload_diagnosis()
-        result = run_program(path, list(argv), max_steps=max_steps, max_seconds=max_seconds, out_dir=out_dir,
-                             curvature=curvature, seed=seed, stream=stream, early_stop=early_stop,
-                             sample_every=sample_every, started=started)
-    report, graph = diagnose_result(result, path, lint=lint)
-    if verify and report.top is not None and report.top.patch is not None:
-        verify_patch(report, result, graph, max_steps=max_steps, max_seconds=max_seconds, seed=seed,
-                     curvature=curvature, sample_every=sample_every)
-    return report
+    return run_pipeline(path, config)
 
 
 @dataclass
@@ -264,11 +249,13 @@ def lint_fix_diff(findings: list[Any]) -> str:
     return "".join(parts)
 
 
-def analyze(path: str, run: bool = False, *, max_seconds: float | None = 60.0, max_steps: int | None = None,
-            argv: Sequence[str] = (), seed: int | None = None, select: Any = None, ignore: Any = None,
-            stream: bool = False) -> Analysis:
+def analyze(path: str, run: bool = False, *, select: Any = None, ignore: Any = None,
+            config: RunConfig | None = None, **options: Any) -> Analysis:
     """Lint and graph every Python file under ``path``; list entry-point training scripts; with
-    ``run=True`` run each entry point under the budget and attach its report."""
+    ``run=True`` run each entry point under the budget and attach its report. The run options:
+    ``config`` (default :data:`ANALYZE_RUN`, a 60 s budget each) with the keyword ``options``
+    (``max_seconds``, ``max_steps``, ``argv``, ``seed``, ``stream``, ...) applied."""
+    config = RunConfig.of(ANALYZE_RUN if config is None else config, **options)
     files = find_python_files(path)
     if not files:
         raise UsageError(f"{path}: no Python files")
@@ -292,14 +279,13 @@ def analyze(path: str, run: bool = False, *, max_seconds: float | None = 60.0, m
             else:
                 graph = build_graph(p)
                 fa.nodes = len(graph)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - named in the analysis (graph_error), the other files go on
             fa.graph_error = f"{type(exc).__name__}: {exc}"
         fa.entry_point = is_entry_point(p, graph)
         if global_run and fa.entry_point:
             try:
-                fa.report = globals()["run"](p, argv, max_steps=max_steps, max_seconds=max_seconds, seed=seed,
-                                             stream=stream)
-            except Exception as exc:  # one failing program must not stop the others
+                fa.report = globals()["run"](p, config=config)
+            except Exception as exc:  # noqa: BLE001 - one failing program must not stop the others (named in graph_error)
                 fa.graph_error = fa.graph_error or f"run failed: {type(exc).__name__}: {exc}"
         out.files.append(fa)
     return out

@@ -13,7 +13,6 @@ here raises: any failure becomes ``status="failed"`` with the error text.
 from __future__ import annotations
 
 import contextlib
-import inspect
 import io
 import math
 import os
@@ -29,6 +28,7 @@ import numpy as np
 
 from faultlens._proc import die_with_parent
 from faultlens.corpus.labels import injection_error, injection_error_text
+from faultlens.runconfig import RunConfig
 
 SCORE_RE = re.compile(r"^FINAL_SCORE\s+(\S+)\s+(\S+)\s*$", re.M)
 SERIES_METRICS = ("loss", "accuracy", "val_loss", "val_accuracy", "grad_norm_total", "weight_norm_total",
@@ -136,17 +136,13 @@ def keep_trace(trace_path: str, job: dict[str, Any]) -> str:
     return dest
 
 
-def _call_execute(entry: str, argv: list[str], trace_path: str, job: dict[str, Any]) -> Any:
+def _call_execute(entry: str, trace_path: str, job: dict[str, Any]) -> Any:
     from faultlens.instrumenter.runner import execute
 
-    kwargs = {"max_steps": job.get("max_steps"), "max_seconds": job.get("max_seconds"),
-              "curvature": bool(job.get("curvature")), "seed": job.get("seed")}
-    try:
-        accepted = set(inspect.signature(execute).parameters)
-        kwargs = {k: v for k, v in kwargs.items() if k in accepted}
-    except (TypeError, ValueError):
-        pass
-    return execute(entry, argv, trace_path, **kwargs)
+    config = RunConfig(argv=("--seed", str(int(job["seed"]))), max_steps=job.get("max_steps"),
+                       max_seconds=job.get("max_seconds"), curvature=bool(job.get("curvature")),
+                       seed=job.get("seed"), stream=True)  # the output goes to the job's captured stdout
+    return execute(entry, trace_path=trace_path, config=config)
 
 
 def run_job(job: dict[str, Any]) -> dict[str, Any]:
@@ -161,13 +157,12 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
     try:
         entry = materialize(job, tmp)
         trace_path = os.path.join(tmp, "trace.sqlite")
-        argv = ["--seed", str(int(job["seed"]))]
         result = None
         err = None
         old_argv, old_path, old_cwd = list(sys.argv), list(sys.path), os.getcwd()
         try:
             with contextlib.redirect_stdout(buf):
-                result = _call_execute(entry, argv, trace_path, job)
+                result = _call_execute(entry, trace_path, job)
         except BaseException as exc:  # noqa: BLE001 - the subject program may raise anything
             if isinstance(exc, KeyboardInterrupt):
                 raise

@@ -136,18 +136,14 @@ def run_run(args: argparse.Namespace) -> int:
     started = time.time()  # --max-seconds bounds the whole command from here
     _check_file(args.file)
     args.started = started
-    prog_args = list(args.args or [])
-    from faultlens.instrumenter.runner import run_program
-    from faultlens.report.pipeline import finish_run, preload_diagnosis
-    preload_diagnosis()
+    from faultlens.report.pipeline import finish_run, run_stage
+    from faultlens.runconfig import RunConfig
     if args.max_seconds is None:
         args.max_seconds = DEFAULT_MAX_SECONDS
+    config = RunConfig.from_args(args)  # the run options, from here through the patch check
     if not args.quiet:
         print(f"faultlens: running {args.file} (time limit {args.max_seconds:g} s; change it with "
               "--max-seconds)", file=sys.stderr, flush=True)
-    result = run_program(args.file, prog_args, max_steps=args.max_steps, max_seconds=args.max_seconds,
-                         out_dir=args.out, curvature=args.curvature, seed=args.seed,
-                         stream=not args.quiet, early_stop=args.early_stop,
-                         sample_every=args.sample_every, started=started, progress=True)
-    rc = int(finish_run(result, args) or 0)
+    result = run_stage(args.file, config)
+    rc = int(finish_run(result, args, config) or 0)
     return 130 if result.status == "interrupted" else rc

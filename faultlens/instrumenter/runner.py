@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 from faultlens.errors import UsageError
+from faultlens.runconfig import RunConfig
 from faultlens._timebox import TimeUp, call_bounded, time_box
 from faultlens.instrumenter.progress import Progress
 from faultlens.instrumenter.rewrite import RUNTIME, Rewrite, relpath_in_graph, rewrite_file, rewrite_source, safe_graph
@@ -299,16 +300,28 @@ def local_rewrites(graph: Any, entry: str) -> dict[str, Rewrite]:
     return out
 
 
-def execute(path: str, argv: Sequence[str] = (), trace_path: str | None = None, *, graph: Any = None,
-            max_steps: int | None = None, max_seconds: float | None = None, curvature: bool = False,
-            seed: int | None = None, cwd: str | None = None, early_stop: bool = True,
-            rewrite: Rewrite | None = None, sample_every: int = 10, tee: bool = True,
-            run_dir: str | None = None, graph_path: str | None = None,
-            deadline: float | None = None) -> RunResult:
+#: the run options of :func:`run_program` and :func:`execute` called without a config: the
+#: program's output is shown, as ``python FILE`` shows it
+SHOWN = RunConfig(stream=True)
+
+
+def execute(path: str, argv: Sequence[str] | None = None, trace_path: str | None = None, *,
+            config: RunConfig | None = None, graph: Any = None, rewrite: Rewrite | None = None,
+            tee: bool | None = None, run_dir: str | None = None, graph_path: str | None = None,
+            deadline: float | None = None, **options: Any) -> RunResult:
     """Run ``path`` instrumented inside this process and return its :class:`RunResult`.
+
+    The run options are ``config`` (default :data:`SHOWN`) with the keyword ``options`` (any
+    :class:`~faultlens.runconfig.RunConfig` field: ``max_steps``, ``max_seconds``, ``curvature``,
+    ``seed``, ``cwd``, ``early_stop``, ``sample_every``) and ``argv`` applied. ``tee`` (default: the
+    config's ``stream``) copies the program's output to this process's streams.
 
     ``deadline`` (a ``time.time()`` value) is when training must stop, whatever the start-up cost:
     it replaces ``max_seconds`` by the time left once torch is imported."""
+    config = RunConfig.of(config if config is not None else SHOWN, argv, **options)
+    argv, max_steps, max_seconds, curvature = list(config.argv), config.max_steps, config.max_seconds, config.curvature
+    seed, cwd, early_stop, sample_every = config.seed, config.cwd, config.early_stop, config.sample_every
+    tee = config.stream if tee is None else tee
     import torch  # noqa: F401  (the runtime needs it; imported here, not at module load)
     import faultlens.instrumenter.runtime as rt
 
@@ -473,12 +486,14 @@ def new_run_dir(path: str, base: str | None = None) -> str:
     return d
 
 
-def run_program(path: str, argv: Sequence[str] = (), *, max_steps: int | None = None,
-                max_seconds: float | None = None, out_dir: str | None = None, curvature: bool = False,
-                seed: int | None = None, stream: bool = True, early_stop: bool = True,
-                cwd: str | None = None, graph: Any = None, sample_every: int = 10,
-                started: float | None = None, progress: bool = False) -> RunResult:
+def run_program(path: str, argv: Sequence[str] | None = None, *, config: RunConfig | None = None,
+                graph: Any = None, **options: Any) -> RunResult:
     """Run ``path`` instrumented in a child process; see the module docstring.
+
+    The run options are ``config`` (default :data:`SHOWN`) with the keyword ``options`` (any
+    :class:`~faultlens.runconfig.RunConfig` field: ``max_steps``, ``max_seconds``, ``out_dir``,
+    ``curvature``, ``seed``, ``stream``, ``early_stop``, ``cwd``, ``sample_every``, ``started``,
+    ``progress``) and ``argv`` applied; ``graph``: the program graph when the caller has it.
 
     ``progress``: with ``stream``, keep a status line (steps, loss, symptoms so far) on standard
     error while the program trains, when standard error is a terminal
@@ -487,6 +502,10 @@ def run_program(path: str, argv: Sequence[str] = (), *, max_steps: int | None = 
     ``max_seconds`` bounds the whole command that started at ``started`` (a ``time.time()``
     value; default: now): analysis, the child's start-up and training, and the diagnosis after
     it, for which :func:`budget_reserve` seconds are kept."""
+    config = RunConfig.of(config if config is not None else SHOWN, argv, **options)
+    argv, max_steps, max_seconds, out_dir = list(config.argv), config.max_steps, config.max_seconds, config.out_dir
+    curvature, seed, stream, early_stop = config.curvature, config.seed, config.stream, config.early_stop
+    cwd, sample_every, started, progress = config.cwd, config.sample_every, config.started, config.progress
     if not os.path.isfile(path):
         raise UsageError(f"{path}: no such file")
     from faultlens.inputs import not_python_message

@@ -135,6 +135,13 @@ def _crash_public(c: dict[str, Any] | None) -> dict[str, Any] | None:
             if k in c}
 
 
+def failure_note(stage: str, exc: BaseException, subject: str | None = None) -> str:
+    """The report's note for a stage of faultlens's own that failed (the report goes on without
+    its part): ``localization failed (learning_rate): ValueError: ...``."""
+    about = f" ({subject})" if subject else ""
+    return f"{stage} failed{about}: {type(exc).__name__}: {exc}"
+
+
 def build_report(*args: Any, **kwargs: Any) -> Report:
     from faultlens.report.build import build_report as _b
     return _b(*args, **kwargs)

@@ -1,13 +1,13 @@
-"""Assemble a :class:`~faultlens.report.Report` from a diagnosis: localize every fault, make
-its patch, collect the plot series for the HTML report."""
+"""Assemble a :class:`~faultlens.report.Report` from a diagnosis and its localized faults
+(``faultlens.report.pipeline`` localizes and patches them): the plot series for the HTML
+report, the figures measured on sampled steps only."""
 from __future__ import annotations
 
-import os
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
-from faultlens.report import Report, ReportFault
+from faultlens.report import Report, ReportFault, failure_note
 
 
 def plot_series(tv: Any) -> dict[str, Any]:
@@ -38,44 +38,35 @@ def plot_series(tv: Any) -> dict[str, Any]:
     return out
 
 
-def build_report(program: str, diagnosis: Any, graph: Any, trace: Any, *, seconds: float = 0.0,
-                 trace_path: str | None = None, run_dir: str | None = None, cwd: str | None = None,
-                 patches: bool = True) -> Report:
-    from faultlens.localizer import localize
-    from faultlens.localizer.patches import make_patch
+def build_report(program: str, diagnosis: Any, faults: list[ReportFault], trace: Any, *, seconds: float = 0.0,
+                 trace_path: str | None = None, run_dir: str | None = None, notes: Sequence[str] = ()) -> Report:
+    """The report of ``diagnosis`` with its localized and patched ``faults``
+    (``faultlens.report.pipeline.localize_faults``), the plot series and the sampled figures of
+    ``trace``. ``notes``: the pipeline's stages that failed, after the diagnosis's own notes."""
     from faultlens.models.symptoms import TraceView
 
     tv = TraceView.of(trace) if trace is not None else None
-    faults: list[ReportFault] = []
-    for i, f in enumerate(diagnosis.faults):
-        crash = diagnosis.crash if i == 0 else None
-        try:
-            locs = localize(f, graph, crash=crash, cwd=cwd, program=program)
-        except Exception:
-            locs = []
-        patch = None
-        if patches and diagnosis.verdict == "faulty":
-            try:
-                patch = make_patch(f, graph, trace=tv, locations=locs, cwd=cwd)
-            except Exception:
-                patch = None
-        faults.append(ReportFault(f.type, f.confidence, f.summary, locs, [e.to_dict() for e in f.evidence], patch))
     rep = Report(
-        program=program, verdict=diagnosis.verdict, faults=faults,
+        program=program, verdict=diagnosis.verdict, faults=list(faults),
         symptoms=[d.to_dict() for d in diagnosis.symptoms],
         lint=[_lint_public(x) for x in diagnosis.lint],
         steps=int(diagnosis.steps), seconds=float(seconds), trace=trace_path,
         p_faulty=float(diagnosis.p_faulty), status=diagnosis.status, crash=diagnosis.crash,
         stop_reason=(tv.meta.get("stop_reason") if tv is not None else None),
         settled=(tv.meta.get("settled") if tv is not None and isinstance(tv.meta.get("settled"), dict) else None),
-        run_dir=run_dir, notes=list(diagnosis.notes), diagnosis=diagnosis,
+        run_dir=run_dir, notes=[*diagnosis.notes, *notes], diagnosis=diagnosis,
     )
     if tv is not None:
         try:
             rep.plots = plot_series(tv)
-        except Exception:
+        except Exception as exc:  # noqa: BLE001 - the report goes out without its plots, and says so
             rep.plots = {}
-        rep.sampled = sampled_figures(tv)
+            rep.notes.append(failure_note("the report's plots", exc))
+        try:
+            rep.sampled = sampled_figures(tv)
+        except Exception as exc:  # noqa: BLE001 - the report goes out without the sampled-figures summary
+            rep.sampled = None
+            rep.notes.append(failure_note("the sampled-figures summary", exc))
         if rep.sampled and not rep.sampled["seeded"]:
             rep.notes.append(sampled_note(rep.sampled))
     return rep
@@ -106,22 +97,19 @@ def sampled_figures(tv: Any) -> dict[str, Any] | None:
     sample every ``sample_every``-th step; without ``--seed`` a sampled step is postponed while
     the probes are over their time budget, so which steps these figures come from (and so their
     values) depends on the machine's speed and differs between runs of the same program."""
-    try:
-        loss_steps, _ = tv.loss()
-        every = set(int(x) for x in loss_steps)
-        if not every:
-            return None
-        metrics: list[str] = []
-        sampled_steps: set[int] = set()
-        for m in tv.metrics():
-            steps: set[int] = set()
-            for _, (st, _v) in tv.all_series(m).items():
-                steps.update(int(x) for x in st)
-            if steps and len(steps & every) < len(every):
-                metrics.append(m)
-                sampled_steps |= steps & every
-    except Exception:  # a trace without the expected series: say nothing rather than guess
+    loss_steps, _ = tv.loss()
+    every = set(int(x) for x in loss_steps)
+    if not every:
         return None
+    metrics: list[str] = []
+    sampled_steps: set[int] = set()
+    for m in tv.metrics():
+        steps: set[int] = set()
+        for _, (st, _v) in tv.all_series(m).items():
+            steps.update(int(x) for x in st)
+        if steps and len(steps & every) < len(every):
+            metrics.append(m)
+            sampled_steps |= steps & every
     if not metrics:
         return None
     families: list[str] = []

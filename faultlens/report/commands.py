@@ -43,7 +43,10 @@ def run_analyze(args: argparse.Namespace) -> int:
     from faultlens.analyzer.lint.engine import display_path
     from faultlens.api import analyze
 
-    res = analyze(args.path, run=args.run, max_seconds=args.max_seconds, max_steps=args.max_steps, seed=args.seed)
+    from faultlens.runconfig import RunConfig
+
+    config = RunConfig(max_seconds=args.max_seconds, max_steps=args.max_steps, seed=args.seed)
+    res = analyze(args.path, run=args.run, config=config)
     out = sys.stdout
     if args.format == "json":
         d = res.to_dict()

@@ -1,10 +1,26 @@
-"""After a program ran: diagnose, localize, patch, report.
+"""The pipeline, in one module: run → diagnose → localize → patch → check / verify → report.
 
-``finish_run(result, args) -> int`` is called by ``faultlens run`` with the instrumenter's
-:class:`RunResult`. It lints the program, diagnoses the trace, localizes and patches the
-faults, prints the terminal report (unless ``args.quiet``), prints the combined diff with
-``args.diff``, writes ``args.json`` / ``args.sarif`` / ``args.html``, re-runs the patched
-program with ``args.verify`` and writes the patch into the file with ``args.fix``.
+Entry: ``run_pipeline(path, config) -> Report`` (``faultlens.run`` calls it): one program under one
+:class:`~faultlens.runconfig.RunConfig`. Its stages, each callable on its own:
+
+* ``run_stage(path, config) -> RunResult``: the instrumented run, in a child process
+  (``faultlens.instrumenter.runner.run_program``) or, with ``config.in_process``, in this one
+  (``runner.execute``, for worker reuse);
+* ``diagnose_result(result, program) -> (Report, graph)``: the program graph and lint findings,
+  ``faultlens.models.diagnosis.diagnose``, then ``localize_faults`` and the report's assembly
+  (``faultlens.report.build.build_report``);
+* ``localize_faults(diagnosis, graph, trace)``: ``faultlens.localizer.localize`` and
+  ``faultlens.localizer.patches.make_patch`` for every fault;
+* ``check_or_verify(report, result, graph, config)``: ``check_patch`` (a short run of a patched copy
+  must start training) or, with ``config.verify``, ``verify_patch`` (a full re-run).
+
+``finish_run(result, args) -> int`` is ``faultlens run``'s end, after ``run_stage``: the stages
+above, then the terminal report (unless ``args.quiet``), the combined diff with ``args.diff``,
+``args.json`` / ``args.sarif`` / ``args.html``, the patch written into the file with ``args.fix``.
+
+A stage of faultlens's own that fails (the program graph, lint, the localization or the patch
+of a fault, the report's figures) does not cost the user the report: it goes on without that
+part and names the failure in its notes (``localization failed (learning_rate): ValueError: ...``).
 
 Exit codes: 0 healthy, 1 faulty or crashed, 3 inconclusive (2 stays the CLI's usage error); a
 program that ended itself with ``sys.exit(N)`` (crash kind ``exit``) passes its N on.
@@ -22,33 +38,39 @@ import warnings
 from typing import Any
 
 from faultlens.errors import FaultlensError
+from faultlens.report import failure_note
+from faultlens.runconfig import RunConfig
 from faultlens.taxonomy import VERDICT_EXIT_CODES
 
 EXIT = VERDICT_EXIT_CODES
 
 
-def lint_program(path: str) -> list[Any]:
+def lint_program(path: str) -> tuple[list[Any], str | None]:
+    """(the program's lint findings, a note when lint itself failed)."""
     try:
         from faultlens.analyzer.lint import lint_paths
     except ImportError:
-        return []
+        return [], None
     try:
-        return list(lint_paths([path]))
+        return list(lint_paths([path])), None
     except FaultlensError:
-        return []
-    except Exception:
-        return []
+        return [], None  # the program's own input problem: the run and its crash say it
+    except Exception as exc:  # noqa: BLE001 - a lint failure costs the findings, not the report
+        return [], failure_note("lint", exc)
 
 
-def load_graph_for(path: str, argv: Any = None) -> Any:
+def load_graph_for(path: str, argv: Any = None) -> tuple[Any, str | None]:
+    """(the program graph or None, a note when the analyzer failed)."""
     try:
         from faultlens.analyzer import build_graph
     except ImportError:
-        return None
+        return None, None
     try:
-        return build_graph(path, argv=None if argv is None else list(argv))
-    except Exception:
-        return None
+        return build_graph(path, argv=None if argv is None else list(argv)), None
+    except FaultlensError:
+        return None, None  # the program cannot be parsed: its crash says so
+    except Exception as exc:  # noqa: BLE001 - the diagnosis goes on without a graph, and says so
+        return None, failure_note("the program graph", exc)
 
 
 def _import_analysis() -> None:
@@ -90,7 +112,7 @@ def preload_diagnosis() -> threading.Thread:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # the real load warns, once, in the main thread
                 classifier.load_shipped()
-        except Exception:  # noqa: BLE001 - the diagnosis itself reports what is wrong
+        except Exception:  # noqa: BLE001 - only a head start: the diagnosis repeats it and reports what is wrong
             pass
 
     t = threading.Thread(target=work, name="faultlens-preload", daemon=True)
@@ -98,11 +120,49 @@ def preload_diagnosis() -> threading.Thread:
     return t
 
 
+# ====================================================================== the entry
+def run_pipeline(path: str, config: RunConfig) -> Any:
+    """Run ``path`` under ``config``, diagnose it, localize and patch its faults, test the top
+    patch (``config.check`` / ``config.verify``); returns the :class:`~faultlens.report.Report`."""
+    result = run_stage(path, config)
+    report, _ = after_run(result, config, path)
+    return report
+
+
+def after_run(result: Any, config: RunConfig, program: str) -> tuple[Any, Any]:
+    """The stages after the run: (Report, graph). Under ``config.deadline`` (``--max-seconds``
+    bounding the whole command) the static analysis and the patch check end by then."""
+    report, graph = diagnose_result(result, program, lint=config.lint, deadline=config.deadline)
+    check_or_verify(report, result, graph, config)
+    return report, graph
+
+
+# ====================================================================== run
+def run_stage(path: str, config: RunConfig) -> Any:
+    """The instrumented run of ``path`` -> ``RunResult``: a child process, or this process with
+    ``config.in_process`` (its run directory ``config.out_dir`` or a new one). Without
+    ``config.started`` the run's time limit counts from now."""
+    started = time.time() if config.started is None else config.started
+    if config.in_process:
+        from faultlens.instrumenter.runner import execute, new_run_dir
+        run_dir = os.path.abspath(config.out_dir) if config.out_dir else \
+            new_run_dir(os.path.abspath(path), os.path.join(os.getcwd(), ".faultlens", "runs"))
+        os.makedirs(run_dir, exist_ok=True)
+        result = execute(path, trace_path=os.path.join(run_dir, "trace.sqlite"), config=config, run_dir=run_dir)
+        if getattr(result, "program", None) is None:
+            result.program = path
+        return result
+    from faultlens.instrumenter.runner import run_program
+    preload_diagnosis()
+    return run_program(path, config=config.replace(started=started))
+
+
+# ====================================================================== diagnose, localize, patch
 def diagnose_result(result: Any, program: str | None = None, *, lint: bool = True, cwd: str | None = None,
                     patches: bool = True, deadline: float | None = None) -> Any:
-    """RunResult -> Report (no printing, no files). ``deadline`` (a ``time.time()`` value, from
-    --max-seconds) bounds the static analysis done here (graph, lint): what does not finish by
-    then is left out of the diagnosis, and the report says so."""
+    """RunResult -> (Report, graph) (no printing, no files). ``deadline`` (a ``time.time()``
+    value, from --max-seconds) bounds the static analysis done here (graph, lint): what does not
+    finish by then is left out of the diagnosis, and the report says so."""
     from faultlens._timebox import TimeUp, call_bounded
     from faultlens.models.diagnosis import diagnose
     from faultlens.models.symptoms import TraceView
@@ -112,13 +172,15 @@ def diagnose_result(result: Any, program: str | None = None, *, lint: bool = Tru
     src_path = os.path.abspath(getattr(result, "program", None) or program) if (getattr(result, "program", None) or program) else ""
     graph = getattr(result, "graph", None)
     stopped = bool(getattr(result, "analysis_stopped", False))  # the run's own analysis ran out
+    notes: list[str] = []  # the stages here that failed
     if deadline is not None:
         _import_analysis()  # here, so the forked copies below import nothing
     left = None if deadline is None else (lambda: deadline - time.time())
     if graph is None and not stopped and src_path and os.path.isfile(src_path):
         try:  # in a forked copy under a limit: the parser cannot be interrupted in native code
-            graph = call_bounded(lambda: load_graph_for(src_path, getattr(result, "argv", None)),
-                                 left() if left else None)
+            graph, note = call_bounded(lambda: load_graph_for(src_path, getattr(result, "argv", None)),
+                                       left() if left else None)
+            notes += [note] if note else []
         except TimeUp:
             graph, stopped = None, True
     trace_path = getattr(result, "trace_path", None)
@@ -142,19 +204,71 @@ def diagnose_result(result: Any, program: str | None = None, *, lint: bool = Tru
     findings = []
     if lint and src_path and os.path.isfile(src_path):
         try:
-            findings = call_bounded(lambda: lint_program(src_path), left() if left else None)
+            findings, note = call_bounded(lambda: lint_program(src_path), left() if left else None)
+            notes += [note] if note else []
         except TimeUp:
             findings, stopped = [], True
     findings = unused_default_dropped(findings, graph)
     diag = diagnose(tv, graph, findings)
-    report = build_report(program, diag, graph, tv, seconds=float(getattr(result, "seconds", 0.0) or 0.0),
-                          trace_path=trace_path, run_dir=getattr(result, "run_dir", None), cwd=cwd, patches=patches)
+    faults, failed = localize_faults(diag, graph, tv, program=program, cwd=cwd, patches=patches)
+    report = build_report(program, diag, faults, tv, seconds=float(getattr(result, "seconds", 0.0) or 0.0),
+                          trace_path=trace_path, run_dir=getattr(result, "run_dir", None), notes=notes + failed)
     if stopped:
         report.notes.append("static analysis stopped at the time limit (--max-seconds): the diagnosis has "
                             + ("no program graph and no lint findings" if graph is None else "no lint findings"))
         if getattr(report, "stop_reason", None) is None and getattr(result, "stop_reason", None):
             report.stop_reason = result.stop_reason
     return report, graph
+
+
+def localize_faults(diagnosis: Any, graph: Any, trace: Any, *, program: str, cwd: str | None = None,
+                    patches: bool = True) -> tuple[list[Any], list[str]]:
+    """Every diagnosed fault with its ranked statements (``localize``) and, for a faulty verdict
+    with ``patches``, its patch (``make_patch``): ([ReportFault], notes). A fault whose
+    localization or patch fails keeps its place without them; the note names the failure."""
+    from faultlens.localizer import localize
+    from faultlens.localizer.patches import make_patch
+    from faultlens.report import ReportFault
+
+    faults, notes = [], []
+    for i, f in enumerate(diagnosis.faults):
+        crash = diagnosis.crash if i == 0 else None
+        try:
+            locs = localize(f, graph, crash=crash, cwd=cwd, program=program)
+        except Exception as exc:  # noqa: BLE001 - the fault is still reported, without statements
+            locs = []
+            notes.append(failure_note("localization", exc, f.type))
+        patch = None
+        if patches and diagnosis.verdict == "faulty":
+            try:
+                patch = make_patch(f, graph, trace=trace, locations=locs, cwd=cwd)
+            except Exception as exc:  # noqa: BLE001 - the fault is still reported, without a patch
+                notes.append(failure_note("the patch", exc, f.type))
+        faults.append(ReportFault(f.type, f.confidence, f.summary, locs, [e.to_dict() for e in f.evidence], patch))
+    return faults, notes
+
+
+# ====================================================================== check / verify the patch
+def check_or_verify(report: Any, result: Any, graph: Any, config: RunConfig) -> None:
+    """Test the top fault's patch as ``config`` asks: ``verify`` re-runs the patched program
+    (``verify_patch``), else ``check`` test-runs it (``check_patch``), under what is left of
+    ``config.deadline``. After an interrupted run nothing runs the program again."""
+    top = report.top
+    if top is None or top.patch is None:
+        return
+    if getattr(result, "status", None) == "interrupted":
+        # Ctrl-C asks faultlens to stop: no further run of the program, not even a short one
+        report.notes.append("patch not checked: the run was interrupted")
+    elif config.verify:
+        verify_patch(report, result, graph, config)
+    elif config.check:
+        limit = max(CHECK_SECONDS, 2.0 * _startup_seconds(result) + 10.0)
+        if config.deadline is not None:  # --max-seconds bounds the whole command: the check gets what is left
+            limit = min(limit, config.deadline - time.time())
+        if limit >= CHECK_MIN_SECONDS:
+            check_patch(report, result, graph, max_seconds=limit)
+        else:
+            report.notes.append("patch not checked: the time limit left no room for a test run")
 
 
 def _loss_tail(report: Any) -> float | None:
@@ -212,7 +326,7 @@ def _startup_seconds(result: Any) -> float:
         total, training = meta.get("seconds"), meta.get("training_seconds")
         if isinstance(total, (int, float)) and isinstance(training, (int, float)):
             return max(0.0, float(total) - float(training))
-    except Exception:  # noqa: BLE001 - no trace, no figure: the default limit applies
+    except Exception:  # noqa: BLE001 - a trace a killed child left unreadable has no figure: the default limit applies
         pass
     return 0.0
 
@@ -242,10 +356,11 @@ def check_patch(report: Any, result: Any, graph: Any, *, max_seconds: float = CH
 
     patch = top.patch
     entry, vdir = _patched_copy(report, result, graph, patch, "check")
+    check = RunConfig(max_steps=CHECK_STEPS, max_seconds=max_seconds, out_dir=os.path.join(vdir, "run"),
+                      sample_every=1000)
     try:
-        res = run_program(entry, _run_argv(patch, result), max_steps=CHECK_STEPS, max_seconds=max_seconds,
-                          out_dir=os.path.join(vdir, "run"), stream=False, sample_every=1000)
-    except Exception as exc:  # noqa: BLE001 - any failure to run the copy withdraws the patch
+        res = run_program(entry, _run_argv(patch, result), config=check)
+    except Exception as exc:  # noqa: BLE001 - any failure to run the copy withdraws the patch, with a note
         res, err = None, f"{type(exc).__name__}: {exc}"
     else:
         err = None
@@ -267,11 +382,10 @@ def check_patch(report: Any, result: Any, graph: Any, *, max_seconds: float = CH
     return True
 
 
-def verify_patch(report: Any, result: Any, graph: Any, *, max_steps: int | None = None,
-                 max_seconds: float | None = None, seed: int | None = None, curvature: bool = False,
-                 sample_every: int = 10) -> dict[str, Any] | None:
+def verify_patch(report: Any, result: Any, graph: Any, config: RunConfig) -> dict[str, Any] | None:
     """Re-run the program with the top fault's patch applied (a copy in the run directory)
-    under the same budget; set ``patch.verified`` and ``patch.verification``."""
+    under the run's budget, seed, curvature and sampling (``config``; without a budget: 60 s or
+    three times the run's seconds); set ``patch.verified`` and ``patch.verification``."""
     top = report.top
     if top is None or top.patch is None:
         return None
@@ -279,13 +393,14 @@ def verify_patch(report: Any, result: Any, graph: Any, *, max_steps: int | None 
 
     patch = top.patch
     entry, vdir = _patched_copy(report, result, graph, patch, "verify")
-    if max_steps is None and max_seconds is None:
+    max_seconds = config.max_seconds
+    if config.max_steps is None and max_seconds is None:
         max_seconds = max(60.0, 3.0 * float(result.seconds or 0))
+    rerun = RunConfig(max_steps=config.max_steps, max_seconds=max_seconds, out_dir=os.path.join(vdir, "run"),
+                      curvature=config.curvature, seed=config.seed, sample_every=config.sample_every)
     try:
-        res2 = run_program(entry, _run_argv(patch, result),
-                           max_steps=max_steps, max_seconds=max_seconds, out_dir=os.path.join(vdir, "run"),
-                           curvature=curvature, seed=seed, stream=False, sample_every=sample_every)
-    except Exception as exc:
+        res2 = run_program(entry, _run_argv(patch, result), config=rerun)
+    except Exception as exc:  # noqa: BLE001 - the verification records the failure (patch.verification)
         patch.verified = False
         patch.verification = {"error": f"{type(exc).__name__}: {exc}", "summary": "the patched program could not be run"}
         return patch.verification
@@ -337,32 +452,12 @@ def write_outputs(report: Any, args: Any) -> None:
         _write(args.html, report.to_html())
 
 
-def finish_run(result: Any, args: Any) -> int:
+def finish_run(result: Any, args: Any, config: RunConfig | None = None) -> int:
+    """``faultlens run`` after the run: the report of ``result`` under ``config`` (default: the
+    one ``args`` gives), printed and written as ``args`` asks; returns the exit code."""
+    config = RunConfig.from_args(args) if config is None else config
     program = getattr(args, "file", None) or getattr(result, "program", None) or ""
-    deadline = None
-    if getattr(args, "max_seconds", None) and getattr(args, "started", None):
-        # --max-seconds bounds the whole command: the analysis here ends a second before it
-        deadline = float(args.started) + float(args.max_seconds) - 1.0
-    report, graph = diagnose_result(result, program, deadline=deadline)
-    interrupted = getattr(result, "status", None) == "interrupted"
-    if interrupted and report.top is not None and report.top.patch is not None:
-        # Ctrl-C asks faultlens to stop: no further run of the program, not even a short one
-        report.notes.append("patch not checked: the run was interrupted")
-    elif not getattr(args, "verify", False) and getattr(args, "check", True) and report.top is not None \
-            and report.top.patch is not None:
-        limit = max(CHECK_SECONDS, 2.0 * _startup_seconds(result) + 10.0)
-        if getattr(args, "max_seconds", None) and getattr(args, "started", None):
-            # --max-seconds bounds the whole command: the check gets what is left of it
-            limit = min(limit, float(args.started) + float(args.max_seconds) - time.time() - 1.0)
-        if limit >= CHECK_MIN_SECONDS:
-            check_patch(report, result, graph, max_seconds=limit)
-        else:
-            report.notes.append("patch not checked: the time limit left no room for a test run")
-    if not interrupted and getattr(args, "verify", False) and report.top is not None and report.top.patch is not None:
-        verify_patch(report, result, graph, max_steps=getattr(args, "max_steps", None),
-                     max_seconds=getattr(args, "max_seconds", None), seed=getattr(args, "seed", None),
-                     curvature=bool(getattr(args, "curvature", False)),
-                     sample_every=int(getattr(args, "sample_every", 10) or 10))
+    report, graph = after_run(result, config, program)
     if getattr(args, "notebook_map", None) is not None:
         args.notebook_map(report)  # a notebook's run: locations and patches back into its cells
     quiet = bool(getattr(args, "quiet", False))
