@@ -468,8 +468,8 @@ def configure(*, trace_path: str, graph: Any = None, program: str | None = None,
     if _S is not None:
         reset()
     _S = RunState(trace_path=trace_path, graph=graph, program=program, max_steps=max_steps,
-                max_seconds=max_seconds, curvature=curvature, early_stop=early_stop,
-                sample_every=sample_every, meta=meta, deterministic=deterministic)
+                  max_seconds=max_seconds, curvature=curvature, early_stop=early_stop,
+                  sample_every=sample_every, meta=meta, deterministic=deterministic)
     _install_global_hooks(_S)
     from faultlens.integrations import install as _install_integrations
     _install_integrations(_S)  # Lightning / HF Trainer callbacks (faultlens/integrations), imports nothing

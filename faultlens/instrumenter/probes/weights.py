@@ -51,6 +51,8 @@ class WeightProbe(Probe):
         self._before[ow] = _Snapshot([w.clone() for w in ws], [p for _, _, p in items], vals, total)
 
     def on_opt_post(self, ow):
+        if not self._before:   # the usual, unsampled step: nothing to compare
+            return
         snap = self._before.pop(ow, None)
         if snap is None:
             return
