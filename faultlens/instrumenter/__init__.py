@@ -6,6 +6,11 @@ Public entry points (torch is imported only when a program runs)::
     run_program(path, argv=(), ...) -> RunResult # run in a child process, write a run dir
     runner.execute(path, argv, trace_path, ...)  # the same run inside this process
     trace.load_trace(path) -> Trace              # read a recorded trace
+    trace.read_tables(path) -> (meta, keys, data, events)   # the one reader beneath it
+
+Inside a run: ``runtime`` (what the rewritten program calls, the hooks, ``RunState``),
+``watchers`` (records of watched objects), ``probes`` (registered probe classes), ``context``
+(``ProbeContext``, the probes' view of a run), ``store`` (``TraceWriter``).
 
 See ``docs/instrumenter.md`` and ``docs/trace.md``.
 """

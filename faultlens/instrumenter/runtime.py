@@ -16,11 +16,15 @@ node=...)``). Everything else is observed through PyTorch hooks:
   ``Module.train`` (``eval`` calls it), ``clip_grad_norm_``/``clip_grad_value_`` and the
   ``step`` of watched schedulers' classes.
 
-What is measured is done by small probe classes in :mod:`faultlens.instrumenter.probes`;
-this module owns the step counter, the events and the budgets. Probes never consume random
-numbers, never write to gradients, parameters or buffers (curvature restores buffers and
-runs under ``torch.random.fork_rng``), so a seeded program trains bit-identically with and
-without them. A probe that raises is disabled and reported once in ``meta.probe_errors``.
+One run's state is a :class:`RunState`, held in the module global ``_S`` (the hooks are
+module functions that torch calls); :func:`state` returns it. The records of watched objects
+are :mod:`faultlens.instrumenter.watchers`. What is measured is done by the probe classes of
+:mod:`faultlens.instrumenter.probes`, which see the run only through a
+:class:`~faultlens.instrumenter.context.ProbeContext`; this module owns the step counter, the
+events and the budgets. Probes never consume random numbers, never write to gradients,
+parameters or buffers (curvature restores buffers and runs under ``torch.random.fork_rng``),
+so a seeded program trains bit-identically with and without them. A probe that raises is
+disabled and reported once in ``meta.probe_errors``.
 
 When no run is configured (the rewritten file executed with plain ``python``) every function
 here is a no-op that returns its first argument.
@@ -36,8 +40,10 @@ from typing import Any, Callable, Iterable
 import torch
 
 from faultlens.instrumenter.callhooks import CALL_MARK, hook_call
-from faultlens.instrumenter import probes as _probes
+from faultlens.instrumenter.context import ProbeContext
+from faultlens.instrumenter.probes import Probe, make_probes
 from faultlens.instrumenter.store import TraceWriter
+from faultlens.instrumenter.watchers import AmpWatch, LastBatch, LossWatch, ModelWatch, OptWatch, module_map
 from faultlens.taxonomy import TRACED_FUNCTIONAL_LOSSES
 
 
@@ -82,145 +88,141 @@ TIER1_BUDGET = 0.02
 #: since_step, why}). ``nonfinite_loss`` is the name older traces give the same stop.
 STOP_REASONS = ("max_steps", "max_seconds", "max_seconds_hard", "settled", "nonfinite_loss", "nonfinite_params")
 
-
-class ModelWatch:
-    def __init__(self, model: torch.nn.Module, node: str, names: dict[str, str], after_ops: dict[str, list]):
-        self.model = model
-        self.node = node
-        # dotted module path -> layer node id; when one graph layer stands for several
-        # instances (a local block class used twice), each instance gets
-        # "<layer id>#<module path>" so series never collide
-        actual = [n for n, _ in model.named_modules() if n]
-        used: dict[str, int] = {}
-        for n in actual:
-            if n in names:
-                used[names[n]] = used.get(names[n], 0) + 1
-        names = {n: (nid if used.get(nid, 0) <= 1 else f"{nid}#{n}") for n, nid in names.items()}
-        self.module_nodes = names
-        self.after_ops = after_ops         # dotted module path -> [(op node id, op name)]
-        self.leaves: list[tuple[str, torch.nn.Module]] = [
-            (n, m) for n, m in model.named_modules() if n and not any(True for _ in m.children())
-        ]
-        self.param_names: dict[int, str] = {id(p): n for n, p in model.named_parameters()}
-        self.module_names: dict[int, str] = {id(m): n for n, m in model.named_modules()}
-        self.act_handles: list[Any] = []
-        self.sampled_step = -1
-        self.eval_sampled_step = -1
-        self.handles: list[Any] = []
-        self.last_output: Any = None
-        self.last_inputs: tuple | None = None
-
-    def layer_node(self, name: str) -> str:
-        return self.module_nodes.get(name) or f"{self.node}#{name}"
-
-    def param_node(self, pname: str) -> str:
-        mod, _, leaf = pname.rpartition(".")
-        if mod and mod in self.module_nodes:
-            base = self.module_nodes[mod]
-            return f"{base}.{leaf}" if "#" in base else f"{base}#{leaf}"
-        return f"{self.node}#{pname}"
+#: a probe hook table entry: (probe, its bound hook, whether its time counts toward the
+#: shared probe budget)
+_Entry = tuple[Probe, Callable[..., Any], bool]
 
 
-class OptWatch:
-    def __init__(self, opt: torch.optim.Optimizer, node: str | None):
-        self.opt = opt
-        self.node = node
-        self.steps = 0
-        self.before: list[torch.Tensor] | None = None
-        self.before_params: list[torch.Tensor] | None = None
+class RunState:
+    """Everything one run keeps (one per process; ``configure`` makes it, ``reset`` drops it)."""
 
+    # ---- configuration
+    writer: TraceWriter
+    graph: Any                        # the ProgramGraph, or None
+    program: str | None
+    max_steps: int | None
+    max_seconds: float | None
+    early_stop: bool
+    sample_every: int
+    dense_steps: int                  # the first steps that are always sampled
+    deterministic: bool               # --seed: sampling depends on the step count only
+    probe_budget: float               # share of the training time the sampled probes may use
+    # ---- the step clock
+    t0: float                         # perf_counter at configure
+    train_t0: float | None            # perf_counter at the first training forward
+    step: int
+    seq: int                          # event sequence number (the whole run)
+    started: bool                     # a training forward (or step/backward) happened
+    dirty: bool                       # a backward/step happened in the current iteration
+    fwd_since_step: bool              # a watched training forward since the last optimizer step
+    batch_loops: int                  # batch loops (``iterations``) being iterated now
+    sampled: bool                     # the detailed probes run on this step
+    tier1: bool                       # the every-step tensor probes run on this step
+    trigger_sample: bool              # a probe asked for the next step to be sampled
+    last_sampled: int
+    suspended: int                    # >0 while a probe runs forwards of its own
+    last_training_mode: bool | None   # train/eval mode of the last watched forward
+    # ---- watched objects (faultlens.instrumenter.watchers)
+    models: dict[int, ModelWatch]
+    lead: ModelWatch | None           # the model whose training forward opens an iteration
+    optimizers: dict[int, OptWatch]
+    any_opt_known: bool               # an optimizer was watched or stepped
+    losses: dict[int, LossWatch]
+    backward_loss: LossWatch          # the loss of a hand-written ``.backward()``
+    loaders: dict[int, str]
+    schedulers: dict[int, str]
+    param_owner: dict[int, tuple[ModelWatch, str]]   # id(parameter) -> (model, dotted name)
+    fed_loss: set[str]                # model nodes whose output was a loss input
+    keep_last_batch: bool             # a probe uses ``last_batch``
+    last_batch: LastBatch | None
+    # ---- the loss of the current iteration
+    loss_seen: bool                   # a training loss was recorded in the current iteration
+    acc: dict[tuple[str, str | None], list[float]]   # per-step means: (metric, node) -> [sum, weight]
+    pending: list["_Pending"]         # ambiguous loss calls of this iteration
+    redirect: "_Pending | None"       # where mean() goes while such a call's probes run
+    step_loss_nonfinite: bool
+    nonfinite_loss_streak: int
+    # ---- mixed precision
+    amp: AmpWatch | None              # a GradScaler stepped
+    amp_scaled: tuple[Any, Any] | None   # (scaled loss, loss) of the last scaler.scale
+    amp_grad_div: tuple[int, float] | None   # (id(opt), scale): its grads still scaled
+    # ---- hooks and patches
+    handles: list[Any]
+    patches: list[tuple[Any, str, Any]]
+    #: id(module) -> (pre hooks, post hooks), run by the patched ``nn.Module.__call__``
+    call_hooks: dict[int, tuple[list[Callable[..., Any]], list[Callable[..., Any]]]]
+    # ---- probes
+    ctx: ProbeContext
+    probes: list[Probe]
+    hook_table: dict[str, tuple[list[_Entry], list[_Entry], list[_Entry]]]
+    disabled: set[str]
+    probe_errors: list[dict[str, Any]]
+    probe_time: float                 # seconds in probes that share the budget
+    probe_seconds: dict[str, float]   # seconds per probe
 
-class LossWatch:
-    def __init__(self, fn: Any, node: str, loss_type: str):
-        self.fn = fn
-        self.node = node
-        self.loss_type = loss_type
-
-
-class AmpWatch:
-    """What the program's GradScalers did (created at the first ``scaler.step``): steps taken
-    through a scaler, steps it skipped (inf/NaN gradients: ``optimizer.step()`` not called),
-    the current run of consecutive skips and the scales seen."""
-
-    def __init__(self):
-        self.steps = 0
-        self.skipped = 0
-        self.streak = 0
-        self.streak_from: int | None = None
-        self.longest = 0
-        self.first_scale: float | None = None
-        self.last_scale: float | None = None
-        self.min_scale: float | None = None
-
-    def to_meta(self) -> dict[str, Any]:
-        return {"steps": self.steps, "skipped": self.skipped, "longest_skip_run": self.longest,
-                "first_scale": self.first_scale, "last_scale": self.last_scale, "min_scale": self.min_scale}
-
-
-class _State:
     def __init__(self, *, trace_path: str, graph: Any = None, program: str | None = None,
                  max_steps: int | None = None, max_seconds: float | None = None,
-                 curvature: bool = False, early_stop: bool = True, sample_every: int = 10,
+                 curvature: bool | float = False, early_stop: bool = True, sample_every: int = 10,
                  dense_steps: int = 3, meta: dict[str, Any] | None = None, deterministic: bool = False):
         self.writer = TraceWriter(trace_path)
-        self.deterministic = deterministic
-        self._ev_append = self.writer.event_row
+        self._event_row = self.writer.event_row
+        self._scalar_row = self.writer.scalar_row
         self.graph = graph
         self.program = program
         self.max_steps = max_steps
         self.max_seconds = max_seconds
-        self.curvature = curvature
         self.early_stop = early_stop
         self.sample_every = max(1, int(sample_every))
         self.dense_steps = dense_steps
+        self.deterministic = deterministic
+        self.probe_budget = PROBE_BUDGET
         self.t0 = time.perf_counter()
-        self.train_t0: float | None = None   # time of the first training forward
+        self.train_t0 = None
         self.step = 0
-        self.started = False           # a training forward happened
-        self.dirty = False             # a backward/step happened in the current iteration
-        self.fwd_since_step = False    # a watched training forward since the last optimizer step
-        self.batch_loops = 0           # batch loops (``iterations``) being iterated now
-        self.lead: ModelWatch | None = None
         self.seq = 0
+        self.started = False
+        self.dirty = False
+        self.fwd_since_step = False
+        self.batch_loops = 0
         self.sampled = True
-        self.tier1 = True              # run the every-step tensor probes this step
-        self.suspended = 0             # >0 while probes run their own forwards
-        self.models: dict[int, ModelWatch] = {}
-        self.optimizers: dict[int, OptWatch] = {}
-        self.losses: dict[int, LossWatch] = {}
+        self.tier1 = True
+        self.trigger_sample = False
+        self.last_sampled = 0
+        self.suspended = 0
+        self.last_training_mode = None
+        self.models = {}
+        self.lead = None
+        self.optimizers = {}
+        self.any_opt_known = False
+        self.losses = {}
         # the loss of an iteration is whatever .backward() is called on: a hand-written loss
         # (no criterion module or functional loss call) is recorded from the backward call
         self.backward_loss = LossWatch(None, "loss", "backward")
-        self.loss_seen = False         # a training loss was recorded in the current iteration
-        self.fed_loss: set[str] = set()  # model nodes whose output was a loss input
-        self.loaders: dict[int, str] = {}
-        self.schedulers: dict[int, str] = {}
-        self.param_owner: dict[int, tuple[ModelWatch, str]] = {}
-        self.any_opt_known = False
-        self.handles: list[Any] = []
-        self.patches: list[tuple[Any, str, Any]] = []
-        # id(module) -> (pre hooks, post hooks), run by the patched ``nn.Module.__call__``
-        self.call_hooks: dict[int, tuple[list[Callable[..., Any]], list[Callable[..., Any]]]] = {}
-        self.acc: dict[tuple[str, str | None], list[float]] = {}
-        self.probe_errors: list[dict[str, Any]] = []
-        self.disabled: set[str] = set()
-        self.nonfinite_loss_streak = 0
+        self.loaders = {}
+        self.schedulers = {}
+        self.param_owner = {}
+        self.fed_loss = set()
+        self.last_batch = None
+        self.loss_seen = False
+        self.acc = {}
+        self.pending = []
+        self.redirect = None
         self.step_loss_nonfinite = False
-        self.amp: AmpWatch | None = None   # a GradScaler stepped (mixed precision)
-        self.amp_scaled: tuple[Any, Any] | None = None  # (scaled loss, loss) of the last scaler.scale
-        self.amp_grad_div: tuple[int, float] | None = None  # (id(opt), scale): its grads still scaled
-        self.settled: dict[str, Any] | None = None
-        self.pending: list[Any] = []   # ambiguous loss calls of this iteration (_Pending)
-        self.redirect: Any = None
-        self.probe_time = 0.0          # seconds spent in probes (curvature excluded)
-        self.probe_seconds: dict[str, float] = {}
-        self.probe_budget = PROBE_BUDGET
-        self.last_sampled = 0
-        self.trigger_sample = False
-        self.last_training_mode: bool | None = None
-        self.curv_ctx: dict[str, Any] | None = None
-        self.probes = _probes.make_probes(self)
-        self.hook_table: dict[str, list] = {}
+        self.nonfinite_loss_streak = 0
+        self.amp = None
+        self.amp_scaled = None
+        self.amp_grad_div = None
+        self.handles = []
+        self.patches = []
+        self.call_hooks = {}
+        self.hook_table = {}
+        self.disabled = set()
+        self.probe_errors = []
+        self.probe_time = 0.0
+        self.probe_seconds = {}
+        self.ctx = ProbeContext(self)
+        self.probes = make_probes(self.ctx, {"curvature": curvature})
+        self.keep_last_batch = any(p.uses_last_batch for p in self.probes)
         meta = dict(meta or {})
         meta.update(program=program, status="running", started=time.time(),
                     torch_version=torch.__version__, device="cpu", probe_errors=[],
@@ -235,13 +237,18 @@ class _State:
         # every-step path: one tuple appended to the writer's buffer (bools bind as SQLite
         # integers, so no conversion is needed; callers pass bool or None)
         self.seq += 1
-        self._ev_append((self.step, self.seq, name, node, training,
+        self._event_row((self.step, self.seq, name, node, training,
                          _grad_enabled() if grad is None else grad))
 
-    def put(self, metric: str, node: str | None, value: float, step: int | None = None) -> None:
+    def put(self, metric: str, node: str | None, value: float) -> None:
+        """Record ``value`` at the current step; a value with no node is not recorded."""
         if node is None:  # nothing the graph knows: not recorded
             return
-        self.writer.scalar(self.step if step is None else step, metric, node, value)
+        self.writer.scalar(self.step, metric, node, value)
+
+    def put_key(self, key: tuple[str, str | None], value: float) -> None:
+        """:meth:`put` with a prebuilt ``(metric, node)`` key and a float value (per-step path)."""
+        self._scalar_row(self.step, key, value)
 
     def mean(self, metric: str, node: str | None, value: float, weight: float = 1.0) -> None:
         """Accumulate a per-step mean (loss over several loss calls, val over batches)."""
@@ -267,19 +274,21 @@ class _State:
                 self.writer.scalar(self.step, metric, node, s / w)
         self.acc.clear()
 
-    def _hooks(self, hook: str) -> tuple[list, list, list]:
+    # ---------------------------------------------------------------- probes
+    def _hooks(self, hook: str) -> tuple[list[_Entry], list[_Entry], list[_Entry]]:
         """The probes implementing ``hook``, split by their ``gates`` (see
         :class:`faultlens.instrumenter.probes.Probe`): run every step, only on tier-1 steps,
         only on sampled steps. Disabled probes are left out (the table is rebuilt on disable)."""
-        every: list = []
-        tier1: list = []
-        sampled: list = []
+        every: list[_Entry] = []
+        tier1: list[_Entry] = []
+        sampled: list[_Entry] = []
         for p in self.probes:
             fn = getattr(p, hook, None)
             if fn is None or p.name in self.disabled:
                 continue
             gate = p.gates.get(hook)
-            (sampled if gate == "sampled" else tier1 if gate == "tier1" else every).append((p, fn))
+            (sampled if gate == "sampled" else tier1 if gate == "tier1" else every).append(
+                (p, fn, not p.own_budget))
         lists = self.hook_table[hook] = (every, tier1, sampled)
         return lists
 
@@ -298,7 +307,7 @@ class _State:
         pc = time.perf_counter
         ps = self.probe_seconds
         t = pc()
-        for p, fn in every:
+        for p, fn, shared in every:
             try:
                 fn(*args)
             except StopRun:
@@ -310,8 +319,14 @@ class _State:
             t = t1
             name = p.name
             ps[name] = ps.get(name, 0.0) + dt
-            if name != "curvature":
+            if shared:
                 self.probe_time += dt
+
+    def charge(self, probe: Probe, dt: float) -> None:
+        """Count ``dt`` seconds spent by ``probe`` outside :meth:`run_probes` (a layer hook)."""
+        self.probe_seconds[probe.name] = self.probe_seconds.get(probe.name, 0.0) + dt
+        if not probe.own_budget:
+            self.probe_time += dt
 
     def disable(self, name: str, exc: BaseException) -> None:
         if name in self.disabled:
@@ -387,8 +402,7 @@ class _State:
                          f"scale down to {a.last_scale:.3g}")
 
     def _settle(self, rule: str, since: int, why: str) -> None:
-        self.settled = {"rule": rule, "step": self.step, "since_step": since, "why": why}
-        self.writer.set_meta(settled=self.settled)
+        self.writer.set_meta(settled={"rule": rule, "step": self.step, "since_step": since, "why": why})
         raise StopRun("settled")
 
     def mark_dirty(self) -> None:
@@ -428,7 +442,7 @@ class _State:
         return meta
 
 
-_S: _State | None = None
+_S: RunState | None = None
 _grad_enabled = torch.is_grad_enabled
 _INHERITED = object()
 _VAL_NAME = {"loss": "val_loss", "accuracy": "val_accuracy"}
@@ -438,7 +452,7 @@ def active() -> bool:
     return _S is not None
 
 
-def state() -> _State | None:
+def state() -> RunState | None:
     return _S
 
 
@@ -446,16 +460,16 @@ def state() -> _State | None:
 def configure(*, trace_path: str, graph: Any = None, program: str | None = None,
               max_steps: int | None = None, max_seconds: float | None = None,
               curvature: bool = False, early_stop: bool = True, sample_every: int = 10,
-              meta: dict[str, Any] | None = None, deterministic: bool = False) -> _State:
+              meta: dict[str, Any] | None = None, deterministic: bool = False) -> RunState:
     """Start recording a run into ``trace_path`` (one run at a time per process).
     ``deterministic`` (``--seed``): which steps get the probes depends on the step count only,
     never on how long the probes took, so a seeded run records the same trace every time."""
     global _S
     if _S is not None:
         reset()
-    _S = _State(trace_path=trace_path, graph=graph, program=program, max_steps=max_steps,
-                max_seconds=max_seconds, curvature=curvature, early_stop=early_stop,
-                sample_every=sample_every, meta=meta, deterministic=deterministic)
+    _S = RunState(trace_path=trace_path, graph=graph, program=program, max_steps=max_steps,
+                  max_seconds=max_seconds, curvature=curvature, early_stop=early_stop,
+                  sample_every=sample_every, meta=meta, deterministic=deterministic)
     _install_global_hooks(_S)
     from faultlens.integrations import install as _install_integrations
     _install_integrations(_S)  # Lightning / HF Trainer callbacks (faultlens/integrations), imports nothing
@@ -494,7 +508,7 @@ def reset() -> None:
         S.writer.close()
 
 
-def _patch(S: _State, obj: Any, name: str, make: Callable[[Any], Any]) -> None:
+def _patch(S: RunState, obj: Any, name: str, make: Callable[[Any], Any]) -> None:
     own = name in getattr(obj, "__dict__", {})
     orig = obj.__dict__[name] if own else None
     new = make(getattr(obj, name))
@@ -508,7 +522,7 @@ def _patch(S: _State, obj: Any, name: str, make: Callable[[Any], Any]) -> None:
     S.patches.append((obj, name, orig if own else _INHERITED))
 
 
-def _install_global_hooks(S: _State) -> None:
+def _install_global_hooks(S: RunState) -> None:
     from torch.optim.optimizer import (register_optimizer_step_post_hook,
                                        register_optimizer_step_pre_hook)
 
@@ -611,7 +625,7 @@ def _install_global_hooks(S: _State) -> None:
     _install_amp_hooks(S)
 
 
-def _install_amp_hooks(S: _State) -> None:
+def _install_amp_hooks(S: RunState) -> None:
     """Mixed precision: wrap ``GradScaler.scale`` and ``GradScaler.step`` (``torch.amp``'s class;
     ``torch.cuda.amp.GradScaler`` and ``torch.cpu.amp.GradScaler`` inherit them). ``import torch``
     has loaded that module already; nothing is imported for it, and a run that never calls a
@@ -691,7 +705,7 @@ def _found_inf(scaler: Any, key: int) -> bool:
         return False
 
 
-def _amp_record(S: _State, ow: OptWatch | None, scale: float | None, skipped: bool) -> None:
+def _amp_record(S: RunState, ow: OptWatch | None, scale: float | None, skipped: bool) -> None:
     a = S.amp
     if a is None:
         a = S.amp = AmpWatch()
@@ -720,70 +734,6 @@ def _amp_record(S: _State, ow: OptWatch | None, scale: float | None, skipped: bo
 
 
 # ====================================================================== watch API
-def _graph_node(S: _State, node: str | None):
-    g = S.graph
-    if g is None or node is None or node not in g:
-        return None
-    try:
-        return g.node(node)
-    except Exception:
-        return None
-
-
-def _module_map(S: _State, node: str | None) -> tuple[dict[str, str], dict[str, list]]:
-    """Map dotted module paths of a model to graph layer ids (and the ops after each layer)."""
-    g = S.graph
-    gn = _graph_node(S, node)
-    names: dict[str, str] = {}
-    after: dict[str, list] = {}
-    if g is None or gn is None:
-        return names, after
-    cls = gn.get("class")
-    if not isinstance(cls, str) or cls not in g:
-        return names, after
-
-    def bases(cid: str, seen: set[str]) -> list[str]:
-        out = [cid]
-        try:
-            for b in g.node(cid).get("local_bases") or []:
-                if b in g and b not in seen:
-                    seen.add(b)
-                    out.extend(bases(b, seen))
-        except Exception:
-            pass
-        return out
-
-    def walk(cid: str, prefix: str, depth: int) -> None:
-        if depth > 8:
-            return
-        for c in bases(cid, {cid}):
-            try:
-                layers = g.nodes("layer", owner=c)
-            except Exception:
-                layers = []
-            for L in layers:
-                mp = L.get("module_path") or L.get("attr")
-                if not isinstance(mp, str) or not mp:
-                    continue
-                full = prefix + mp
-                names.setdefault(full, L.id)
-                ref = L.get("class_ref")
-                if isinstance(ref, str) and ref in g:
-                    walk(ref, full + ".", depth + 1)
-            try:
-                flow = g.flow(c)
-            except Exception:
-                flow = []
-            for a, b in zip(flow, flow[1:]):
-                if a.kind == "layer" and b.kind == "op" and b.get("op") in _probes.ACTIVATION_OPS:
-                    mp = a.get("module_path") or a.get("attr")
-                    if isinstance(mp, str) and mp:
-                        after.setdefault(prefix + mp, []).append((b.id, b.get("op")))
-
-    walk(cls, "", 0)
-    return names, after
-
-
 def watch_model(model: Any, node: str | None = None) -> Any:
     """Observe a model (an ``nn.Module``) created by the statement that ``node`` names."""
     S = _S
@@ -793,7 +743,7 @@ def watch_model(model: Any, node: str | None = None) -> Any:
         return model
     try:
         node = node or f"model:{S.program or 'program'}:0:model#{len(S.models)}"
-        names, after = _module_map(S, node)
+        names, after = module_map(S.graph, node)
         mw = ModelWatch(model, node, names, after)
         mw.handles.append(hook_call(S.call_hooks, model, pre=_fwd_pre_hook))
         mw.handles.append(hook_call(S.call_hooks, model, post=_fwd_hook))
@@ -968,7 +918,7 @@ def _fwd_pre_hook(module, args, kwargs):
             S.train_t0 = time.perf_counter()
         S.fwd_since_step = True
         S.event("forward", mw.node, training, True)
-        if S.curvature:
+        if S.keep_last_batch:
             mw.last_inputs = (args, kwargs)
         if S.sampled and mw.sampled_step != S.step:
             mw.sampled_step = S.step
@@ -1001,7 +951,7 @@ def _remove_act_hooks(mw: ModelWatch) -> None:
     mw.act_handles = []
 
 
-def _producer(S: _State, t: Any) -> ModelWatch | None:
+def _producer(S: RunState, t: Any) -> ModelWatch | None:
     for mw in S.models.values():
         o = mw.last_output
         if o is t:
@@ -1011,7 +961,7 @@ def _producer(S: _State, t: Any) -> ModelWatch | None:
     return None
 
 
-def _on_loss(S: _State, lw: LossWatch, out: Any, args: tuple, kwargs: dict) -> None:
+def _on_loss(S: RunState, lw: LossWatch, out: Any, args: tuple, kwargs: dict) -> None:
     if not isinstance(out, torch.Tensor):
         return
     grad = torch.is_grad_enabled() and out.requires_grad
@@ -1041,9 +991,8 @@ def _on_loss(S: _State, lw: LossWatch, out: Any, args: tuple, kwargs: dict) -> N
         S.run_probes("on_loss", lw, out, args, kwargs, val)
     finally:
         S.redirect = None
-    if not val and S.curvature and mw is not None and mw.last_inputs is not None:
-        S.curv_ctx = {"model": mw, "inputs": mw.last_inputs, "loss": lw,
-                      "rest": args[1:], "kwargs": kwargs}
+    if not val and S.keep_last_batch and mw is not None and mw.last_inputs is not None:
+        S.last_batch = LastBatch(mw, mw.last_inputs, lw, args[1:], kwargs)
     for m in S.models.values():
         m.last_output = None
 
@@ -1098,7 +1047,7 @@ def _opt_post_hook(opt, args, kwargs):
     return None
 
 
-def _lead_for(S: _State, opt: torch.optim.Optimizer) -> None:
+def _lead_for(S: RunState, opt: torch.optim.Optimizer) -> None:
     """At an optimizer's first step: the lead model (whose training forward opens an iteration)
     must be one that some optimizer of the program trains. A module called with gradients on
     before training (a tutorial's ``nn.Linear`` demo, a frozen feature extractor) may have become the lead
@@ -1118,18 +1067,6 @@ def _lead_for(S: _State, opt: torch.optim.Optimizer) -> None:
 
 def _param_ids(opt: torch.optim.Optimizer) -> set[int]:
     return {id(p) for g in opt.param_groups for p in g.get("params", ())}
-
-
-def param_node(S: _State, p: torch.Tensor, ow: OptWatch | None = None, gi: int = 0, pi: int = 0) -> str | None:
-    """Trace node of a parameter: ``<layer id>#<name>`` / ``<model id>#<dotted name>`` when a
-    watched model owns it, else ``<optimizer id>#g<i>.p<j>``; None when neither is known."""
-    owner = S.param_owner.get(id(p))
-    if owner is not None:
-        mw, pname = owner
-        return mw.param_node(pname)
-    if ow is not None and ow.node:
-        return f"{ow.node}#g{gi}.p{pi}"
-    return None
 
 
 def _env_configure() -> None:

@@ -1,15 +1,18 @@
 """Reading a run's trace (``trace.sqlite``) into columnar numpy arrays.
 
-``load_trace(path)`` returns a :class:`Trace`. No torch import: the diagnosis stage, the
-report and the corpus builder read traces cheaply. A trace written by a killed run is
-readable: every flushed step is there, ``status`` stays ``running`` in ``meta`` (the runner
-overwrites it when it sees the child die).
+:func:`read_tables` is the one reader of the trace database (``docs/trace.md``): both
+``load_trace(path)``, which returns a :class:`Trace`, and the symptoms' ``TraceView`` read
+through it, and both hold the same :class:`Event` rows. No torch import: the diagnosis
+stage, the report and the corpus builder read traces cheaply. A trace written by a killed run
+is readable: every flushed step is there, ``status`` stays ``running`` in ``meta`` (the
+runner overwrites it when it sees the child die).
 """
 from __future__ import annotations
 
 import json
 import os
 import sqlite3
+import urllib.parse
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,8 +22,10 @@ from faultlens.errors import FaultlensError
 from faultlens.instrumenter.schema import SCHEMA
 
 
-@dataclass
+@dataclass(frozen=True)
 class Event:
+    """One row of the ``events`` table."""
+
     step: int
     seq: int
     event: str
@@ -127,6 +132,64 @@ class Trace:
         }
 
 
+#: what :func:`read_tables` returns: meta, the series keys in id order, the series, the events
+Tables = tuple[dict[str, Any], list[tuple[str, str | None]],
+               dict[tuple[str, str | None], tuple[np.ndarray, np.ndarray]], list[Event]]
+
+
+def read_tables(path: str, *, strict: bool = True) -> Tables:
+    """Read a trace database: ``(meta, keys, data, events)``.
+
+    ``meta``: the meta table, JSON values decoded. ``keys``: every ``(metric, node)`` of
+    ``series_keys`` in id order (the order series first appeared in the run). ``data``:
+    ``{(metric, node): (steps int64, values float64)}`` in key order, steps ascending, the rows
+    of one step in recording order, NULL values as NaN. ``events``: the ``events`` rows in
+    recording order. The database is opened read-only, so a trace still being written can be
+    read (SQLite WAL: readers never block the writer).
+
+    ``strict``: the file must be a complete trace of this schema (``faultlens.trace/1``), else
+    :class:`~faultlens.errors.FaultlensError`. Not strict (a trace still being written, or one a
+    test wrote): no schema check, a database without the tables raises ``sqlite3.DatabaseError``
+    and one without an events table reads as no events."""
+    uri = "file:" + urllib.parse.quote(os.path.abspath(path)) + "?mode=ro"
+    try:
+        con = sqlite3.connect(uri, uri=True)
+    except sqlite3.Error as exc:  # pragma: no cover - permission problems
+        if not strict:
+            raise
+        raise FaultlensError(f"{path}: cannot open trace: {exc}") from exc
+    try:
+        try:
+            meta = {k: _loads(v) for k, v in con.execute("SELECT key, value FROM meta")}
+        except sqlite3.DatabaseError as exc:
+            if not strict:
+                raise
+            raise FaultlensError(f"{path}: not a faultlens trace ({exc})") from exc
+        if strict and meta.get("schema") != SCHEMA:
+            raise FaultlensError(f"{path}: unsupported trace schema {meta.get('schema')!r} (expected {SCHEMA!r})")
+        ids = {kid: (m, n) for kid, m, n in con.execute("SELECT id, metric, node FROM series_keys ORDER BY id")}
+        cols: dict[int, tuple[list[int], list[float]]] = {}
+        for step, kid, value in con.execute("SELECT step, key, value FROM scalars ORDER BY key, step, rowid"):
+            c = cols.get(kid)
+            if c is None:
+                c = cols[kid] = ([], [])
+            c[0].append(step)
+            c[1].append(np.nan if value is None else value)
+        data = {ids[kid]: (np.asarray(s, dtype=np.int64), np.asarray(v, dtype=np.float64))
+                for kid, (s, v) in cols.items() if kid in ids}
+        try:
+            rows = con.execute("SELECT step, seq, event, node, training, grad_enabled FROM events ORDER BY rowid")
+        except sqlite3.OperationalError:
+            if strict:
+                raise
+            rows = []
+        events = [Event(int(s or 0), int(q or 0), str(e), n, None if t is None else bool(t),
+                        None if g is None else bool(g)) for s, q, e, n, t, g in rows]
+    finally:
+        con.close()
+    return meta, list(ids.values()), data, events
+
+
 def load_trace(path: str | os.PathLike[str]) -> Trace:
     """Load a trace database (or a run directory containing ``trace.sqlite``)."""
     p = os.fspath(path)
@@ -134,37 +197,7 @@ def load_trace(path: str | os.PathLike[str]) -> Trace:
         p = os.path.join(p, "trace.sqlite")
     if not os.path.exists(p):
         raise FaultlensError(f"{p}: no such trace")
-    try:
-        con = sqlite3.connect(p)
-    except sqlite3.Error as exc:  # pragma: no cover - permission problems
-        raise FaultlensError(f"{p}: cannot open trace: {exc}") from exc
-    try:
-        try:
-            meta = {k: _loads(v) for k, v in con.execute("SELECT key, value FROM meta")}
-        except sqlite3.DatabaseError as exc:
-            raise FaultlensError(f"{p}: not a faultlens trace ({exc})") from exc
-        schema = meta.get("schema")
-        if schema != SCHEMA:
-            raise FaultlensError(f"{p}: unsupported trace schema {schema!r} (expected {SCHEMA!r})")
-        keys = {kid: (m, n) for kid, m, n in con.execute("SELECT id, metric, node FROM series_keys")}
-        rows = con.execute("SELECT key, step, value FROM scalars ORDER BY key, step").fetchall()
-        data: dict[tuple[str, str | None], tuple[np.ndarray, np.ndarray]] = {}
-        if rows:
-            arr = np.array([(r[0], r[1], np.nan if r[2] is None else r[2]) for r in rows], dtype=np.float64)
-            kcol = arr[:, 0].astype(np.int64)
-            bounds = np.flatnonzero(np.diff(kcol)) + 1
-            for chunk_k, chunk in zip(np.split(kcol, bounds), np.split(arr, bounds)):
-                key = keys.get(int(chunk_k[0]))
-                if key is None:
-                    continue
-                data[key] = (chunk[:, 1].astype(np.int64), chunk[:, 2].copy())
-        events = [
-            Event(int(s), int(q), e, n, None if t is None else bool(t), None if g is None else bool(g))
-            for s, q, e, n, t, g in con.execute(
-                "SELECT step, seq, event, node, training, grad_enabled FROM events ORDER BY rowid")
-        ]
-    finally:
-        con.close()
+    meta, _, data, events = read_tables(p, strict=True)
     return Trace(meta=meta, data=data, events=events, path=p)
 
 

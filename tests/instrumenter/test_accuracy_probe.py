@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from faultlens.instrumenter.probes import AccuracyProbe
+from faultlens.instrumenter.probes.loss import AccuracyProbe
 
 
 def _acc(o, t, loss):

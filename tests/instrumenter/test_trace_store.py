@@ -133,7 +133,7 @@ def test_gated_probe_hooks_run_only_on_their_steps(tmp_path):
             calls.append("tier1")
             raise ValueError("boom")
 
-    S = runtime._State(trace_path=str(tmp_path / "g.sqlite"))
+    S = runtime.RunState(trace_path=str(tmp_path / "g.sqlite"))
     try:
         S.probes = [Every(S), Sampled(S), Tier1(S)]
         S.hook_table.clear()

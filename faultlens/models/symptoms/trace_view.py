@@ -4,35 +4,24 @@ The symptoms only need a handful of questions answered: which metrics and nodes 
 recorded, a metric's ``(steps, values)`` for one node, the event rows, the crash record and
 the run status. :class:`TraceView` answers them from
 
-* a ``trace.sqlite`` path (read directly with :mod:`sqlite3`, following
-  ``faultlens/instrumenter/schema.py``), or
+* a ``trace.sqlite`` path (read by the one trace reader,
+  :func:`faultlens.instrumenter.trace.read_tables`, not strictly: also a trace still being
+  written), or
 * any object with the methods of ``faultlens.instrumenter.trace.Trace`` (``meta``,
   ``metrics()``, ``nodes(metric)``, ``series(metric, node)``, ``events``, ``crash``,
   ``status``, ``steps``); the return shapes accepted are listed in :func:`_as_xy`.
 
-Only the standard library and numpy are imported here.
+The events are :class:`faultlens.instrumenter.trace.Event` rows, the same type a ``Trace``
+holds. Only the standard library, numpy and that reader are imported here.
 """
 from __future__ import annotations
 
-import json
 import os
-import sqlite3
-from dataclasses import dataclass
 from typing import Any, Iterable
 
 import numpy as np
 
-
-@dataclass(frozen=True)
-class Event:
-    """One row of the ``events`` table."""
-
-    step: int
-    seq: int
-    event: str
-    node: str | None
-    training: bool | None
-    grad_enabled: bool | None
+from faultlens.instrumenter.trace import Event, read_tables
 
 
 def _as_xy(obj: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -112,36 +101,15 @@ class TraceView:
 
     @classmethod
     def from_sqlite(cls, path: str) -> "TraceView":
+        """Read a trace database (``sqlite3.DatabaseError`` when it has no trace tables)."""
         tv = cls()
         tv.path = path
-        con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-        try:
-            for k, v in con.execute("SELECT key, value FROM meta"):
-                try:
-                    tv.meta[k] = json.loads(v)
-                except (TypeError, ValueError):
-                    tv.meta[k] = v
-            keys = {kid: (m, n) for kid, m, n in con.execute("SELECT id, metric, node FROM series_keys ORDER BY id")}
-            for (m, n) in keys.values():
-                tv._nodes.setdefault(m, []).append(n)
-            cols: dict[int, tuple[list[int], list[float]]] = {}
-            for step, key, value in con.execute("SELECT step, key, value FROM scalars ORDER BY key, step, rowid"):
-                c = cols.setdefault(key, ([], []))
-                c[0].append(step)
-                c[1].append(np.nan if value is None else value)
-            for kid, (s, v) in cols.items():
-                if kid in keys:
-                    tv._series[keys[kid]] = (np.asarray(s, dtype=np.int64), np.asarray(v, dtype=float))
-            tv._fix_degenerate_steps()
-            try:
-                rows = con.execute(
-                    "SELECT step, seq, event, node, training, grad_enabled FROM events ORDER BY step, seq"
-                ).fetchall()
-            except sqlite3.OperationalError:
-                rows = []
-            tv.events = [_as_event(r) for r in rows]
-        finally:
-            con.close()
+        tv.meta, keys, data, events = read_tables(path, strict=False)
+        for m, n in keys:
+            tv._nodes.setdefault(m, []).append(n)
+        tv._series = data
+        tv._fix_degenerate_steps()
+        tv.events = sorted(events, key=lambda e: (e.step, e.seq))
         return tv
 
     @classmethod
