@@ -344,56 +344,58 @@ def main(argv: list[str] | None = None) -> int:
         ap.error("--repeats must be >= 1, --breakdown >= 0")
 
     tmp = tempfile.mkdtemp(prefix="faultlens-run-speed-")
-    shutil.copy(args.program, os.path.join(tmp, "train.py"))
-    env = dict(os.environ)
-    checkout = os.path.abspath(args.checkout)
-    env["PYTHONPATH"] = checkout + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-    cmds = {"plain": [sys.executable, "train.py"], "faultlens": [sys.executable, "-m", "faultlens", "run", "train.py"]}
-    print(f"faultlens from {checkout}; program {os.path.relpath(args.program)} as train.py; "
-          f"{args.repeats} alternating rounds (+1 warm-up); {_load()}")
-    for name in cmds:  # warm-up: the page cache, bytecode caches
-        _timed(cmds[name], tmp, env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    rounds: list[dict[str, tuple[float, float]]] = []
-    for i in range(args.repeats):
-        row = {}
-        for name, cmd in cmds.items():
-            wall, cpu, proc = _timed(cmd, tmp, env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-            if proc.returncode != 0:
-                raise SystemExit(f"{name}: exit {proc.returncode}\n{proc.stderr[-2000:]}")
-            row[name] = (wall, cpu)
-        rounds.append(row)
-        print(f"  round {i + 1}: plain {row['plain'][0]:6.2f} s (cpu {row['plain'][1]:5.2f}), faultlens "
-              f"{row['faultlens'][0]:6.2f} s (cpu {row['faultlens'][1]:5.2f}), ratio "
-              f"{row['faultlens'][0] / row['plain'][0]:.2f}x; {_load()}")
-    med = {n: (statistics.median(r[n][0] for r in rounds), statistics.median(r[n][1] for r in rounds)) for n in cmds}
-    ratio_wall = statistics.median(r["faultlens"][0] / r["plain"][0] for r in rounds)
-    ratio_cpu = statistics.median(r["faultlens"][1] / r["plain"][1] for r in rounds)
-    print(f"median wall: plain {med['plain'][0]:.2f} s, faultlens run {med['faultlens'][0]:.2f} s; "
-          f"ratio of medians {med['faultlens'][0] / med['plain'][0]:.2f}x, median ratio {ratio_wall:.2f}x "
-          f"(target <= 1.30x)")
-    print(f"median cpu:  plain {med['plain'][1]:.2f} s, faultlens run {med['faultlens'][1]:.2f} s; "
-          f"ratio of medians {med['faultlens'][1] / med['plain'][1]:.2f}x, median ratio {ratio_cpu:.2f}x")
-    print(f"extra seconds (median faultlens - median plain): wall {med['faultlens'][0] - med['plain'][0]:.2f}, "
-          f"cpu {med['faultlens'][1] - med['plain'][1]:.2f}; {_load()}")
-    figures: dict = {"checkout": checkout, "rounds": rounds, "median": med, "median_ratio_wall": ratio_wall,
-                     "median_ratio_cpu": ratio_cpu}
+    try:
+        shutil.copy(args.program, os.path.join(tmp, "train.py"))
+        env = dict(os.environ)
+        checkout = os.path.abspath(args.checkout)
+        env["PYTHONPATH"] = checkout + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+        cmds = {"plain": [sys.executable, "train.py"], "faultlens": [sys.executable, "-m", "faultlens", "run", "train.py"]}
+        print(f"faultlens from {checkout}; program {os.path.relpath(args.program)} as train.py; "
+              f"{args.repeats} alternating rounds (+1 warm-up); {_load()}")
+        for name in cmds:  # warm-up: the page cache, bytecode caches
+            _timed(cmds[name], tmp, env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        rounds: list[dict[str, tuple[float, float]]] = []
+        for i in range(args.repeats):
+            row = {}
+            for name, cmd in cmds.items():
+                wall, cpu, proc = _timed(cmd, tmp, env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                if proc.returncode != 0:
+                    raise SystemExit(f"{name}: exit {proc.returncode}\n{proc.stderr[-2000:]}")
+                row[name] = (wall, cpu)
+            rounds.append(row)
+            print(f"  round {i + 1}: plain {row['plain'][0]:6.2f} s (cpu {row['plain'][1]:5.2f}), faultlens "
+                  f"{row['faultlens'][0]:6.2f} s (cpu {row['faultlens'][1]:5.2f}), ratio "
+                  f"{row['faultlens'][0] / row['plain'][0]:.2f}x; {_load()}")
+        med = {n: (statistics.median(r[n][0] for r in rounds), statistics.median(r[n][1] for r in rounds)) for n in cmds}
+        ratio_wall = statistics.median(r["faultlens"][0] / r["plain"][0] for r in rounds)
+        ratio_cpu = statistics.median(r["faultlens"][1] / r["plain"][1] for r in rounds)
+        print(f"median wall: plain {med['plain'][0]:.2f} s, faultlens run {med['faultlens'][0]:.2f} s; "
+              f"ratio of medians {med['faultlens'][0] / med['plain'][0]:.2f}x, median ratio {ratio_wall:.2f}x "
+              f"(target <= 1.30x)")
+        print(f"median cpu:  plain {med['plain'][1]:.2f} s, faultlens run {med['faultlens'][1]:.2f} s; "
+              f"ratio of medians {med['faultlens'][1] / med['plain'][1]:.2f}x, median ratio {ratio_cpu:.2f}x")
+        print(f"extra seconds (median faultlens - median plain): wall {med['faultlens'][0] - med['plain'][0]:.2f}, "
+              f"cpu {med['faultlens'][1] - med['plain'][1]:.2f}; {_load()}")
+        figures: dict = {"checkout": checkout, "rounds": rounds, "median": med, "median_ratio_wall": ratio_wall,
+                         "median_ratio_cpu": ratio_cpu}
 
-    if args.breakdown > 0:
-        runs, plains = [], []
-        for _ in range(args.breakdown):
-            plains.append(plain_run(tmp, env))
-            runs.append(breakdown_run(tmp, env))
-        phases = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
-        plain = {k: statistics.median(r[k] for r in plains) for k in plains[0]}
-        print(f"\npython train.py, median of {args.breakdown} driver runs (seconds)")
-        for k, v in plain.items():
-            print(f"  {k:68s} {v:7.3f}")
-        print(f"faultlens run train.py, median of {args.breakdown} driver runs, alternating with the above (seconds;"
-              f" importtime on); {_load()}")
-        for k, v in phases.items():
-            print(f"  {k:68s} {v:7.3f}")
-        figures.update(phases=phases, plain_phases=plain)
-    shutil.rmtree(tmp, ignore_errors=True)
+        if args.breakdown > 0:
+            runs, plains = [], []
+            for _ in range(args.breakdown):
+                plains.append(plain_run(tmp, env))
+                runs.append(breakdown_run(tmp, env))
+            phases = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+            plain = {k: statistics.median(r[k] for r in plains) for k in plains[0]}
+            print(f"\npython train.py, median of {args.breakdown} driver runs (seconds)")
+            for k, v in plain.items():
+                print(f"  {k:68s} {v:7.3f}")
+            print(f"faultlens run train.py, median of {args.breakdown} driver runs, alternating with the above (seconds;"
+                  f" importtime on); {_load()}")
+            for k, v in phases.items():
+                print(f"  {k:68s} {v:7.3f}")
+            figures.update(phases=phases, plain_phases=plain)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
     if args.json:
         with open(args.json, "w", encoding="utf-8") as fh:
             json.dump(figures, fh, indent=2)

@@ -121,7 +121,7 @@ class TreeArrays:
         (where a classification tree's ``value`` holds class fractions, which ``predict_proba``
         returns as they are)."""
         if "sklearn" not in sys.modules:
-            return False  # not a scikit-learn estimator: it was unpickled without scikit-learn
+            return False  # no scikit-learn estimator exists without scikit-learn imported
         import sklearn
         from sklearn.ensemble import RandomForestClassifier
         from sklearn.tree import DecisionTreeClassifier
