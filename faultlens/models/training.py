@@ -143,6 +143,11 @@ def write_card_md(directory: str, card: dict[str, Any]) -> str:
         f"- version: {card.get('version')} (trained {card.get('trained')})",
         f"- estimator: {card.get('estimator')}",
         f"- file: model.pkl, sha256 `{card.get('sha256')}` (checked before loading)",
+    ]
+    if card.get("arrays_sha256"):
+        lines.append(f"- file: model.npz, sha256 `{card.get('arrays_sha256')}`: the same trees as arrays, "
+                     "what diagnosis predicts with (numpy alone, the same probabilities)")
+    lines += [
         f"- versions: {card.get('versions')} (major.minor must match at load time)",
         "",
         "## Data",
