@@ -1,7 +1,8 @@
 """Loading the program and naming what its names refer to: the entry file and the local files
 it imports (indexed once each, ``faultlens.analyzer.index``), and the qualification of a dotted
 name through a file's import table (a local class or function, an external qualified name such
-as ``torch.nn.Linear``, a local module). A pass mixed into ``Builder``."""
+as ``torch.nn.Linear``, a local module: the dataclasses of ``faultlens.analyzer.refs``).
+A pass mixed into ``Builder``."""
 from __future__ import annotations
 
 import os
