@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import libcst as cst
 
-from faultlens.analyzer import frameworks as FW
 from faultlens.analyzer import names as N
 from faultlens.analyzer.cst_util import reads_name
 from faultlens.analyzer.index import END, CallSite, FileInfo, Scope
 from faultlens.analyzer.names import dotted
+from faultlens.analyzer.refs import LocalClass, LocalFunction
 from faultlens.analyzer.state import BuildState
 from faultlens.analyzer.values import UNRES, Val, jsonable, split_key
 
@@ -47,11 +47,11 @@ class Bindings(BuildState):
                         out.append(cs)
                     continue
                 q = self.qualify(fi, cs.key)
-                if q and ((q[0] == "func" and q[1] is fn) or (q[0] == "class" and q[1] is target_cls)):
+                if (isinstance(q, LocalFunction) and q.fn is fn) or (isinstance(q, LocalClass) and q.cls is target_cls):
                     out.append(cs)
-        if target_cls is not None and FW.class_framework(self, target_cls):
+        if target_cls is not None and self.class_framework(target_cls):
             # a LightningModule subclass without an __init__ of its own passes its arguments on
-            out.extend(FW.inherited_init_sites(self, target_cls))
+            out.extend(self.inherited_init_sites(target_cls))
         self._bindings[k] = out
         return out
 
@@ -123,11 +123,10 @@ class Bindings(BuildState):
                                  source="literal", expr=self.text(fn.file, dflt),
                                  value_span=self.span(fn.file, dflt).to_dict(), function=fn.qualname,
                                  default_of=fn.qualname)
-            v = Val(v.value, True, "literal", hp, frozenset([hp]))
-            fn.param_defaults[param] = dflt
-            # memoise by replacing the default expression's cache
-            self._def_val[id(dflt)] = v
-        return self._def_val.get(id(dflt), v)
+            # memoised: the default is this hyperparameter node from now on
+            return self.seed_val(dflt, Val(v.value, True, "literal", hp, frozenset([hp])))
+        hit = self.memo_val(dflt)
+        return v if hit is None else hit
 
     def initial_value(self, key: str | None, scope: Scope, depth: int = 0) -> Val | None:
         """The value a variable starts with when every other definition of it updates it from

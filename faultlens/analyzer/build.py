@@ -4,10 +4,10 @@ from __future__ import annotations
 import os
 from typing import Sequence, Union
 
-from faultlens.analyzer import frameworks
 from faultlens.analyzer.builder import Builder
 from faultlens.analyzer.finishing import Finisher
 from faultlens.analyzer.forward import ForwardFlow
+from faultlens.analyzer.frameworks import FrameworkObjects
 from faultlens.analyzer.graph import ProgramGraph
 from faultlens.analyzer.statements import StatementWalker
 from faultlens.errors import ParseError
@@ -98,7 +98,7 @@ def _build(b: Builder) -> None:
         for sc in fi.scopes:
             for d in _ordered_defs(sc):
                 b.obj_of_def(d)
-    frameworks.build(b)  # Lightning / Hugging Face: models given to trainers, configure_optimizers
+    FrameworkObjects(b).run()  # Lightning / Hugging Face: models given to trainers, configure_optimizers
     walker = StatementWalker(b)
     walker.run()
     Finisher(b, walker.record).run()

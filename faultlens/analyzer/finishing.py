@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING
 
 import libcst as cst
 
-from faultlens.analyzer import frameworks as FW
 from faultlens.analyzer import names as N
 from faultlens.analyzer.cst_util import iter_calls, unwrap_iter
 from faultlens.analyzer.index import Scope
@@ -298,7 +297,7 @@ class Finisher:
             return "init_fn"
         if name == "main" or name in mains:
             return "main"
-        if self._fn_backward(sc) or (name == "training_step" and FW.class_framework(self.b, sc.cls)):
+        if self._fn_backward(sc) or (name == "training_step" and self.b.class_framework(sc.cls)):
             return "train"
         if _EVAL_NAME.search(name) and top:
             return "evaluate"

@@ -10,6 +10,7 @@ from faultlens.analyzer import names as N
 from faultlens.analyzer.cst_util import body_of, int_literal, iter_calls, stmt_exprs, unwrap_iter
 from faultlens.analyzer.index import ClassInfo, FileInfo, Scope
 from faultlens.analyzer.names import dotted
+from faultlens.analyzer.refs import External, LocalModule
 
 if TYPE_CHECKING:
     from faultlens.analyzer.builder import Builder
@@ -176,9 +177,10 @@ def _op_of(b: "Builder", fi: FileInfo, call: cst.Call):
         return None
     if isinstance(f, cst.Attribute) and f.attr.value in N.TENSOR_METHOD_OPS:
         rk = dotted(f.value)
-        if rk is not None and (rk == "self" or b.qualify(fi, rk.split(".")[0]) is not None and rk.split(".")[0] not in ("x",)):
-            if rk == "self" or (b.qualify(fi, rk.split(".")[0]) or ("",))[0] in ("ext", "localmod"):
-                return None
+        # a method of ``self``, of a library or of a local module (``torch.max``), not a tensor's
+        if rk is not None and (rk == "self" or rk.split(".")[0] != "x"
+                               and isinstance(b.qualify(fi, rk.split(".")[0]), (External, LocalModule))):
+            return None
         last = f.attr.value
         return last, f"Tensor.{last}", _dim(call, N.DIM_INDEX_METHOD.get(last))
     return None

@@ -87,9 +87,9 @@ class Layers(BuildState):
         cat = self.classify_callee(fi, f)
         if cat is None:
             return None
-        kind, tname, ci = cat
+        kind, tname, ci = cat.kind, cat.name, cat.cls
         if kind == "func":
-            return self._factory_spec(ci, scope, depth, dyn, cond)
+            return self._factory_spec(cat.fn, scope, depth, dyn, cond)
         if kind not in ("layer", "module", "loss"):
             return None
         if kind == "loss" and ci is None and depth == 0 and not (scope.cls and self.is_module(scope.cls)):

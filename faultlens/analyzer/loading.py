@@ -1,7 +1,8 @@
 """Loading the program and naming what its names refer to: the entry file and the local files
 it imports (indexed once each, ``faultlens.analyzer.index``), and the qualification of a dotted
 name through a file's import table (a local class or function, an external qualified name such
-as ``torch.nn.Linear``, a local module). A pass mixed into ``Builder``."""
+as ``torch.nn.Linear``, a local module: the dataclasses of ``faultlens.analyzer.refs``).
+A pass mixed into ``Builder``."""
 from __future__ import annotations
 
 import os
@@ -12,6 +13,7 @@ from faultlens.analyzer import frameworks as FW
 from faultlens.analyzer import names as N
 from faultlens.analyzer.index import ClassInfo, FileInfo, index_file, resolve_local_module
 from faultlens.analyzer.names import dotted
+from faultlens.analyzer.refs import Callee, External, LocalClass, LocalFunction, LocalModule, ModuleVar, Qualified
 from faultlens.analyzer.source import parse_path, parse_source
 from faultlens.analyzer.state import BuildState
 
@@ -82,17 +84,17 @@ class Loading(BuildState):
         return out
 
     # ---------------------------------------------------------------- names
-    def qualify(self, fi: FileInfo, key: str | None, depth: int = 0):
-        """What a dotted callee names: ("ext", qualname) | ("class", ClassInfo) |
-        ("func", Scope) | ("var", FileInfo, name) | ("localmod", FileInfo) | None."""
+    def qualify(self, fi: FileInfo, key: str | None, depth: int = 0) -> Qualified | None:
+        """What dotted name ``key`` names in file ``fi`` (``faultlens.analyzer.refs``); None when
+        nothing the file defines or imports."""
         if not key or depth > 8 or "[" in key:
             return None
         parts = key.split(".")
         h = parts[0]
         if h in fi.classes:
-            return ("class", fi.classes[h]) if len(parts) == 1 else None
+            return LocalClass(fi.classes[h]) if len(parts) == 1 else None
         if h in fi.functions:
-            return ("func", fi.functions[h]) if len(parts) == 1 else None
+            return LocalFunction(fi.functions[h]) if len(parts) == 1 else None
         for i in range(len(parts), 0, -1):
             prefix = ".".join(parts[:i])
             t = fi.imports.get(prefix)
@@ -100,11 +102,11 @@ class Loading(BuildState):
                 continue
             rest = parts[i:]
             if t[0] == "ext":
-                return ("ext", ".".join([t[1]] + rest))
+                return External(".".join([t[1]] + rest))
             if t[0] == "localmod":
                 target = self.by_rel[t[1]]
                 if not rest:
-                    return ("localmod", target)
+                    return LocalModule(target)
                 return self.qualify(target, ".".join(rest), depth + 1)
             if t[0] == "local":
                 target = self.by_rel[t[1]]
@@ -115,59 +117,59 @@ class Loading(BuildState):
                 if h in target.classes or h in target.functions:
                     return self.qualify(target, key, depth + 1)
         if len(parts) == 1 and fi.module_scope and h in fi.module_scope.defs:
-            return ("var", fi, h)
+            return ModuleVar(fi, h)
         return None
 
     def ext(self, fi: FileInfo, key: str | None) -> str | None:
         q = self.qualify(fi, key)
-        return q[1] if q and q[0] == "ext" else None
+        return q.qualname if isinstance(q, External) else None
 
-    def classify_callee(self, fi: FileInfo, func: cst.CSTNode):
-        """(category, type name, ClassInfo|None) for a constructor/function callee."""
+    def classify_callee(self, fi: FileInfo, func: cst.CSTNode) -> Callee | None:
+        """What a constructor/function callee is (``faultlens.analyzer.refs.Callee``); None for
+        a name the file does not define or import, a local module or variable, and the torch.nn
+        base classes (``Module``, ``Parameter``, ...)."""
         q = self.qualify(fi, dotted(func))
-        if q is None:
-            return None
-        if q[0] == "class":
-            ci = q[1]
+        if isinstance(q, LocalClass):
+            ci = q.cls
             if self.is_module(ci):
                 if ci.name.endswith("Loss"):
-                    return ("loss", ci.name, ci)
-                return ("module", ci.name, ci)
-            return ("class", ci.name, ci)
-        if q[0] == "func":
-            return ("func", q[1].qualname, q[1])
-        if q[0] != "ext":
+                    return Callee("loss", ci.name, cls=ci)
+                return Callee("module", ci.name, cls=ci)
+            return Callee("class", ci.name, cls=ci)
+        if isinstance(q, LocalFunction):
+            return Callee("func", q.fn.qualname, fn=q.fn)
+        if not isinstance(q, External):
             return None
-        qual = q[1]
+        qual = q.qualname
         last = qual.split(".")[-1]
         if qual.startswith("torch.nn.functional."):
-            return ("functional", last, None)
+            return Callee("functional", last)
         if qual.startswith("torch.nn.init."):
-            return ("init", last, None)
+            return Callee("init", last)
         if qual.startswith("torch.nn.utils."):
-            return ("nnutils", last, None)
+            return Callee("nnutils", last)
         if qual.startswith("torch.optim.lr_scheduler."):
-            return ("scheduler", last, None)
+            return Callee("scheduler", last)
         if qual.startswith("torch.optim.") and last[:1].isupper() and last != "Optimizer":
-            return ("optimizer", last, None)
+            return Callee("optimizer", last)
         if qual.startswith("torch.utils.data") and last == "DataLoader":
-            return ("dataloader", last, None)
+            return Callee("dataloader", last)
         if (qual.startswith("torch.nn.") and qual.count(".") == 2 or qual.startswith("torch.nn.modules.")) \
                 and last[:1].isupper():
             if last.endswith("Loss"):
-                return ("loss", last, None)
+                return Callee("loss", last)
             if last in ("Module", "Parameter", "ParameterList", "ParameterDict"):
                 return None
-            return ("layer", last, None)
+            return Callee("layer", last)
         if last in _TRANSFORM_CLASSES and (qual.startswith("sklearn.") or ".transforms." in qual
                                            or qual.startswith("transforms.")):
-            return ("transform", last, None)
+            return Callee("transform", last)
         if qual.startswith("torch.") and qual.count(".") == 1:
-            return ("torchfn", last, None)
-        fw = FW.callee_kind(qual)  # Lightning / Hugging Face trainers (analyzer/frameworks.py)
-        if fw is not None:
-            return fw
-        return ("ext", qual, None)
+            return Callee("torchfn", last)
+        trainer = FW.trainer_type(qual)  # Lightning / Hugging Face trainers (analyzer/frameworks.py)
+        if trainer is not None:
+            return Callee("trainer", trainer)
+        return Callee("ext", qual)
 
     def is_module(self, ci: ClassInfo, stack: frozenset = frozenset()) -> bool:
         if ci.is_module is not None:
@@ -177,18 +179,16 @@ class Loading(BuildState):
         result = False
         for b in ci.bases:
             q = self.qualify(ci.file, dotted(b))
-            if q is None:
-                continue
-            if q[0] == "ext":
-                qual = q[1]
+            if isinstance(q, External):
+                qual = q.qualname
                 if qual in N.MODULE_BASES or (qual.startswith("torch.nn.") and qual.split(".")[-1][:1].isupper()
                                               and not qual.startswith("torch.nn.functional")) \
                         or FW.is_lightning_base(qual):
                     result = True
                     ci.module_base = ci.module_base or qual
-            elif q[0] == "class":
-                if self.is_module(q[1], stack | {id(ci)}):
+            elif isinstance(q, LocalClass):
+                if self.is_module(q.cls, stack | {id(ci)}):
                     result = True
-                    ci.local_bases.append(q[1])
+                    ci.local_bases.append(q.cls)
         ci.is_module = result
         return result

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import libcst as cst
 
-from faultlens.analyzer import frameworks as FW
 from faultlens.analyzer import names as N
 from faultlens.analyzer.bindings import MAX_CALL_SITES, UNBOUND
 from faultlens.analyzer.cst_util import iter_returns, unwrap_call, unwrap_list
@@ -44,7 +43,7 @@ class Objects(BuildState):
                 return None
             if key == "self" and scope.cls.node_id:
                 # in a LightningModule's training methods ``self`` is the model built from it
-                return FW.self_model(self, scope.cls) if scope.kind == "function" else None
+                return self.lightning_self_model(scope.cls) if scope.kind == "function" else None
         if h in scope.params and scope.kind == "function":
             if key != h:
                 return None
@@ -121,7 +120,7 @@ class Objects(BuildState):
                 args = [a.value for a in call.args if not a.keyword]
                 return self.obj_of_expr(args[0], scope, stmt, pos, None, depth + 1) if args else None
             return None
-        kind, tname, ci = cat
+        kind, tname, ci = cat.kind, cat.name, cat.cls
         if kind in ("module", "layer"):
             if kind == "layer" and tname.split(".")[-1] in _DATA_PARALLEL:
                 args = [a.value for a in call.args if not a.keyword]
@@ -138,9 +137,9 @@ class Objects(BuildState):
         if kind == "transform":
             return self._make_transform(call, scope, stmt, var, tname)
         if kind == "trainer":
-            return FW.make_trainer(self, call, scope, stmt, var, tname)
+            return self.make_trainer(call, scope, stmt, var, tname)
         if kind == "func" and var is not None:
-            return self._factory_obj(ci, scope, stmt, var, depth)
+            return self._factory_obj(cat.fn, scope, stmt, var, depth)
         return None
 
     def _factory_obj(self, fn: Scope, scope: Scope, stmt, var: str, depth: int) -> str | None:
@@ -151,10 +150,10 @@ class Objects(BuildState):
             ret = unwrap_call(st.value)
             if isinstance(ret, cst.Call):
                 rc = self.classify_callee(fn.file, ret.func)
-                if rc is not None and rc[0] in ("module", "layer") and rc[1] not in _DATA_PARALLEL:
+                if rc is not None and rc.kind in ("module", "layer") and rc.name not in _DATA_PARALLEL:
                     # the model node sits at the caller's assignment; its class, arguments
                     # and Sequential children come from the factory's return statement
-                    return self.make_model(ret, fn, st, var, rc[1], rc[2], site=(scope, stmt))
+                    return self.make_model(ret, fn, st, var, rc.name, rc.cls, site=(scope, stmt))
             fpos = self.pos(fn.file, st)
             o = self.obj_of_expr(st.value, fn, st, fpos, f"{fn.qualname}()", depth + 1)
             if o:

@@ -2,15 +2,22 @@
 
 :class:`BuildState` holds the graph under construction, the program's indexed files and the
 memo tables of the lazy resolution passes (``values``, ``bindings``, ``hyperparams``,
-``objects``, ``layers``), which ``faultlens.analyzer.builder.Builder`` mixes together.
+``objects``, ``layers``, ``frameworks``), which ``faultlens.analyzer.builder.Builder`` mixes
+together. The tables are the passes' own; a pass that makes a value or an object node outside
+them (a literal made a hyperparameter node, a library model handed to a trainer) records it
+through :meth:`BuildState.memo_val` / :meth:`~BuildState.seed_val`,
+:meth:`~BuildState.seed_expr_obj`, :meth:`~BuildState.seed_def_obj` and
+:meth:`~BuildState.forget_name_objs`.
 """
 from __future__ import annotations
 
 import os
 from typing import TYPE_CHECKING, Any
 
+import libcst as cst
+
 from faultlens.analyzer.graph import ProgramGraph, Span
-from faultlens.analyzer.index import CallSite, FileInfo, Scope
+from faultlens.analyzer.index import CallSite, Def, FileInfo, Scope
 
 if TYPE_CHECKING:
     from faultlens.analyzer.argv import ArgSpec
@@ -50,6 +57,32 @@ class BuildState:
         self._obj_memo: dict[tuple, str | None] = {}
         # ---- layers
         self.container_leaves: dict[str, list[str]] = {}  # container layer id -> its leaf layers
+        # ---- frameworks
+        self.trainer_calls: dict[str, cst.Call] = {}  # trainer node id -> its Trainer(...) call
+
+    # ---------------------------------------------------------------- memo entries made outside the lazy passes
+    def memo_val(self, node: Def | cst.CSTNode) -> Val | None:
+        """The memoised value of a definition, or of a literal recorded with :meth:`seed_val`."""
+        return self._def_val.get(id(node))
+
+    def seed_val(self, node: Def | cst.CSTNode, v: Val) -> Val:
+        """Record ``v`` as the value of ``node`` (a literal argument or default made a
+        hyperparameter node: later readers get that node rather than a new one)."""
+        self._def_val[id(node)] = v
+        return v
+
+    def seed_expr_obj(self, call: cst.Call, nid: str | None) -> None:
+        """Record object node ``nid`` as what constructor call ``call`` builds."""
+        self._expr_obj[id(call)] = nid
+
+    def seed_def_obj(self, d: Def, nid: str | None) -> None:
+        """Record object node ``nid`` as the object definition ``d`` assigns."""
+        self._def_obj[id(d)] = nid
+
+    def forget_name_objs(self) -> None:
+        """Forget which object each name was found to be (``resolve_obj``): object nodes were
+        made since, which a name looked up before may now reach."""
+        self._obj_memo.clear()
 
     # ---------------------------------------------------------------- spans / nodes
     def span(self, fi: FileInfo, node) -> Span:

@@ -12,6 +12,7 @@ from faultlens.analyzer import names as N
 from faultlens.analyzer.cst_util import mentions_grad
 from faultlens.analyzer.index import END, Scope
 from faultlens.analyzer.names import dotted, uses_detach
+from faultlens.analyzer.refs import LocalFunction
 from faultlens.analyzer.values import is_number, jsonable
 from faultlens.analyzer.walk_state import CallAt, CallRecord, Ctx, WalkRecord
 
@@ -123,8 +124,8 @@ class StatementNodes:
         if fk.startswith("self.") and ctx.scope.cls is not None:
             return b.method_of(ctx.scope.cls, fk[5:])
         q = b.qualify(ctx.scope.file, fk)
-        if q and q[0] == "func":
-            return q[1]
+        if isinstance(q, LocalFunction):
+            return q.fn
         d = ctx.scope.latest(fk, END)
         if d is not None and d.kind == "def":
             return d.extra

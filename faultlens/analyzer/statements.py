@@ -9,11 +9,11 @@ from typing import TYPE_CHECKING, Any
 
 import libcst as cst
 
-from faultlens.analyzer import frameworks as FW
 from faultlens.analyzer import names as N
 from faultlens.analyzer.cst_util import body_of, iter_calls, mentions_grad, stmt_exprs, unwrap_iter
 from faultlens.analyzer.index import END, ClassInfo, Scope, is_main_guard
 from faultlens.analyzer.names import dotted, head, names_in
+from faultlens.analyzer.refs import Callee, LocalClass
 from faultlens.analyzer.statement_nodes import StatementNodes
 from faultlens.analyzer.walk_state import CallAt, Ctx, LoopInfo, WalkRecord
 
@@ -107,7 +107,7 @@ class StatementWalker:
         if sc is None:
             return
         mc = ctx.module_class
-        if mc is not None and sc.cls is mc and FW.training_method(b, mc, st.name.value):
+        if mc is not None and sc.cls is mc and b.framework_training_method(mc, st.name.value):
             mc = None  # a LightningModule's training_step / configure_optimizers: training code
         sub = ctx.inner(scope=sc, module_class=mc)
         sub_parents = list(parents)
@@ -239,8 +239,8 @@ class StatementWalker:
         at = CallAt(call, stmt, ctx, parents, result, b.pos(fi, stmt))
         k = dotted(call.func)
         cat = b.classify_callee(fi, call.func) if k else None
-        if cat and cat[0] == "init":  # initialisation (also inside module classes)
-            self.nodes.init(call, stmt, ctx, cat[1], b.text(fi, call.args[0].value) if call.args else None)
+        if cat and cat.kind == "init":  # initialisation (also inside module classes)
+            self.nodes.init(call, stmt, ctx, cat.name, b.text(fi, call.args[0].value) if call.args else None)
             return
         if isinstance(call.func, cst.Attribute) and self._method_call(at):
             return
@@ -298,7 +298,7 @@ class StatementWalker:
         b = self.b
         call, ctx = at.call, at.ctx
         target = b.resolve_obj(rk, ctx.scope, at.pos) if rk and (rk != "self" or (
-            meth == "forward" and FW.class_framework(b, ctx.scope.cls))) else None
+            meth == "forward" and b.class_framework(ctx.scope.cls))) else None
         tkind = self.g.store.nodes[target]["kind"] if target else None
         if meth == "backward":
             self.nodes.call_node("backward", rtext, None, at)
@@ -370,10 +370,10 @@ class StatementWalker:
             return True
         return False
 
-    def _library_call(self, at: CallAt, cat: tuple) -> bool:
+    def _library_call(self, at: CallAt, cat: Callee) -> bool:
         """Calls of functions the analyzer classifies: functional losses, gradient clipping,
         local functions, local classes. True when handled."""
-        kind, tname, obj = cat
+        kind, tname = cat.kind, cat.name
         if kind == "functional" and tname in N.FUNCTIONAL_LOSSES:
             self.nodes.functional_loss(at, tname)
             return True
@@ -381,7 +381,7 @@ class StatementWalker:
             self._clip_grad(at, tname)
             return True
         if kind == "func":
-            self.record.fn_call(at.ctx, obj)
+            self.record.fn_call(at.ctx, cat.fn)
             return True
         return kind == "class"
 
@@ -430,6 +430,6 @@ class StatementWalker:
             d = ctx.scope.parent.latest(base, END)
         if d is not None and isinstance(d.value, cst.Call):
             q = b.qualify(ctx.scope.file, dotted(d.value.func))
-            if q and q[0] == "class":
-                return b.method_of(q[1], meth)
+            if isinstance(q, LocalClass):
+                return b.method_of(q.cls, meth)
         return None

@@ -17,10 +17,10 @@ from typing import Any, Union
 
 import libcst as cst
 
-from faultlens.analyzer import frameworks as FW
 from faultlens.analyzer.cst_util import iter_returns
 from faultlens.analyzer.index import END, ClassInfo, Def, Scope
 from faultlens.analyzer.names import dotted, head
+from faultlens.analyzer.refs import LocalClass, LocalFunction, LocalModule, ModuleVar
 from faultlens.analyzer.state import BuildState
 
 #: the result of an arithmetic operation that has none (division by zero, a huge power)
@@ -273,10 +273,10 @@ class ValueEval(BuildState):
         if fkey in _NAMESPACE_CALLS:
             return Val(None, False, "unknown", obj=KeywordNamespace(expr, scope, pos), via="config")
         q = self.qualify(fi, fkey)
-        if q and q[0] == "class" and not self.is_module(q[1]):
-            return Val(None, False, "unknown", obj=Instance(q[1], expr, scope, pos), via="config")
-        if q and q[0] == "func" and depth < 20:
-            return self._returned_value(q[1], depth)
+        if isinstance(q, LocalClass) and not self.is_module(q.cls):
+            return Val(None, False, "unknown", obj=Instance(q.cls, expr, scope, pos), via="config")
+        if isinstance(q, LocalFunction) and depth < 20:
+            return self._returned_value(q.fn, depth)
         return UNRES
 
     def _returned_value(self, fn: Scope, depth: int) -> Val:
@@ -317,7 +317,7 @@ class ValueEval(BuildState):
         if isinstance(obj, ClassRef):
             return self.class_attr(obj.cls, name, depth)
         if isinstance(obj, HParams):  # self.hparams.x of a LightningModule: its constructor's x
-            return FW.hparams_member(self, obj.cls, name, depth)
+            return self.hparams_member(obj.cls, name, depth)
         return None
 
     def class_attr(self, ci: ClassInfo, name: str, depth: int) -> Val | None:
@@ -368,16 +368,16 @@ class ValueEval(BuildState):
         """Resolve ``key`` without the scope's own definitions of it."""
         h = head(key)
         if h == "self" and scope.cls is not None:
-            ds = scope.cls.attr_defs.get(key) or FW.inherited_attr_defs(self, scope.cls, key)
+            ds = scope.cls.attr_defs.get(key) or self.inherited_attr_defs(scope.cls, key)
             if ds:
                 init = [x for x in ds if x.scope.qualname.endswith(".__init__")]
                 return self.def_val((init or ds)[-1], depth + 1)
-            if key.startswith("self.hparams") and FW.class_framework(self, scope.cls):
+            if key.startswith("self.hparams") and self.class_framework(scope.cls):
                 if key == "self.hparams":
                     return Val(None, False, "unknown", obj=HParams(scope.cls), via="config")
                 base, memb = split_key(key)
                 if base == "self.hparams":
-                    return FW.hparams_member(self, scope.cls, memb, depth) or UNRES
+                    return self.hparams_member(scope.cls, memb, depth) or UNRES
         if h in scope.params and scope.kind == "function":
             v = self.param_val(scope, h, key[len(h):], depth + 1)
             if v is not None:
@@ -401,14 +401,14 @@ class ValueEval(BuildState):
         """``key`` (head ``h``) at module level, outside the module's own definitions: through
         the file's imports of local files and local classes."""
         q = self.qualify(scope.file, h)
-        if q and q[0] == "var" and q[1] is not scope.file:
-            return self.lookup(q[2] + key[len(h):], q[1].module_scope, END, depth + 1)
-        if q and q[0] == "class":
+        if isinstance(q, ModuleVar) and q.file is not scope.file:
+            return self.lookup(q.name + key[len(h):], q.file.module_scope, END, depth + 1)
+        if isinstance(q, LocalClass):
             if key == h:
-                return Val(None, False, "unknown", obj=ClassRef(q[1]), via="config")
-            return self.member(ClassRef(q[1]), key[len(h) + 1:], depth + 1) or UNRES
-        if q and q[0] == "localmod" and key != h:
-            return self.lookup(key[len(h) + 1:], q[1].module_scope, END, depth + 1)
+                return Val(None, False, "unknown", obj=ClassRef(q.cls), via="config")
+            return self.member(ClassRef(q.cls), key[len(h) + 1:], depth + 1) or UNRES
+        if isinstance(q, LocalModule) and key != h:
+            return self.lookup(key[len(h) + 1:], q.file.module_scope, END, depth + 1)
         imp = scope.file.imports.get(h)
         if imp and imp[0] == "local":
             target = self.by_rel[imp[1]]
