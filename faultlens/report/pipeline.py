@@ -107,7 +107,12 @@ def preload_diagnosis() -> threading.Thread:
     child process instead of after it. Errors are left to the real call, which repeats the work."""
     def work() -> None:
         try:
-            from faultlens.models import classifier, diagnosis  # noqa: F401
+            _import_analysis()
+            import numpy.ma  # noqa: F401 - imported by the diagnosis's statistics, ~0.1 s
+            from faultlens.instrumenter import trace  # noqa: F401
+            from faultlens import localizer  # noqa: F401
+            from faultlens.localizer import patches  # noqa: F401
+            from faultlens.models import classifier, diagnosis, features  # noqa: F401
             from faultlens.report import build  # noqa: F401
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # the real load warns, once, in the main thread
@@ -115,9 +120,22 @@ def preload_diagnosis() -> threading.Thread:
         except Exception:  # noqa: BLE001 - only a head start: the diagnosis repeats it and reports what is wrong
             pass
 
+    global _PRELOAD
     t = threading.Thread(target=work, name="faultlens-preload", daemon=True)
     t.start()
+    _PRELOAD = t
     return t
+
+
+_PRELOAD: threading.Thread | None = None
+
+
+def _join_preload() -> None:
+    """Wait for the preload thread: ``call_bounded`` forks, and a fork taken while another thread
+    holds the import lock leaves the child waiting on it for ever."""
+    t = _PRELOAD
+    if t is not None and t.is_alive():
+        t.join(timeout=60.0)  # imports and one model load: seconds, never a minute
 
 
 # ====================================================================== the entry
@@ -163,6 +181,7 @@ def diagnose_result(result: Any, program: str | None = None, *, lint: bool = Tru
     """RunResult -> (Report, graph) (no printing, no files). ``deadline`` (a ``time.time()``
     value, from --max-seconds) bounds the static analysis done here (graph, lint): what does not
     finish by then is left out of the diagnosis, and the report says so."""
+    _join_preload()  # it imports what follows; and no fork below may start while it imports
     from faultlens._timebox import TimeUp, call_bounded
     from faultlens.models.diagnosis import diagnose
     from faultlens.models.symptoms import TraceView
