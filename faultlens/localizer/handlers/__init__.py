@@ -8,9 +8,9 @@ twice is an error). :func:`faultlens.localizer.localize` and
 that raised in a crashed run is located for every fault type, before its handler runs, by
 :data:`CRASH` (``crash.py``).
 
-Adding a handler = adding a module with a ``FaultHandler`` subclass (``fault_type``,
-``summary``, ``locate``, ``patch`` when an edit is sensible, and ``EXAMPLES`` that
-``tests/localizer/test_handler_examples.py`` runs); nothing else to edit. Helpers shared by
+Adding a handler = adding a module (its docstring says what it locates and patches) with a
+``FaultHandler`` subclass: ``fault_type``, ``locate``, ``patch`` when an edit is sensible, and
+``EXAMPLES`` that ``tests/localizer/test_handler_examples.py`` runs; nothing else to edit. Helpers shared by
 several handlers live in the ``_`` modules (``_common``, ``_output``, ``_values``).
 """
 from __future__ import annotations

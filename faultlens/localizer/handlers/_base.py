@@ -51,12 +51,12 @@ class Example:
 
 
 class FaultHandler:
-    """Base class: subclasses set ``fault_type``, ``summary`` and ``EXAMPLES`` and implement
-    :meth:`locate` (and :meth:`patch` when an automatic edit is sensible)."""
+    """Base class: subclasses set ``fault_type`` and ``EXAMPLES`` and implement :meth:`locate`
+    (and :meth:`patch` when an automatic edit is sensible); the module's docstring says what
+    the handler locates and patches."""
 
     fault_type: ClassVar[str] = ""
     #: one line: what is located and what is patched
-    summary: ClassVar[str] = ""
     EXAMPLES: ClassVar[list[Example]] = []
 
     def locate(self, c: "Collector") -> None:  # pragma: no cover - abstract

@@ -17,8 +17,54 @@ from faultlens.localizer.handlers._base import Example, FaultHandler
 
 class Architecture(FaultHandler):
     fault_type = "architecture"
-    summary = "the layers to change (the crash's layer, the output layer) and where their widths are set; no patch"
-    EXAMPLES: list[Example] = []
+    EXAMPLES = [
+        Example("""
+            import torch
+            import torch.nn as nn
+            HIDDEN = 2
+            class Net(nn.Module):
+                def __init__(self, n_in):
+                    super().__init__()
+                    self.fc1 = nn.Linear(n_in, HIDDEN)
+                    self.fc2 = nn.Linear(HIDDEN, 10)
+                def forward(self, x):
+                    return self.fc2(torch.relu(self.fc1(x)))
+            model = Net(64)
+            criterion = nn.CrossEntropyLoss()
+            optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+            x, y = torch.randn(128, 64), torch.randint(0, 10, (128,))
+            for epoch in range(30):
+                optimizer.zero_grad()
+                loss = criterion(model(x), y)
+                loss.backward()
+                optimizer.step()
+            """,
+            lines=(("construction", 7), ("definition", 11), ("definition", 3)),
+            detections=(("capacity_limit", {"problem": "narrow"}),),
+            nodes=("layer:example.py:7:Net.fc1",),
+            note="a two-unit bottleneck: the layer, the call argument of its input size, the width's definition"),
+        Example("""
+            import torch
+            import torch.nn as nn
+            model = nn.Sequential(
+                nn.Linear(4, 8),
+                nn.ReLU(),
+                nn.Linear(8, 2),
+            )
+            criterion = nn.CrossEntropyLoss()
+            optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+            x, y = torch.randn(16, 4), torch.randint(0, 3, (16,))
+            for step in range(5):
+                optimizer.zero_grad()
+                loss = criterion(model(x), y)
+                loss.backward()
+                optimizer.step()
+            """,
+            lines=(("crash", 14), ("construction", 6)),
+            crash={"kind": "other", "path": "example.py", "line": 14, "column": 5, "end_line": 14, "end_column": 34,
+                   "message": "Target 2 is out of bounds."},
+            note="class targets beyond the output width: the crash, then the output layer"),
+    ]
 
     def locate(self, c: Collector) -> None:
         crash = c.crash

@@ -14,8 +14,77 @@ from faultlens.localizer.patches import CommandLine
 
 class BatchSize(FaultHandler):
     fault_type = "batch_size"
-    summary = "the batch size's definition and the DataLoader's batch_size=; 32 for <= 2, 256 for >= 2048"
-    EXAMPLES: list[Example] = []
+    EXAMPLES = [
+        Example("""
+            import torch
+            import torch.nn as nn
+            from torch.utils.data import DataLoader, TensorDataset
+            ds = TensorDataset(torch.randn(256, 8), torch.randint(0, 2, (256,)))
+            loader = DataLoader(ds, batch_size=1, shuffle=True)
+            model = nn.Linear(8, 2)
+            criterion = nn.CrossEntropyLoss()
+            optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+            for epoch in range(2):
+                for xb, yb in loader:
+                    optimizer.zero_grad()
+                    loss = criterion(model(xb), yb)
+                    loss.backward()
+                    optimizer.step()
+            """,
+            lines=(("definition", 5), ("use", 5)),
+            detections=(("oscillating_loss", {}),),
+            diff="""
+            faultlens: batch_size: batch size: 1 -> 32
+            --- ./example.py
+            +++ ./example.py
+            @@ -2,7 +2,8 @@
+             import torch.nn as nn
+             from torch.utils.data import DataLoader, TensorDataset
+             ds = TensorDataset(torch.randn(256, 8), torch.randint(0, 2, (256,)))
+            -loader = DataLoader(ds, batch_size=1, shuffle=True)
+            +# faultlens: batch size: 1 -> 32
+            +loader = DataLoader(ds, batch_size=32, shuffle=True)
+             model = nn.Linear(8, 2)
+             criterion = nn.CrossEntropyLoss()
+             optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+            """,
+            note="batches of one"),
+        Example("""
+            import torch
+            import torch.nn as nn
+            from torch.utils.data import DataLoader, TensorDataset
+            BATCH = 4096
+            ds = TensorDataset(torch.randn(8192, 8), torch.randint(0, 2, (8192,)))
+            loader = DataLoader(ds, batch_size=BATCH)
+            model = nn.Linear(8, 2)
+            criterion = nn.CrossEntropyLoss()
+            optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+            for epoch in range(2):
+                for xb, yb in loader:
+                    optimizer.zero_grad()
+                    loss = criterion(model(xb), yb)
+                    loss.backward()
+                    optimizer.step()
+            """,
+            lines=(("definition", 4), ("use", 6)),
+            detections=(("too_few_steps", {"one_step_epochs": True}),),
+            diff="""
+            faultlens: batch_size: batch size: 4096 -> 256
+            --- ./example.py
+            +++ ./example.py
+            @@ -1,7 +1,8 @@
+             import torch
+             import torch.nn as nn
+             from torch.utils.data import DataLoader, TensorDataset
+            -BATCH = 4096
+            +# faultlens: batch size: 4096 -> 256
+            +BATCH = 256
+             ds = TensorDataset(torch.randn(8192, 8), torch.randint(0, 2, (8192,)))
+             loader = DataLoader(ds, batch_size=BATCH)
+             model = nn.Linear(8, 2)
+            """,
+            note="a batch of 4096 from a constant"),
+    ]
 
     def locate(self, c: Collector) -> None:
         g = c.graph

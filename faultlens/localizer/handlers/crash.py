@@ -13,7 +13,6 @@ class CrashStatement:
     against the graph's root (the program the user gave when the graph is missing, or when the
     record's file does not exist). Not a fault type: it runs before the type's handler."""
 
-    summary: ClassVar[str] = "the statement that raised, from the trace's crash record; no patch of its own"
     #: run with fault type ``architecture`` (its handler adds the layers after the crash line)
     EXAMPLES: ClassVar[list[Example]] = [
         Example("""
@@ -27,10 +26,11 @@ class CrashStatement:
                 loss = model(x).sum()
                 loss.backward()
                 optimizer.step()
-            """, lines=(("crash", 8), ("construction", 3)),
+            """,
+            lines=(("crash", 8), ("construction", 3)),
             crash={"kind": "shape_mismatch", "path": "example.py", "line": 8, "column": 5, "end_line": 8,
                    "end_column": 30},
-            note="a shape mismatch in the forward: the crash line first, then the model's first layer"),
+            note="a shape mismatch in the forward: the statement that raised comes first"),
     ]
 
     def locate(self, c: Collector, program: str | None = None) -> None:

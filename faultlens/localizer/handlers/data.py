@@ -13,8 +13,30 @@ from faultlens.localizer.handlers._common import locate_data
 
 class Data(FaultHandler):
     fault_type = "data"
-    summary = "input- and label-loading statements; no patch"
-    EXAMPLES: list[Example] = []
+    EXAMPLES = [
+        Example("""
+            import numpy as np
+            import torch
+            import torch.nn as nn
+            from torch.utils.data import DataLoader, TensorDataset
+            X = np.random.rand(100, 4).astype(np.float32)
+            labels = np.random.randint(0, 3, size=100) - 1
+            ds = TensorDataset(torch.from_numpy(X), torch.from_numpy(labels))
+            loader = DataLoader(ds, batch_size=10, shuffle=True)
+            model = nn.Linear(4, 3)
+            criterion = nn.CrossEntropyLoss()
+            optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+            for epoch in range(5):
+                for xb, yb in loader:
+                    optimizer.zero_grad()
+                    loss = criterion(model(xb), yb)
+                    loss.backward()
+                    optimizer.step()
+            """,
+            lines=(("data", 7), ("data", 5), ("data", 6)),
+            detections=(("loss_not_decreasing", {}),),
+            note="labels shifted to -1..1: the data statements, no patch"),
+    ]
 
     def locate(self, c: Collector) -> None:
         locate_data(c, False)

@@ -24,8 +24,62 @@ from faultlens.localizer.patches import CommandLine
 
 class DataPreprocessing(FaultHandler):
     fault_type = "data_preprocessing"
-    summary = "transforms and input-loading statements; the input standardised where it becomes data"
-    EXAMPLES: list[Example] = []
+    EXAMPLES = [
+        Example("""
+            import torch
+            import torch.nn as nn
+            from torch.utils.data import DataLoader
+            from torchvision import datasets, transforms
+            train = datasets.FakeData(size=64, image_size=(1, 8, 8), num_classes=2, transform=transforms.ToTensor())
+            loader = DataLoader(train, batch_size=16)
+            model = nn.Sequential(nn.Flatten(), nn.Linear(64, 2))
+            criterion = nn.CrossEntropyLoss()
+            optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+            for epoch in range(3):
+                for xb, yb in loader:
+                    optimizer.zero_grad()
+                    loss = criterion(model(xb), yb)
+                    loss.backward()
+                    optimizer.step()
+            """,
+            lines=(("data", 5),),
+            detections=(("input_out_of_range", {}),),
+            note="a Dataset object: no patch without the run's measured input statistics"),
+        Example("""
+            import numpy as np
+            import torch
+            import torch.nn as nn
+            X = np.random.uniform(0, 255, size=(200, 16))
+            y = np.random.randint(0, 2, size=200)
+            Xt = torch.tensor(X, dtype=torch.float32)
+            yt = torch.tensor(y)
+            model = nn.Sequential(nn.Linear(16, 32), nn.ReLU(), nn.Linear(32, 2))
+            criterion = nn.CrossEntropyLoss()
+            optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
+            for epoch in range(20):
+                optimizer.zero_grad()
+                loss = criterion(model(Xt), yt)
+                loss.backward()
+                optimizer.step()
+            """,
+            lines=(("data", 6), ("data", 4)),
+            detections=(("input_out_of_range", {}),),
+            diff="""
+            faultlens: data_preprocessing: standardise X (zero mean, unit variance per feature) before it is used as data
+            --- ./example.py
+            +++ ./example.py
+            @@ -3,6 +3,8 @@
+             import torch.nn as nn
+             X = np.random.uniform(0, 255, size=(200, 16))
+             y = np.random.randint(0, 2, size=200)
+            +# faultlens: standardise X (zero mean, unit variance per feature) before it is used as data
+            +X = (X - X.mean(0)) / (X.std(0) + 1e-8)
+             Xt = torch.tensor(X, dtype=torch.float32)
+             yt = torch.tensor(y)
+             model = nn.Sequential(nn.Linear(16, 32), nn.ReLU(), nn.Linear(32, 2))
+            """,
+            note="raw pixel-range inputs, standardised before the tensor conversion"),
+    ]
 
     def locate(self, c: Collector) -> None:
         locate_data(c, True)

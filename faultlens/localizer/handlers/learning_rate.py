@@ -16,9 +16,105 @@ from faultlens.localizer.patches import CommandLine, round_down
 
 class LearningRate(FaultHandler):
     fault_type = "learning_rate"
-    summary = ("the lr definition and the optimizer's lr= (the schedule for lr_collapse); "
-               "a smaller or larger value on a fixed ladder, or gamma 0.5")
-    EXAMPLES: list[Example] = []
+    EXAMPLES = [
+        Example("""
+            import torch
+            import torch.nn as nn
+            LR = 5.0
+            model = nn.Linear(10, 2)
+            optimizer = torch.optim.SGD(model.parameters(), lr=LR)
+            criterion = nn.CrossEntropyLoss()
+            x, y = torch.randn(64, 10), torch.randint(0, 2, (64,))
+            for epoch in range(20):
+                optimizer.zero_grad()
+                loss = criterion(model(x), y)
+                loss.backward()
+                optimizer.step()
+            """,
+            lines=(("definition", 3), ("use", 5)),
+            detections=(("diverging_loss", {}),),
+            diff="""
+            faultlens: learning_rate: learning rate: 5 -> 0.1 (an SGD rate of 0.1)
+            --- ./example.py
+            +++ ./example.py
+            @@ -1,6 +1,7 @@
+             import torch
+             import torch.nn as nn
+            -LR = 5.0
+            +# faultlens: learning rate: 5 -> 0.1 (an SGD rate of 0.1)
+            +LR = 0.1
+             model = nn.Linear(10, 2)
+             optimizer = torch.optim.SGD(model.parameters(), lr=LR)
+             criterion = nn.CrossEntropyLoss()
+            """,
+            note="SGD at lr 5 from a module constant"),
+        Example("""
+            import argparse
+            import torch
+            import torch.nn as nn
+            parser = argparse.ArgumentParser()
+            parser.add_argument("--lr", type=float, default=1e-7)
+            args = parser.parse_args()
+            model = nn.Linear(10, 1)
+            optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
+            x, y = torch.randn(64, 10), torch.randn(64, 1)
+            for step in range(100):
+                optimizer.zero_grad()
+                loss = ((model(x) - y) ** 2).mean()
+                loss.backward()
+                optimizer.step()
+            """,
+            lines=(("definition", 5), ("use", 8)),
+            detections=(("slow_convergence", {}),),
+            diff="""
+            faultlens: learning_rate: learning rate: 1e-07 -> 0.001 (the usual Adam rate)
+            --- ./example.py
+            +++ ./example.py
+            @@ -2,7 +2,8 @@
+             import torch
+             import torch.nn as nn
+             parser = argparse.ArgumentParser()
+            -parser.add_argument("--lr", type=float, default=1e-7)
+            +# faultlens: learning rate: 1e-07 -> 0.001 (the usual Adam rate)
+            +parser.add_argument("--lr", type=float, default=0.001)
+             args = parser.parse_args()
+             model = nn.Linear(10, 1)
+             optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
+            """,
+            note="Adam below 1e-5 from an argparse default"),
+        Example("""
+            import torch
+            import torch.nn as nn
+            model = nn.Linear(10, 1)
+            optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+            scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=1, gamma=0.01)
+            x, y = torch.randn(64, 10), torch.randn(64, 1)
+            for epoch in range(30):
+                optimizer.zero_grad()
+                loss = ((model(x) - y) ** 2).mean()
+                loss.backward()
+                optimizer.step()
+                scheduler.step()
+            """,
+            lines=(("definition", 5), ("construction", 5), ("definition", 4), ("use", 4)),
+            detections=(("lr_collapse", {}),),
+            diff="""
+            faultlens: learning_rate: scheduler decay factor gamma: 0.01 -> 0.5 (the learning rate fell below 1e-3 of its start before half the run)
+            --- ./example.py
+            +++ ./example.py
+            @@ -2,7 +2,8 @@
+             import torch.nn as nn
+             model = nn.Linear(10, 1)
+             optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+            -scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=1, gamma=0.01)
+            +# faultlens: scheduler decay factor gamma: 0.01 -> 0.5 (the learning rate fell below 1e-3 of its start before half the run)
+            +scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=1, gamma=0.5)
+             x, y = torch.randn(64, 10), torch.randn(64, 1)
+             for epoch in range(30):
+                 optimizer.zero_grad()
+            """,
+            note="a StepLR decay that drives the lr to ~0"),
+    ]
 
     def locate(self, c: Collector) -> None:
         g = c.graph

@@ -18,8 +18,76 @@ from faultlens.localizer.patches import CommandLine
 
 class Optimizer(FaultHandler):
     fault_type = "optimizer"
-    summary = "the optimizer's construction; all of the model's parameters, or momentum=0.9 for plain SGD"
-    EXAMPLES: list[Example] = []
+    EXAMPLES = [
+        Example("""
+            import torch
+            import torch.nn as nn
+            class Net(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.fc1 = nn.Linear(8, 16)
+                    self.fc2 = nn.Linear(16, 1)
+                def forward(self, x):
+                    return self.fc2(torch.relu(self.fc1(x)))
+            net = Net()
+            optimizer = torch.optim.Adam(net.fc2.parameters(), lr=1e-3)
+            x, y = torch.randn(32, 8), torch.randn(32, 1)
+            for step in range(50):
+                optimizer.zero_grad()
+                loss = ((net(x) - y) ** 2).mean()
+                loss.backward()
+                optimizer.step()
+            """,
+            lines=(("construction", 11),),
+            detections=(("unchanged_weights", {"scope": "parameter"}),),
+            diff="""
+            faultlens: optimizer: optimize all parameters of net
+            --- ./example.py
+            +++ ./example.py
+            @@ -8,7 +8,8 @@
+                 def forward(self, x):
+                     return self.fc2(torch.relu(self.fc1(x)))
+             net = Net()
+            -optimizer = torch.optim.Adam(net.fc2.parameters(), lr=1e-3)
+            +# faultlens: optimize all parameters of net
+            +optimizer = torch.optim.Adam(net.parameters(), lr=1e-3)
+             x, y = torch.randn(32, 8), torch.randn(32, 1)
+             for step in range(50):
+                 optimizer.zero_grad()
+            """,
+            note="an optimizer over one layer's parameters"),
+        Example("""
+            import torch
+            import torch.nn as nn
+            model = nn.Sequential(nn.Linear(4, 32), nn.Tanh(), nn.Linear(32, 3))
+            optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
+            criterion = nn.CrossEntropyLoss()
+            x, y = torch.randn(128, 4), torch.randint(0, 3, (128,))
+            for epoch in range(10):
+                optimizer.zero_grad()
+                loss = criterion(model(x), y)
+                loss.backward()
+                optimizer.step()
+            """,
+            lines=(("construction", 4),),
+            detections=(("slow_convergence", {}),),
+            diff="""
+            faultlens: optimizer: add momentum=0.9 to SGD
+            --- ./example.py
+            +++ ./example.py
+            @@ -1,7 +1,8 @@
+             import torch
+             import torch.nn as nn
+             model = nn.Sequential(nn.Linear(4, 32), nn.Tanh(), nn.Linear(32, 3))
+            -optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
+            +# faultlens: add momentum=0.9 to SGD
+            +optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+             criterion = nn.CrossEntropyLoss()
+             x, y = torch.randn(128, 4), torch.randint(0, 3, (128,))
+             for epoch in range(10):
+            """,
+            note="plain SGD that converges slowly"),
+    ]
 
     def locate(self, c: Collector) -> None:
         opts = [n for n in (c.node(x) for x in c.nodes) if n is not None and n.kind == "optimizer"] or c.graph.nodes("optimizer")

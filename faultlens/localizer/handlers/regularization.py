@@ -20,8 +20,105 @@ from faultlens.localizer.patches import CommandLine
 
 class Regularization(FaultHandler):
     fault_type = "regularization"
-    summary = "dropout layers, penalty coefficients, weight_decay; dropout 0.3, weight decay 5e-4, or weight_decay=1e-4"
-    EXAMPLES: list[Example] = []
+    EXAMPLES = [
+        Example("""
+            import torch
+            import torch.nn as nn
+            model = nn.Sequential(nn.Linear(20, 128), nn.ReLU(), nn.Dropout(0.9), nn.Linear(128, 2))
+            criterion = nn.CrossEntropyLoss()
+            optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+            x, y = torch.randn(64, 20), torch.randint(0, 2, (64,))
+            for epoch in range(20):
+                optimizer.zero_grad()
+                loss = criterion(model(x), y)
+                loss.backward()
+                optimizer.step()
+            """,
+            lines=(("construction", 3),),
+            detections=(("loss_not_decreasing", {}),),
+            diff="""
+            faultlens: regularization: dropout 0.9 -> 0.3
+            --- ./example.py
+            +++ ./example.py
+            @@ -1,6 +1,7 @@
+             import torch
+             import torch.nn as nn
+            -model = nn.Sequential(nn.Linear(20, 128), nn.ReLU(), nn.Dropout(0.9), nn.Linear(128, 2))
+            +# faultlens: dropout 0.9 -> 0.3
+            +model = nn.Sequential(nn.Linear(20, 128), nn.ReLU(), nn.Dropout(0.3), nn.Linear(128, 2))
+             criterion = nn.CrossEntropyLoss()
+             optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+             x, y = torch.randn(64, 20), torch.randint(0, 2, (64,))
+            """,
+            note="dropout 0.9"),
+        Example("""
+            import torch
+            import torch.nn as nn
+            model = nn.Sequential(nn.Linear(20, 64), nn.ReLU(), nn.Linear(64, 2))
+            criterion = nn.CrossEntropyLoss()
+            optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.5)
+            x, y = torch.randn(64, 20), torch.randint(0, 2, (64,))
+            for epoch in range(20):
+                optimizer.zero_grad()
+                loss = criterion(model(x), y)
+                loss.backward()
+                optimizer.step()
+            """,
+            lines=(("definition", 5), ("use", 5)),
+            detections=(("loss_not_decreasing", {}),),
+            diff="""
+            faultlens: regularization: weight decay: 0.5 -> 0.0005
+            --- ./example.py
+            +++ ./example.py
+            @@ -2,7 +2,8 @@
+             import torch.nn as nn
+             model = nn.Sequential(nn.Linear(20, 64), nn.ReLU(), nn.Linear(64, 2))
+             criterion = nn.CrossEntropyLoss()
+            -optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.5)
+            +# faultlens: weight decay: 0.5 -> 0.0005
+            +optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.0005)
+             x, y = torch.randn(64, 20), torch.randint(0, 2, (64,))
+             for epoch in range(20):
+                 optimizer.zero_grad()
+            """,
+            note="weight decay 0.5"),
+        Example("""
+            import torch
+            import torch.nn as nn
+            model = nn.Sequential(nn.Linear(20, 256), nn.ReLU(), nn.Linear(256, 2))
+            criterion = nn.CrossEntropyLoss()
+            optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+            x, y = torch.randn(32, 20), torch.randint(0, 2, (32,))
+            xv, yv = torch.randn(32, 20), torch.randint(0, 2, (32,))
+            for epoch in range(200):
+                model.train()
+                optimizer.zero_grad()
+                loss = criterion(model(x), y)
+                loss.backward()
+                optimizer.step()
+                model.eval()
+                with torch.no_grad():
+                    val_loss = criterion(model(xv), yv)
+            """,
+            lines=(("use", 5),),
+            detections=(("train_validation_gap", {}),),
+            diff="""
+            faultlens: regularization: add weight_decay=1e-4 (L2 regularisation)
+            --- ./example.py
+            +++ ./example.py
+            @@ -2,7 +2,8 @@
+             import torch.nn as nn
+             model = nn.Sequential(nn.Linear(20, 256), nn.ReLU(), nn.Linear(256, 2))
+             criterion = nn.CrossEntropyLoss()
+            -optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+            +# faultlens: add weight_decay=1e-4 (L2 regularisation)
+            +optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, weight_decay=1e-4)
+             x, y = torch.randn(32, 20), torch.randint(0, 2, (32,))
+             xv, yv = torch.randn(32, 20), torch.randint(0, 2, (32,))
+             for epoch in range(200):
+            """,
+            note="overfitting with neither dropout nor weight decay"),
+    ]
 
     def locate(self, c: Collector) -> None:
         g = c.graph

@@ -35,8 +35,222 @@ def _manual_updates(g: Any, loop: Any) -> list[Any]:
 
 class TrainingLoop(FaultHandler):
     fault_type = "training_loop"
-    summary = "insertion points of a missing zero_grad/step/eval/train, a misplaced zero_grad; the call inserted or moved"
-    EXAMPLES: list[Example] = []
+    EXAMPLES = [
+        Example("""
+            import torch
+            import torch.nn as nn
+            from torch.utils.data import DataLoader, TensorDataset
+            loader = DataLoader(TensorDataset(torch.randn(64, 6), torch.randint(0, 2, (64,))), batch_size=8)
+            model = nn.Linear(6, 2)
+            criterion = nn.CrossEntropyLoss()
+            optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+            for epoch in range(5):
+                for xb, yb in loader:
+                    out = model(xb)
+                    loss = criterion(out, yb)
+                    loss.backward()
+                    optimizer.step()
+            """,
+            lines=(("insertion_point", 10), ("insertion_point", 12), ("related", 12)),
+            detections=(("accumulating_gradients", {}),),
+            diff="""
+            faultlens: training_loop: insert optimizer.zero_grad() before line 10
+            --- ./example.py
+            +++ ./example.py
+            @@ -7,6 +7,8 @@
+             optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+             for epoch in range(5):
+                 for xb, yb in loader:
+            +        # faultlens: insert optimizer.zero_grad() before line 10
+            +        optimizer.zero_grad()
+                     out = model(xb)
+                     loss = criterion(out, yb)
+                     loss.backward()
+            """,
+            note="no zero_grad: inserted before the forward"),
+        Example("""
+            import torch
+            import torch.nn as nn
+            model = nn.Linear(3, 1)
+            optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+            x, y = torch.randn(32, 3), torch.randn(32, 1)
+            for step in range(100):
+                optimizer.zero_grad()
+                loss = ((model(x) - y) ** 2).mean()
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            """,
+            lines=(("insertion_point", 11), ("related", 9)),
+            detections=(("missing_update", {"reason": "no_step"}),),
+            diff="""
+            faultlens: training_loop: insert optimizer.step() after line 10
+            --- ./example.py
+            +++ ./example.py
+            @@ -8,3 +8,5 @@
+                 loss = ((model(x) - y) ** 2).mean()
+                 loss.backward()
+                 torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            +    # faultlens: insert optimizer.step() after line 10
+            +    optimizer.step()
+            """,
+            note="no step(): inserted after backward and clipping"),
+        Example("""
+            import torch
+            import torch.nn as nn
+            model = nn.Linear(3, 1)
+            opt = torch.optim.SGD(model.parameters(), lr=0.01)
+            x, y = torch.randn(32, 3), torch.randn(32, 1)
+            for step in range(100):
+                loss = ((model(x) - y) ** 2).mean()
+                loss.backward()
+                opt.zero_grad()
+                opt.step()
+            """,
+            lines=(("misplaced", 9), ("related", 8)),
+            detections=(("missing_update", {"reason": "cleared"}),),
+            diff="""
+            faultlens: training_loop: move opt.zero_grad() from line 9 (between backward and step) to line 7
+            --- ./example.py
+            +++ ./example.py
+            @@ -4,7 +4,8 @@
+             opt = torch.optim.SGD(model.parameters(), lr=0.01)
+             x, y = torch.randn(32, 3), torch.randn(32, 1)
+             for step in range(100):
+            +    # faultlens: move opt.zero_grad() from line 9 (between backward and step) to line 7
+            +    opt.zero_grad()
+                 loss = ((model(x) - y) ** 2).mean()
+                 loss.backward()
+            -    opt.zero_grad()
+                 opt.step()
+            """,
+            note="zero_grad between backward and step: moved to the top of the loop"),
+        Example("""
+            import torch
+            import torch.nn as nn
+            model = nn.Linear(3, 1)
+            opt = torch.optim.SGD(model.parameters(), lr=0.01)
+            x, y = torch.randn(32, 3), torch.randn(32, 1)
+            for step in range(100):
+                opt.zero_grad()
+                loss = ((model(x) - y) ** 2).mean()
+                loss.backward()
+                opt.zero_grad()
+                opt.step()
+            """,
+            lines=(("misplaced", 10), ("related", 9)),
+            detections=(("missing_update", {"reason": "cleared"}),),
+            diff="""
+            faultlens: training_loop: remove opt.zero_grad() at line 10: it clears the gradients before step()
+            --- ./example.py
+            +++ ./example.py
+            @@ -7,5 +7,5 @@
+                 opt.zero_grad()
+                 loss = ((model(x) - y) ** 2).mean()
+                 loss.backward()
+            -    opt.zero_grad()
+            +    # faultlens: remove opt.zero_grad() at line 10: it clears the gradients before step()
+                 opt.step()
+            """,
+            note="a second zero_grad before step: removed"),
+        Example("""
+            import torch
+            import torch.nn as nn
+            net = nn.Sequential(nn.Linear(10, 32), nn.ReLU(), nn.Dropout(0.5), nn.Linear(32, 2))
+            criterion = nn.CrossEntropyLoss()
+            optimizer = torch.optim.SGD(net.parameters(), lr=0.1)
+            x, y = torch.randn(64, 10), torch.randint(0, 2, (64,))
+            xv, yv = torch.randn(64, 10), torch.randint(0, 2, (64,))
+            for epoch in range(10):
+                optimizer.zero_grad()
+                loss = criterion(net(x), y)
+                loss.backward()
+                optimizer.step()
+                with torch.no_grad():
+                    val = criterion(net(xv), yv)
+            """,
+            lines=(("insertion_point", 13), ("related", 14)),
+            detections=(("eval_mode_missing", {}),),
+            diff="""
+            faultlens: training_loop: insert net.eval() before line 13 and net.train() before line 9
+            --- ./example.py
+            +++ ./example.py
+            @@ -6,9 +6,12 @@
+             x, y = torch.randn(64, 10), torch.randint(0, 2, (64,))
+             xv, yv = torch.randn(64, 10), torch.randint(0, 2, (64,))
+             for epoch in range(10):
+            +    # faultlens: insert net.eval() before line 13 and net.train() before line 9
+            +    net.train()
+                 optimizer.zero_grad()
+                 loss = criterion(net(x), y)
+                 loss.backward()
+                 optimizer.step()
+            +    net.eval()
+                 with torch.no_grad():
+                     val = criterion(net(xv), yv)
+            """,
+            note="evaluation with dropout on: eval() before it, train() at the top of the epoch"),
+        Example("""
+            import torch
+            import torch.nn as nn
+            net = nn.Sequential(nn.Linear(10, 32), nn.BatchNorm1d(32), nn.ReLU(), nn.Linear(32, 2))
+            criterion = nn.CrossEntropyLoss()
+            optimizer = torch.optim.SGD(net.parameters(), lr=0.1)
+            x, y = torch.randn(64, 10), torch.randint(0, 2, (64,))
+            for epoch in range(10):
+                optimizer.zero_grad()
+                loss = criterion(net(x), y)
+                loss.backward()
+                optimizer.step()
+                net.eval()
+                with torch.no_grad():
+                    val = criterion(net(x), y)
+            """,
+            lines=(("insertion_point", 8), ("related", 12)),
+            detections=(("train_mode_missing", {}),),
+            diff="""
+            faultlens: training_loop: insert net.train() before line 8
+            --- ./example.py
+            +++ ./example.py
+            @@ -5,6 +5,8 @@
+             optimizer = torch.optim.SGD(net.parameters(), lr=0.1)
+             x, y = torch.randn(64, 10), torch.randint(0, 2, (64,))
+             for epoch in range(10):
+            +    # faultlens: insert net.train() before line 8
+            +    net.train()
+                 optimizer.zero_grad()
+                 loss = criterion(net(x), y)
+                 loss.backward()
+            """,
+            note="eval() never undone: train() at the top of the epoch"),
+        Example("""
+            import torch
+            w1 = torch.randn(4, 8, requires_grad=True)
+            w2 = torch.randn(8, 1, requires_grad=True)
+            learning_rate = 0.01
+            x, y = torch.randn(32, 4), torch.randn(32, 1)
+            for t in range(100):
+                pred = x.mm(w1).clamp(min=0).mm(w2)
+                loss = (pred - y).pow(2).sum()
+                loss.backward()
+                with torch.no_grad():
+                    w1 -= learning_rate * w1.grad
+                    w2 -= learning_rate * w2.grad
+            """,
+            lines=(("insertion_point", 13), ("insertion_point", 7), ("insertion_point", 9), ("related", 9)),
+            detections=(("accumulating_gradients", {}),),
+            diff="""
+            faultlens: training_loop: clear the gradients after the hand-written update at line 12: w1.grad = None; w2.grad = None
+            --- ./example.py
+            +++ ./example.py
+            @@ -10,3 +10,5 @@
+                 with torch.no_grad():
+                     w1 -= learning_rate * w1.grad
+                     w2 -= learning_rate * w2.grad
+            +        # faultlens: clear the gradients after the hand-written update at line 12: w1.grad = None; w2.grad = None
+            +        w1.grad = None; w2.grad = None
+            """,
+            note="hand-written updates: the gradients cleared after them"),
+    ]
 
     def locate(self, c: Collector) -> None:
         g = c.graph

@@ -17,8 +17,94 @@ from faultlens.localizer.patches import CommandLine
 
 class WeightInitialization(FaultHandler):
     fault_type = "weight_initialization"
-    summary = "the nn.init call or the layers; xavier_uniform_ / kaiming_uniform_ instead of a zero, constant or huge init"
-    EXAMPLES: list[Example] = []
+    EXAMPLES = [
+        Example("""
+            import torch
+            import torch.nn as nn
+            model = nn.Sequential(nn.Linear(10, 32), nn.ReLU(), nn.Linear(32, 2))
+            nn.init.zeros_(model[0].weight)
+            criterion = nn.CrossEntropyLoss()
+            optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+            x, y = torch.randn(64, 10), torch.randint(0, 2, (64,))
+            for epoch in range(20):
+                optimizer.zero_grad()
+                loss = criterion(model(x), y)
+                loss.backward()
+                optimizer.step()
+            """,
+            lines=(("construction", 4),),
+            detections=(("vanishing_gradient", {}),),
+            diff="""
+            faultlens: weight_initialization: initialise model[0].weight with kaiming_uniform_ instead of zeros_
+            --- ./example.py
+            +++ ./example.py
+            @@ -1,7 +1,8 @@
+             import torch
+             import torch.nn as nn
+             model = nn.Sequential(nn.Linear(10, 32), nn.ReLU(), nn.Linear(32, 2))
+            -nn.init.zeros_(model[0].weight)
+            +# faultlens: initialise model[0].weight with kaiming_uniform_ instead of zeros_
+            +nn.init.kaiming_uniform_(model[0].weight, nonlinearity="relu")
+             criterion = nn.CrossEntropyLoss()
+             optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+             x, y = torch.randn(64, 10), torch.randint(0, 2, (64,))
+            """,
+            note="a zero init in a ReLU network"),
+        Example("""
+            import torch
+            import torch.nn as nn
+            class Net(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.fc1 = nn.Linear(10, 32)
+                    self.fc2 = nn.Linear(32, 1)
+                    nn.init.normal_(self.fc1.weight, std=10.0)
+                def forward(self, x):
+                    return self.fc2(torch.tanh(self.fc1(x)))
+            model = Net()
+            optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
+            x, y = torch.randn(64, 10), torch.randn(64, 1)
+            for epoch in range(20):
+                optimizer.zero_grad()
+                loss = ((model(x) - y) ** 2).mean()
+                loss.backward()
+                optimizer.step()
+            """,
+            lines=(("construction", 8),),
+            detections=(("saturated_activation", {}),),
+            diff="""
+            faultlens: weight_initialization: initialise self.fc1.weight with xavier_uniform_ instead of normal_
+            --- ./example.py
+            +++ ./example.py
+            @@ -5,7 +5,8 @@
+                     super().__init__()
+                     self.fc1 = nn.Linear(10, 32)
+                     self.fc2 = nn.Linear(32, 1)
+            -        nn.init.normal_(self.fc1.weight, std=10.0)
+            +        # faultlens: initialise self.fc1.weight with xavier_uniform_ instead of normal_
+            +        nn.init.xavier_uniform_(self.fc1.weight)
+                 def forward(self, x):
+                     return self.fc2(torch.tanh(self.fc1(x)))
+             model = Net()
+            """,
+            note="a huge normal init in a tanh network"),
+        Example("""
+            import torch
+            import torch.nn as nn
+            model = nn.Sequential(nn.Linear(10, 32), nn.ReLU(), nn.Linear(32, 2))
+            criterion = nn.CrossEntropyLoss()
+            optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+            x, y = torch.randn(64, 10), torch.randint(0, 2, (64,))
+            for epoch in range(20):
+                optimizer.zero_grad()
+                loss = criterion(model(x), y)
+                loss.backward()
+                optimizer.step()
+            """,
+            lines=(("construction", 3),),
+            detections=(("vanishing_gradient", {}),),
+            note="no nn.init call: the weighted layers, no patch"),
+    ]
 
     def locate(self, c: Collector) -> None:
         g = c.graph
