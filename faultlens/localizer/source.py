@@ -14,7 +14,8 @@ from typing import Any, Iterator
 
 from faultlens.analyzer.pysyntax import split_lines
 
-_DATA_CALL = re.compile(
+#: statements that load, generate or select data (a loader call, a random tensor, ``.data``)
+DATA_CALL = re.compile(
     r"\b(load_\w+|make_\w+|fetch_\w+|read_csv|read_\w+|np\.load|torch\.load|loadtxt|genfromtxt|"
     r"torch\.rand\w*|np\.random\.\w+|rng\.\w+|from_numpy|torch\.tensor|TensorDataset)\b|\.data\b|\.target\b"
 )
@@ -186,7 +187,7 @@ def data_sources(path: str, names: set[str], depth: int = 4) -> list[Pos]:
                     for n in ast.walk(value):
                         if isinstance(n, ast.Name):
                             nxt.add(n.id)
-                if _DATA_CALL.search(seg) or isinstance(value, (ast.BinOp, ast.Call, ast.Subscript)):
+                if DATA_CALL.search(seg) or isinstance(value, (ast.BinOp, ast.Call, ast.Subscript)):
                     found.append((level, pos_of(st)))
         frontier = nxt - names
     out: list[Pos] = []

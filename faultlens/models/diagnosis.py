@@ -10,11 +10,12 @@ How the confidence is computed (documented in docs/diagnosis.md):
    program that trains well is healthy whatever its style (false alarms are the anchors'
    weakness). When the classifier is available and reports a ``healthy`` probability, it is
    blended in with weight ``CLASSIFIER_WEIGHT`` (< 0.5, so it can never flip a verdict alone).
-2. **Which fault type?** A rule-evidence table (:data:`EVIDENCE`) gives each symptom a score
-   per fault type (a log-likelihood ratio on a natural-log scale: +1 makes the type e times
-   more likely). Scores are scaled by the symptom strength and summed with graph facts
-   (:func:`_graph_scores`: e.g. an Adam learning rate > 0.01 adds to ``learning_rate`` when the
-   loss diverges) and lint findings (each finding adds to its rule's ``fault_type``).
+2. **Which fault type?** A rule-evidence table (:data:`EVIDENCE`, one row per symptom: its
+   class's ``evidence`` attribute) gives each symptom a score per fault type (a log-likelihood
+   ratio on a natural-log scale: +1 makes the type e times more likely). Scores are scaled by
+   the symptom strength and summed with graph facts (:func:`_graph_scores`: e.g. an Adam
+   learning rate > 0.01 adds to ``learning_rate`` when the loss diverges) and lint findings
+   (each finding adds to its rule's ``fault_type``).
    ``p_rules = softmax(scores)`` over all twelve types (types without evidence keep score 0:
    a uniform prior). With the classifier, ``p = (1 - w) * p_rules + w * p_clf``.
 3. A fault's confidence is ``P(faulty) * p(type)``. Faults are listed in that order; types
@@ -44,52 +45,8 @@ CLASSIFIER_WEIGHT = 0.3
 MIN_TYPE_P = 0.08
 
 #: symptom -> {fault type: score}. Scores are natural-log likelihood ratios (see module doc).
-EVIDENCE: dict[str, dict[str, float]] = {
-    "nan_or_inf": {"learning_rate": 2.0, "data": 0.6, "loss_function": 0.6, "weight_initialization": 0.4,
-                   "data_preprocessing": 0.6},
-    "diverging_loss": {"learning_rate": 2.5, "optimizer": 0.6, "data_preprocessing": 0.5},
-    "exploding_gradient": {"learning_rate": 1.5, "weight_initialization": 0.8, "data_preprocessing": 0.6,
-                           "architecture": 0.3},
-    "beyond_stability": {"learning_rate": 3.0},
-    "oscillating_loss": {"learning_rate": 1.6, "batch_size": 1.0, "optimizer": 0.4},
-    "loss_not_decreasing": {"learning_rate": 1.0, "data": 0.8, "optimizer": 0.6, "loss_function": 0.6,
-                            "activation": 0.5, "weight_initialization": 0.5, "data_preprocessing": 0.4,
-                            "training_loop": 0.3, "architecture": 0.3, "regularization": 0.3},
-    "slow_convergence": {"learning_rate": 1.2, "epochs": 0.9, "optimizer": 0.6, "batch_size": 0.4,
-                         "activation": 0.3, "weight_initialization": 0.3},
-    "vanishing_gradient": {"activation": 1.5, "weight_initialization": 1.2, "architecture": 0.4,
-                           "learning_rate": 0.3},
-    "dead_relu": {"learning_rate": 0.8, "weight_initialization": 0.8, "activation": 0.6,
-                  "data_preprocessing": 0.3},
-    "saturated_activation": {"activation": 1.2, "data_preprocessing": 0.8, "weight_initialization": 0.8,
-                             "learning_rate": 0.3},
-    "unchanged_weights": {"training_loop": 1.2, "learning_rate": 1.0, "optimizer": 1.0},
-    "abnormal_update_ratio": {"learning_rate": 1.5},
-    "abnormal_activation_scale": {"weight_initialization": 1.5, "data_preprocessing": 0.4},
-    "accumulating_gradients": {"training_loop": 4.5},
-    "missing_update": {"training_loop": 4.5},
-    "eval_mode_missing": {"training_loop": 4.5},
-    "train_mode_missing": {"training_loop": 4.5},
-    "input_out_of_range": {"data_preprocessing": 2.5},
-    "target_out_of_range": {"data_preprocessing": 2.0},
-    "output_range_mismatch": {"activation": 3.0, "loss_function": 2.6},
-    "train_validation_gap": {"regularization": 3.0, "epochs": 0.8, "data": 0.5, "architecture": 0.3},
-    "negative_loss": {"loss_function": 3.0, "activation": 1.5},
-    "no_better_than_baseline": {"loss_function": 0.8, "data": 0.8, "learning_rate": 0.6, "optimizer": 0.5,
-                                "architecture": 0.4, "data_preprocessing": 0.4, "activation": 0.3},
-    "lr_collapse": {"learning_rate": 2.5},
-    "loss_spike": {"learning_rate": 2.5, "batch_size": 0.4, "data_preprocessing": 0.4, "optimizer": 0.4},
-    "still_improving": {"epochs": 2.5, "learning_rate": 0.8, "batch_size": 0.4},
-    "too_few_steps": {"epochs": 4.0},
-    "could_train_longer": {"epochs": 0.5},
-    "capacity_limit": {"architecture": 3.5},
-    "preprocessing_mismatch": {"data_preprocessing": 4.5},
-    # a GradScaler whose scale collapses with a finite loss: the backward overflows or yields
-    # NaN whatever the scale (unnormalised inputs overflowing fp16, a loss or op producing
-    # inf gradients, a model whose ranges do not fit fp16: the torch.amp docs' warning)
-    "amp_scale_collapse": {"data_preprocessing": 1.0, "loss_function": 0.8, "architecture": 0.8,
-                           "activation": 0.6, "data": 0.5},
-}
+#: Each row is its symptom class's ``evidence`` attribute; the table is read from the registry.
+EVIDENCE: dict[str, dict[str, float]] = {name: dict(cls.evidence) for name, cls in REGISTRY.items()}
 
 #: amp_scale_collapse while the loss itself is non-finite: the forward already fails, and the
 #: symptoms of that failure (nan_or_inf, diverging_loss) say why; the collapse adds little

@@ -7,7 +7,8 @@ import textwrap
 
 from faultlens.analyzer import build_graph
 from faultlens.analyzer.reads import read_elsewhere
-from faultlens.localizer.patches import _optimizers_that_ran, make_patch
+from faultlens.localizer.handlers._common import optimizers_that_ran
+from faultlens.localizer.patches import make_patch
 from faultlens.models.diagnosis import FaultCandidate, _lint_scores, not_built
 from faultlens.models.symptoms import Detection
 
@@ -107,10 +108,10 @@ def test_lr_patch_edits_an_unshared_definition_where_it_is(tmp_path, monkeypatch
 def test_the_optimizer_the_run_built_comes_first(tmp_path):
     g, _ = _graph(tmp_path, SHARED)
     manual_run = _TV({"status": "finished", "steps": 10, "watched": {"optimizers": []}})
-    assert _optimizers_that_ran(g, manual_run)[0].get("manual")
+    assert optimizers_that_ran(g, manual_run)[0].get("manual")
     adam = next(o for o in g.nodes("optimizer") if o.get("optimizer_type") == "Adam")
     adam_run = _TV({"status": "finished", "steps": 10, "watched": {"optimizers": [adam.id]}})
-    assert _optimizers_that_ran(g, adam_run)[0].id == adam.id
+    assert optimizers_that_ran(g, adam_run)[0].id == adam.id
 
 
 def test_a_finding_on_an_optimizer_the_run_never_built_scores_nothing(tmp_path):

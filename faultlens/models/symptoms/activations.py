@@ -28,6 +28,8 @@ class DeadRelu(Symptom):
     name = "dead_relu"
     category = "context"
     reliability = 0.5
+    evidence = {"learning_rate": 0.8, "weight_initialization": 0.8, "activation": 0.6,
+                "data_preprocessing": 0.3}
     threshold = 0.7
 
     def detect(self, tv, gf):
@@ -57,6 +59,8 @@ class SaturatedActivation(Symptom):
     name = "saturated_activation"
     category = "context"
     reliability = 0.5
+    evidence = {"activation": 1.2, "data_preprocessing": 0.8, "weight_initialization": 0.8,
+                "learning_rate": 0.3}
     threshold = 0.5
 
     def detect(self, tv, gf):
@@ -84,6 +88,7 @@ class AbnormalActivationScale(Symptom):
     name = "abnormal_activation_scale"
     category = "context"
     reliability = 0.4
+    evidence = {"weight_initialization": 1.5, "data_preprocessing": 0.4}
 
     def detect(self, tv, gf):
         out = []

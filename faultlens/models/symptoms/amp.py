@@ -68,6 +68,11 @@ class AmpScaleCollapse(Symptom):
     name = "amp_scale_collapse"
     category = "failure"
     reliability = 0.9
+    #: a GradScaler whose scale collapses with a finite loss: the backward overflows or yields
+    #: NaN whatever the scale (unnormalised inputs overflowing fp16, a loss or op producing
+    #: inf gradients, a model whose ranges do not fit fp16: the torch.amp docs' warning)
+    evidence = {"data_preprocessing": 1.0, "loss_function": 0.8, "architecture": 0.8,
+                "activation": 0.6, "data": 0.5}
 
     def detect(self, tv, gf):
         out = []

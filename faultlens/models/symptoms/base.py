@@ -57,13 +57,16 @@ def _jsonable(v: Any) -> Any:
 
 
 class Symptom:
-    """A detector. Subclasses set ``name``, ``category``, ``reliability`` and implement
-    :meth:`detect`. The class docstring states the threshold and its published source."""
+    """A detector. Subclasses set ``name``, ``category``, ``reliability``, ``evidence`` and
+    implement :meth:`detect`. The class docstring states the threshold and its published source."""
 
     name: ClassVar[str] = ""
     category: ClassVar[str] = "failure"
     #: probability that the program is faulty given this symptom fired (noisy-OR input).
     reliability: ClassVar[float] = 0.8
+    #: the symptom's row of the diagnosis's rule-evidence table: {fault type: score}, scores
+    #: natural-log likelihood ratios (faultlens.models.diagnosis builds ``EVIDENCE`` from these)
+    evidence: ClassVar[dict[str, float]] = {}
 
     def detect(self, tv: TraceView, gf: GraphFacts) -> list[Detection]:  # pragma: no cover
         raise NotImplementedError

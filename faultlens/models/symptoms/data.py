@@ -19,6 +19,7 @@ class InputOutOfRange(Symptom):
     name = "input_out_of_range"
     category = "context"
     reliability = 0.55
+    evidence = {"data_preprocessing": 2.5}
 
     def detect(self, tv, gf):
         for node in tv.nodes("input_std") or tv.nodes("input_max"):
@@ -49,6 +50,7 @@ class TargetOutOfRange(Symptom):
     name = "target_out_of_range"
     category = "context"
     reliability = 0.5
+    evidence = {"data_preprocessing": 2.0}
 
     def detect(self, tv, gf):
         lt = set(gf.loss_types())
@@ -91,6 +93,7 @@ class OutputRangeMismatch(Symptom):
     name = "output_range_mismatch"
     category = "defect"
     reliability = 0.9
+    evidence = {"activation": 3.0, "loss_function": 2.6}
 
     def detect(self, tv, gf):
         lts = gf.loss_types()
@@ -172,6 +175,7 @@ class BeyondStability(Symptom):
     name = "beyond_stability"
     category = "failure"
     reliability = 0.85
+    evidence = {"learning_rate": 3.0}
 
     def detect(self, tv, gf):
         for node in tv.nodes("lambda_max_lr"):
@@ -207,6 +211,7 @@ class PreprocessingMismatch(Symptom):
     name = "preprocessing_mismatch"
     category = "defect"
     reliability = 0.85
+    evidence = {"data_preprocessing": 4.5}
 
     def detect(self, tv, gf):
         for node in tv.nodes("val_input_std"):

@@ -58,6 +58,8 @@ class ExplodingGradient(Symptom):
     name = "exploding_gradient"
     category = "failure"
     reliability = 0.85
+    evidence = {"learning_rate": 1.5, "weight_initialization": 0.8, "data_preprocessing": 0.6,
+                "architecture": 0.3}
 
     def detect(self, tv, gf):
         r = _ratio_series(tv)
@@ -93,6 +95,8 @@ class VanishingGradient(Symptom):
     name = "vanishing_gradient"
     category = "failure"
     reliability = 0.8
+    evidence = {"activation": 1.5, "weight_initialization": 1.2, "architecture": 0.4,
+                "learning_rate": 0.3}
 
     def detect(self, tv, gf):
         r = _ratio_series(tv)
@@ -125,6 +129,7 @@ class UnchangedWeights(Symptom):
     name = "unchanged_weights"
     category = "failure"
     reliability = 0.9
+    evidence = {"training_loop": 1.2, "learning_rate": 1.0, "optimizer": 1.0}
 
     def detect(self, tv, gf):
         out = []
@@ -170,6 +175,7 @@ class AbnormalUpdateRatio(Symptom):
     name = "abnormal_update_ratio"
     category = "context"
     reliability = 0.4
+    evidence = {"learning_rate": 1.5}
 
     def detect(self, tv, gf):
         for node in tv.nodes("update_ratio_total"):

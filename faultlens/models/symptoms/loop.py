@@ -46,6 +46,7 @@ class AccumulatingGradients(Symptom):
     name = "accumulating_gradients"
     category = "defect"
     reliability = 0.93
+    evidence = {"training_loop": 4.5}
 
     def detect(self, tv, gf):
         steps = [i for i, e in enumerate(tv.events) if e.event == "step"]
@@ -99,6 +100,7 @@ class MissingUpdate(Symptom):
     name = "missing_update"
     category = "defect"
     reliability = 0.95
+    evidence = {"training_loop": 4.5}
 
     def detect(self, tv, gf):
         idle = self._idle_optimizer(tv)
@@ -165,6 +167,7 @@ class EvalModeMissing(Symptom):
     name = "eval_mode_missing"
     category = "defect"
     reliability = 0.9
+    evidence = {"training_loop": 4.5}
 
     def detect(self, tv, gf):
         ev = [e for e in tv.events if e.event == "eval_forward" and e.training is True]
@@ -185,6 +188,7 @@ class TrainModeMissing(Symptom):
     name = "train_mode_missing"
     category = "defect"
     reliability = 0.85
+    evidence = {"training_loop": 4.5}
 
     def detect(self, tv, gf):
         fw = [e for e in tv.events if e.event == "forward"]

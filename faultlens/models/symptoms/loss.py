@@ -32,6 +32,8 @@ class NanOrInf(Symptom):
     name = "nan_or_inf"
     category = "failure"
     reliability = 0.97
+    evidence = {"learning_rate": 2.0, "data": 0.6, "loss_function": 0.6, "weight_initialization": 0.4,
+                "data_preprocessing": 0.6}
 
     def detect(self, tv: TraceView, gf: GraphFacts) -> list[Detection]:
         cands: list[tuple[int, int, str | None, str, float]] = []
@@ -108,6 +110,9 @@ class LossNotDecreasing(Symptom):
     name = "loss_not_decreasing"
     category = "failure"
     reliability = 0.9
+    evidence = {"learning_rate": 1.0, "data": 0.8, "optimizer": 0.6, "loss_function": 0.6,
+                "activation": 0.5, "weight_initialization": 0.5, "data_preprocessing": 0.4,
+                "training_loop": 0.3, "architecture": 0.3, "regularization": 0.3}
     rel_drop = 0.01
 
     def detect(self, tv, gf):
@@ -143,6 +148,8 @@ class SlowConvergence(Symptom):
     name = "slow_convergence"
     category = "failure"
     reliability = 0.75
+    evidence = {"learning_rate": 1.2, "epochs": 0.9, "optimizer": 0.6, "batch_size": 0.4,
+                "activation": 0.3, "weight_initialization": 0.3}
 
     def detect(self, tv, gf):
         out = []
@@ -206,6 +213,7 @@ class OscillatingLoss(Symptom):
     name = "oscillating_loss"
     category = "failure"
     reliability = 0.65
+    evidence = {"learning_rate": 1.6, "batch_size": 1.0, "optimizer": 0.4}
 
     def detect(self, tv, gf):
         s, v = _loss(tv)
@@ -249,6 +257,7 @@ class DivergingLoss(Symptom):
     name = "diverging_loss"
     category = "failure"
     reliability = 0.92
+    evidence = {"learning_rate": 2.5, "optimizer": 0.6, "data_preprocessing": 0.5}
 
     def detect(self, tv, gf):
         s0, v0 = tv.loss()
@@ -282,6 +291,7 @@ class TrainValidationGap(Symptom):
     name = "train_validation_gap"
     category = "failure"
     reliability = 0.7
+    evidence = {"regularization": 3.0, "epochs": 0.8, "data": 0.5, "architecture": 0.3}
 
     def detect(self, tv, gf):
         sa, a = finite(*tv.series("accuracy"))
@@ -320,6 +330,7 @@ class NegativeLoss(Symptom):
     name = "negative_loss"
     category = "defect"
     reliability = 0.95
+    evidence = {"loss_function": 3.0, "activation": 1.5}
 
     def detect(self, tv, gf):
         lts = set(gf.loss_types())
@@ -349,6 +360,8 @@ class NoBetterThanBaseline(Symptom):
     name = "no_better_than_baseline"
     category = "failure"
     reliability = 0.8
+    evidence = {"loss_function": 0.8, "data": 0.8, "learning_rate": 0.6, "optimizer": 0.5,
+                "architecture": 0.4, "data_preprocessing": 0.4, "activation": 0.3}
 
     def detect(self, tv, gf):
         lts = set(gf.loss_types())
@@ -383,6 +396,7 @@ class LearningRateCollapse(Symptom):
     name = "lr_collapse"
     category = "failure"
     reliability = 0.75
+    evidence = {"learning_rate": 2.5}
 
     def detect(self, tv, gf):
         for node in tv.nodes("lr"):
@@ -417,6 +431,7 @@ class LossSpike(Symptom):
     name = "loss_spike"
     category = "failure"
     reliability = 0.8
+    evidence = {"learning_rate": 2.5, "batch_size": 0.4, "data_preprocessing": 0.4, "optimizer": 0.4}
 
     def detect(self, tv, gf):
         s, v = _loss(tv)
@@ -448,6 +463,7 @@ class StillImproving(Symptom):
     name = "still_improving"
     category = "failure"
     reliability = 0.6
+    evidence = {"epochs": 2.5, "learning_rate": 0.8, "batch_size": 0.4}
 
     def detect(self, tv, gf):
         hit = _still_falling(tv)
@@ -560,6 +576,7 @@ class CouldTrainLonger(Symptom):
     name = "could_train_longer"
     category = "context"
     reliability = 0.3
+    evidence = {"epochs": 0.5}
 
     def detect(self, tv, gf):
         hit = _still_falling(tv)
@@ -583,6 +600,7 @@ class TooFewSteps(Symptom):
     name = "too_few_steps"
     category = "failure"
     reliability = 0.8
+    evidence = {"epochs": 4.0}
 
     def detect(self, tv, gf):
         if tv.status != "finished" or tv.meta.get("stop_reason") not in (None, "exit"):
@@ -636,6 +654,7 @@ class CapacityLimit(Symptom):
     name = "capacity_limit"
     category = "failure"
     reliability = 0.75
+    evidence = {"architecture": 3.5}
 
     def detect(self, tv, gf):
         if gf.graph is None or cut_by_budget(tv):
