@@ -7,7 +7,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import shutil
-import textwrap
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -15,6 +14,7 @@ import numpy as np
 import pytest
 
 from diagnosis.tracebuild import LOSS, healthy
+from report.test_patch_check import PROG  # the diverging loop (lr 40) whose patch trains
 from faultlens.report import pipeline
 from faultlens.runconfig import RunConfig
 
@@ -170,25 +170,6 @@ def test_an_interrupted_library_run_starts_no_further_run(tmp_path, monkeypatch)
     res = _diverging_result(tmp_path, status="interrupted")
     rep, _ = pipeline.after_run(res, RunConfig(verify=True, check=True), "mlp_loop.py")
     assert rep.top.patch is not None and "patch not checked: the run was interrupted" in rep.notes
-
-
-PROG = textwrap.dedent('''
-    import torch
-    import torch.nn as nn
-
-    torch.manual_seed(0)
-    x = torch.randn(256, 8)
-    y = (x.sum(1) > 0).long()
-    model = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 2))
-    criterion = nn.CrossEntropyLoss()
-    optimizer = torch.optim.SGD(model.parameters(), lr=40.0)
-    for epoch in range(20):
-        for i in range(0, 256, 32):
-            optimizer.zero_grad()
-            loss = criterion(model(x[i:i + 32]), y[i:i + 32])
-            loss.backward()
-            optimizer.step()
-''')
 
 
 def test_a_localizer_failure_in_a_real_run_is_reported(tmp_path, monkeypatch):

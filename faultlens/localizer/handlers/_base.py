@@ -56,7 +56,7 @@ class FaultHandler:
     the handler locates and patches."""
 
     fault_type: ClassVar[str] = ""
-    #: one line: what is located and what is patched
+    #: small programs with the lines and the diff this handler must give (run as tests)
     EXAMPLES: ClassVar[list[Example]] = []
 
     def locate(self, c: "Collector") -> None:  # pragma: no cover - abstract
