@@ -144,13 +144,16 @@ def _hp_definitions(g: Any, consumer: str, arg: str) -> list[Any]:
 
 
 def localize(fault: Any, graph: Any, *, nodes: list[str] | None = None, crash: dict[str, Any] | None = None,
-             detections: list[Any] | None = None, cwd: str | None = None, program: str | None = None) -> list[Location]:
+             detections: list[Any] | None = None, cwd: str | None = None, program: str | None = None,
+             errors: list[str] | None = None) -> list[Location]:
     """Rank the statements responsible for ``fault`` (a FaultCandidate or a fault-type string).
 
     ``nodes``: evidence graph nodes (default: ``fault.nodes``); ``crash``: the trace's crash
     record (its statement comes first, role ``crash``); ``program``: the entry file as the
     user gave it (used for crash paths when the graph is missing). An unknown fault type raises
-    ``KeyError`` (when there is a graph to search)."""
+    ``KeyError`` (when there is a graph to search). A handler that fails part-way (a partial
+    graph) keeps the statements found so far; ``errors``, when given, gets one line naming the
+    failure, which the pipeline puts into the report's notes."""
     from faultlens.localizer.handlers import CRASH, handler_for
     ftype = fault if isinstance(fault, str) else fault.type
     nodes = list(nodes if nodes is not None else getattr(fault, "nodes", []) or [])
@@ -164,6 +167,7 @@ def localize(fault: Any, graph: Any, *, nodes: list[str] | None = None, crash: d
         handler.locate(c)
     except KeyError:
         raise
-    except Exception:  # a partial graph: keep what was found
-        pass
+    except Exception as exc:  # noqa: BLE001 - a partial graph: keep what was found, and say so
+        if errors is not None:
+            errors.append(f"localization ({ftype}) stopped part-way: {type(exc).__name__}: {exc}")
     return c.out

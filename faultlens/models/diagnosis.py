@@ -481,8 +481,9 @@ def _lint_scores(lint: list[Any] | None, unbuilt: set[str] | None = None
     return sc, nodes, items
 
 
-def _classifier_probs(trace: Any, graph: Any) -> tuple[dict[str, float] | None, float | None]:
-    """(p(type) from the shipped classifier, p(faulty) from its triage head) or Nones."""
+def _classifier_probs(trace: Any, graph: Any, errors: list[str]) -> tuple[dict[str, float] | None, float | None]:
+    """(p(type) from the shipped classifier, p(faulty) from its triage head) or Nones; a model
+    that fails on this run leaves the rules alone and one line in ``errors`` (the report's notes)."""
     try:
         from faultlens.models import classifier as _clf  # owned by the corpus/models helper
         model = _clf.load_shipped()
@@ -498,7 +499,8 @@ def _classifier_probs(trace: Any, graph: Any) -> tuple[dict[str, float] | None, 
         probs = {str(k): float(v) for k, v in dict(model.predict_proba(feats)).items()}
         triage = model.triage_proba(feats) if hasattr(model, "triage_proba") else None
         return probs, (None if triage is None else float(triage))
-    except Exception:
+    except Exception as exc:  # noqa: BLE001 - the rules diagnose alone
+        errors.append(f"the trained model was not used (rules only): {type(exc).__name__}: {exc}")
         return None, None
 
 
@@ -590,7 +592,7 @@ def diagnose(trace: Any, graph: Any = None, lint: list[Any] | None = None, *, us
             if d.category == "context":
                 prod *= 1.0 - CONTEXT_CORROBORATION * REGISTRY[d.symptom].reliability * d.strength
     p_rules_faulty = 1.0 - prod
-    clf, triage = _classifier_probs(trace, graph) if use_classifier else (None, None)
+    clf, triage = _classifier_probs(trace, graph, errors) if use_classifier else (None, None)
     p_faulty = p_rules_faulty
     if triage is not None:
         p_faulty = (1 - CLASSIFIER_WEIGHT) * p_rules_faulty + CLASSIFIER_WEIGHT * triage

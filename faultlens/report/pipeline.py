@@ -253,7 +253,7 @@ def localize_faults(diagnosis: Any, graph: Any, trace: Any, *, program: str, cwd
     for i, f in enumerate(diagnosis.faults):
         crash = diagnosis.crash if i == 0 else None
         try:
-            locs = localize(f, graph, crash=crash, cwd=cwd, program=program)
+            locs = localize(f, graph, crash=crash, cwd=cwd, program=program, errors=notes)
         except Exception as exc:  # noqa: BLE001 - the fault is still reported, without statements
             locs = []
             notes.append(failure_note("localization", exc, f.type))

@@ -143,6 +143,9 @@ def test_a_healthy_pipeline_names_no_failure(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("target, note", [
     ("faultlens.localizer.localize", "localization failed (learning_rate): RuntimeError: boom"),
+    ("faultlens.localizer.handlers.learning_rate.LearningRate.locate",
+     "localization (learning_rate) stopped part-way: RuntimeError: boom"),
+    ("faultlens.models.classifier.load_shipped", "the trained model was not used (rules only): RuntimeError: boom"),
     ("faultlens.localizer.patches.make_patch", "the patch failed (learning_rate): RuntimeError: boom"),
     ("faultlens.analyzer.lint.lint_paths", "lint failed: RuntimeError: boom"),
     ("faultlens.analyzer.build_graph", "the program graph failed: RuntimeError: boom"),
