@@ -273,11 +273,15 @@ def _graph_scores(gf: GraphFacts, fired: set[str], det: list[Detection], tv: Tra
         if bs >= 2048 and "slow_convergence" in fired:
             add("batch_size", 0.8)
     # full-batch training: one optimizer step per epoch (the whole dataset in one batch) leaves
-    # only as many updates as epochs
+    # only as many updates as epochs. Read only where a batch loop sits inside the epoch loop
+    # (as too_few_steps reads it): where the graph shows one training loop and no batch loop in
+    # it, a loop of steps over sampled mini-batches (a language model's
+    # ``for it in range(max_iters)``), each "epoch" is one step by construction
     epochs_seen = sum(1 for e in tv.events if e.event == "epoch")
     steps_seen = sum(1 for e in tv.events if e.event == "step")
     slow = fired & {"still_improving", "slow_convergence", "loss_not_decreasing"}
-    if epochs_seen >= 3 and steps_seen and steps_seen / epochs_seen <= 1.0 and slow:
+    lone_loop = gf.graph is not None and bool(gf.graph.nodes("loop", role="epoch")) and not gf.graph.nodes("loop", role="step")
+    if not lone_loop and epochs_seen >= 3 and steps_seen and steps_seen / epochs_seen <= 1.0 and slow:
         add("batch_size", 3.0, *[n.id for n in (gf.graph.nodes("dataloader") if gf.graph is not None else [])][:1])
     dropout = gf.hp_value("dropout")
     for n in gf.graph.nodes("layer") if gf.graph is not None else []:
@@ -603,6 +607,7 @@ def diagnose(trace: Any, graph: Any = None, lint: list[Any] | None = None, *, us
     explainers = _explainers(dets, gf)
     scores = {t: 0.0 for t in FAULT_TYPES}
     per_type_dets: dict[str, list[tuple[float, Detection]]] = {t: [] for t in FAULT_TYPES}
+    strongest: dict[tuple[str, str], float] = {}
     for d in dets:
         table = dict(EVIDENCE.get(d.symptom, {}))
         if d.symptom == "nan_or_inf" and d.details.get("what") == "input":
@@ -629,7 +634,13 @@ def diagnose(trace: Any, graph: Any = None, lint: list[Any] | None = None, *, us
         if d.symptom == "abnormal_activation_scale" and d.details.get("direction") == "high":
             table = {"weight_initialization": 1.0, "data_preprocessing": 1.0}
         for t, w in table.items():
-            scores[t] += w * d.strength
+            # one symptom is one piece of evidence however many layers or nodes show it (a
+            # small initial output std in every residual projection of a transformer is one
+            # fact about its initialisation, not twelve): its strongest detection counts
+            best = strongest.setdefault((d.symptom, t), 0.0)
+            if w * d.strength > best:
+                scores[t] += w * d.strength - best
+                strongest[(d.symptom, t)] = w * d.strength
             per_type_dets[t].append((w * d.strength, d))
     g_sc, g_nodes = _graph_scores(gf, fired, dets, tv)
     residual = g_sc.pop("__data_residual__", 0.0)

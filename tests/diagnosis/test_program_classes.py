@@ -140,6 +140,73 @@ def test_still_falling_with_a_good_result_is_advice_not_a_fault(tmp_path):
     assert 0 < GOOD_RESULT < 1
 
 
+TUTORIAL_CLASSIFIER = """
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+from sklearn.datasets import load_digits
+
+digits = load_digits()
+X = torch.tensor(digits.data / 16.0, dtype=torch.float32)
+y = torch.tensor(digits.target)
+train_ds = TensorDataset(X[:1400], y[:1400])
+test_ds = TensorDataset(X[1400:], y[1400:])
+train_dataloader = DataLoader(train_ds, batch_size=64, shuffle=True)
+test_dataloader = DataLoader(test_ds, batch_size=64)
+
+class NeuralNetwork(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.flatten = nn.Flatten()
+        self.linear_relu_stack = nn.Sequential(
+            nn.Linear(64, 128), nn.ReLU(), nn.Linear(128, 128), nn.ReLU(), nn.Linear(128, 10))
+
+    def forward(self, x):
+        return self.linear_relu_stack(self.flatten(x))
+
+model = NeuralNetwork()
+loss_fn = nn.CrossEntropyLoss()
+optimizer = torch.optim.SGD(model.parameters(), lr=LR)
+
+def train(dataloader, model, loss_fn, optimizer):
+    model.train()
+    for batch, (X, y) in enumerate(dataloader):
+        pred = model(X)
+        loss = loss_fn(pred, y)
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+        if batch % 10 == 0:
+            print(f"loss: {loss.item():>7f}")
+
+def test(dataloader, model, loss_fn):
+    model.eval()
+    test_loss, correct = 0, 0
+    with torch.no_grad():
+        for X, y in dataloader:
+            pred = model(X)
+            test_loss += loss_fn(pred, y).item()
+            correct += (pred.argmax(1) == y).type(torch.float).sum().item()
+    print(f"Accuracy: {100 * correct / len(dataloader.dataset):>0.1f}%, Avg loss: {test_loss / len(dataloader):>8f}")
+
+for t in range(5):
+    print(f"Epoch {t+1}")
+    train(train_dataloader, model, loss_fn, optimizer)
+    test(test_dataloader, model, loss_fn)
+"""
+
+
+def test_a_tutorial_that_stops_once_the_task_is_learnt_gets_advice(tmp_path):
+    """Class 5 (calibration): five epochs of plain SGD end at ~74% held-out accuracy over ten
+    classes with the loss still falling, as tutorials do by design: advice, not an epochs fault;
+    the same loop at a tenth of the rate ends near chance, clearly short: a fault."""
+    rep = _run(tmp_path, "tut", TUTORIAL_CLASSIFIER.replace("LR", "1e-1"))
+    fired = {s["symptom"] for s in rep.symptoms}
+    assert rep.verdict == "healthy" and "could_train_longer" in fired, rep.symptoms
+    short = _run(tmp_path, "short", TUTORIAL_CLASSIFIER.replace("LR", "1e-2"))
+    assert short.verdict == "faulty", short.symptoms
+
+
 MANUAL_NO_RESET = """
 import torch
 torch.manual_seed(0)
@@ -544,3 +611,83 @@ def test_a_one_unit_recurrent_state_is_an_architecture_fault(tmp_path):
     assert 15 in lines and 23 in lines, lines   # nn.LSTM(...) and Rnn(4, 1, C)
     ok = _run(tmp_path, "lstm32", LSTM_CLASSIFIER.replace("HIDDEN", "32"))
     assert "capacity_limit" not in {s["symptom"] for s in ok.symptoms}
+
+
+WEIGHT_DECAY = """
+import torch
+import torch.nn as nn
+from sklearn.datasets import load_digits
+torch.manual_seed(0)
+d = load_digits()
+x = torch.tensor(d.data, dtype=torch.float32) / 16.0
+y = torch.tensor(d.target)
+model = nn.Sequential(nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 10))
+optimizer = OPT
+criterion = nn.CrossEntropyLoss()
+for epoch in range(6):
+    perm = torch.randperm(len(x))
+    for i in range(0, len(x), 64):
+        idx = perm[i:i + 64]
+        optimizer.zero_grad()
+        loss = criterion(model(x[idx]), y[idx])
+        loss.backward()
+        optimizer.step()
+"""
+
+
+@pytest.mark.parametrize("opt", [
+    "torch.optim.SGD(model.parameters(), lr=0.1, weight_decay=1.0)",        # coupled L2: weights shrink
+    "torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=100.0)",   # decoupled: a loss floor
+])
+def test_weight_decay_far_too_strong_is_a_regularization_fault(tmp_path, opt):
+    """The regularization class: every curve looks ordinary (the loss falls a little and
+    settles), the optimizer's recorded weight decay is far outside the settings in use, and
+    the run shows its effect (shrinking weights or a loss floor); located at the keyword."""
+    rep = _run(tmp_path, "wd", WEIGHT_DECAY.replace("OPT", opt))
+    assert "strong_weight_decay" in {s["symptom"] for s in rep.symptoms}, rep.symptoms
+    assert rep.verdict == "faulty" and rep.faults[0].type == "regularization"
+    assert 10 in {loc.line for loc in rep.faults[0].locations}
+
+
+@pytest.mark.parametrize("opt", [
+    "torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=5e-4)",
+    "torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.1)",
+])
+def test_weight_decay_in_the_usual_range_is_not_a_fault(tmp_path, opt):
+    rep = _run(tmp_path, "wd_ok", WEIGHT_DECAY.replace("OPT", opt))
+    assert "strong_weight_decay" not in {s["symptom"] for s in rep.symptoms}
+    assert rep.verdict == "healthy", rep.symptoms
+
+
+SAMPLED_BATCHES_LM = """
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+torch.manual_seed(0)
+text = "the cat sat on the mat and the dog ran to the park " * 200
+chars = sorted(set(text))
+stoi = {c: i for i, c in enumerate(chars)}
+data = torch.tensor([stoi[c] for c in text])
+X = torch.stack([data[i:i + 3] for i in range(len(data) - 3)])
+Y = data[3:]
+emb = nn.Embedding(len(chars), 8)
+model = nn.Sequential(emb, nn.Flatten(), nn.Linear(24, 64), nn.Tanh(), nn.Linear(64, len(chars)))
+optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+for step in range(STEPS):
+    ix = torch.randint(len(X), (64,))
+    loss = F.cross_entropy(model(X[ix]), Y[ix])
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+"""
+
+
+def test_one_loop_of_sampled_mini_batches_is_not_full_batch_training(tmp_path):
+    """A language model's single ``for step in range(N)`` over sampled mini-batches takes one
+    optimizer step per iteration of its only loop: that is no whole-data-set batch, so a run cut
+    at 40 steps is not a batch_size fault (the full-batch reading needs a batch loop inside the
+    epoch loop); the same loop run to 200 steps has learnt its text and is healthy."""
+    short = _run(tmp_path, "lm40", SAMPLED_BATCHES_LM.replace("STEPS", "40"))
+    assert short.verdict == "faulty" and short.faults[0].type != "batch_size", short.faults
+    long = _run(tmp_path, "lm200", SAMPLED_BATCHES_LM.replace("STEPS", "200"))
+    assert long.verdict == "healthy", long.symptoms

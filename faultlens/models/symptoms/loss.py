@@ -467,7 +467,7 @@ class StillImproving(Symptom):
 
     def detect(self, tv, gf):
         hit = _still_falling(tv)
-        if hit is None or good_result(tv, gf) is not None:
+        if hit is None or far_enough(tv, gf) is not None:
             return []  # a run that already reached a good result gets advice instead (could_train_longer)
         s, z, rel = hit
         return [self.hit(int(s[-1]), tv.nodes("loss")[0], rel,
@@ -545,6 +545,43 @@ def reached_target(tv: TraceView) -> str | None:
     return None
 
 
+def far_enough(tv: TraceView, gf: GraphFacts) -> str | None:
+    """Whether a run that ends with its loss still falling went far enough that training longer
+    is advice, not an ``epochs`` fault: a good result (``good_result``), or a classification that
+    reached the task's target (``reached_target``, the bar ``slow_convergence`` uses too). Issue
+    13's calibration: tutorials stop by design once the task is learnt (a few epochs at 55-75%
+    accuracy over ten classes) while their loss still falls; an epochs fault is a run that ends
+    clearly short of that."""
+    return good_result(tv, gf) or reached_target(tv) or fitted_cross_entropy(tv, gf)
+
+
+#: cross-entropy family (the losses of class indices whose chance level is log C)
+_CE_LOSSES = frozenset(("CrossEntropyLoss", "NLLLoss"))
+
+
+def fitted_cross_entropy(tv: TraceView, gf: GraphFacts) -> str | None:
+    """A classification (or next-token) loss that ended at most half-way from chance to zero:
+    the last 20% of a mean cross-entropy <= 0.5*log(C), C classes from the targets' largest
+    index -- the same half-way bar ``slow_convergence`` uses for "far from fitting". For runs
+    that record no accuracy (language models, tutorials that print only the loss). The graph's
+    loss types, when known, must be of the cross-entropy family and not sum-reduced."""
+    lts = set(gf.loss_types())
+    if (lts and not lts <= _CE_LOSSES) or _sum_reduced(gf):
+        return None
+    _, tmax = finite(*tv.series("target_max"))
+    _, isint = finite(*tv.series("target_is_int"))
+    if not (len(tmax) and len(isint) and float(np.median(isint)) == 1.0):
+        return None
+    c = int(np.max(tmax)) + 1
+    _, v = _loss(tv)
+    if c < 2 or len(v) < MIN_STEPS:
+        return None
+    _, tail = head_tail(v)
+    if 0 <= tail <= 0.5 * math.log(c):
+        return f"cross-entropy {fmt(tail)} <= 0.5*log({c})"
+    return None
+
+
 def good_regression(tv: TraceView, gf: GraphFacts) -> str | None:
     """``good_result`` for regression losses only: R^2 of an MSE, or the mean absolute error
     of an L1-type loss against the targets' standard deviation, at least GOOD_RESULT.
@@ -570,7 +607,7 @@ def good_regression(tv: TraceView, gf: GraphFacts) -> str | None:
 @register
 class CouldTrainLonger(Symptom):
     """Advice, not a fault: the loss was still falling when the run ended, but the result is
-    already good (``good_result``). Issue 13's calibration: a fault verdict is kept for runs
+    already good or the task's target reached (``far_enough``). Issue 13's calibration: a fault verdict is kept for runs
     that end clearly short of what the task reaches."""
 
     name = "could_train_longer"
@@ -580,7 +617,7 @@ class CouldTrainLonger(Symptom):
 
     def detect(self, tv, gf):
         hit = _still_falling(tv)
-        good = good_result(tv, gf) if hit is not None else None
+        good = far_enough(tv, gf) if hit is not None else None
         if hit is None or good is None:
             return []
         s, z, rel = hit
