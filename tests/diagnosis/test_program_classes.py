@@ -108,6 +108,37 @@ def test_few_steps_cut_by_the_budget_are_not_an_epochs_fault(tmp_path):
     assert all(f.type != "epochs" for f in rep.faults)
 
 
+SHORT_REGRESSION = """
+import torch
+import torch.nn as nn
+torch.manual_seed(0)
+x = torch.linspace(-3, 3, 512).unsqueeze(1)
+y = torch.sin(2 * x)
+model = nn.Sequential(nn.Linear(1, 64), nn.Tanh(), nn.Linear(64, 64), nn.Tanh(), nn.Linear(64, 1))
+optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+criterion = nn.MSELoss()
+n_steps = ITERS
+for step in range(n_steps):
+    optimizer.zero_grad()
+    loss = criterion(model(x), y)
+    loss.backward()
+    optimizer.step()
+"""
+
+
+def test_a_short_complete_run_that_ends_mid_descent_is_an_epochs_fault(tmp_path):
+    """Class 2 beyond 20 steps: 30 full-batch steps end while the loss still falls steeply
+    (the last third of the run gives a quarter or more of the drop) and short of the task
+    (R^2 below 0.8) -> epochs, at the bound; 600 steps of the same loop have flattened out."""
+    rep = _run(tmp_path, "short30", SHORT_REGRESSION.replace("ITERS", "30"))
+    assert "too_few_steps" in {s["symptom"] for s in rep.symptoms}, rep.symptoms
+    assert rep.verdict == "faulty" and rep.faults[0].type == "epochs"
+    assert {loc.line for loc in rep.faults[0].locations} & {9, 10}
+    done = _run(tmp_path, "long600", SHORT_REGRESSION.replace("ITERS", "600"))
+    assert "too_few_steps" not in {s["symptom"] for s in done.symptoms}
+    assert done.verdict == "healthy"
+
+
 GOOD_BUT_FALLING = """
 import torch
 import torch.nn as nn
@@ -686,8 +717,10 @@ def test_one_loop_of_sampled_mini_batches_is_not_full_batch_training(tmp_path):
     """A language model's single ``for step in range(N)`` over sampled mini-batches takes one
     optimizer step per iteration of its only loop: that is no whole-data-set batch, so a run cut
     at 40 steps is not a batch_size fault (the full-batch reading needs a batch loop inside the
-    epoch loop); the same loop run to 200 steps has learnt its text and is healthy."""
+    epoch loop) but a short run that ended mid-descent (epochs); the same loop run to 200 steps
+    has learnt its text and is healthy."""
     short = _run(tmp_path, "lm40", SAMPLED_BATCHES_LM.replace("STEPS", "40"))
-    assert short.verdict == "faulty" and short.faults[0].type != "batch_size", short.faults
+    assert short.verdict == "faulty" and short.faults[0].type == "epochs", short.faults
+    assert "batch_size" not in [f.type for f in short.faults[:1]]
     long = _run(tmp_path, "lm200", SAMPLED_BATCHES_LM.replace("STEPS", "200"))
     assert long.verdict == "healthy", long.symptoms

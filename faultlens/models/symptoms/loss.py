@@ -632,7 +632,8 @@ class TooFewSteps(Symptom):
     epochs or iterations. Rule (faultlens): the program finished on its own (not cut short by
     a budget, not crashed) after fewer than 2 * MIN_STEPS (20) recorded steps, with its last
     loss still above half its first: the curve symptoms cannot judge so short a run (they need
-    MIN_STEPS to 2 * MIN_STEPS points)."""
+    MIN_STEPS to 2 * MIN_STEPS points). A short run of 20..99 steps counts when it ended
+    mid-descent and short of the task (``_short_run``)."""
 
     name = "too_few_steps"
     category = "failure"
@@ -643,6 +644,8 @@ class TooFewSteps(Symptom):
         if tv.status != "finished" or tv.meta.get("stop_reason") not in (None, "exit"):
             return []
         s, v = _loss(tv)
+        if 2 * MIN_STEPS <= len(v) < SHORT_RUN:
+            return self._short_run(tv, gf, s, v)
         if not 1 <= len(v) < 2 * MIN_STEPS:
             return []
         first, last = float(v[0]), float(v[-1])
@@ -658,6 +661,39 @@ class TooFewSteps(Symptom):
                                                                 "each batch)" if one_step else ""), 1.0,
                              one_step_epochs=one_step)]
         return []
+
+    def _short_run(self, tv, gf, s, v):
+        """A short complete run (20..99 steps) that ended mid-descent: the loss moved (its last
+        20% at most 90% of its first 10%), the last third of the run still delivered at least a
+        quarter of the whole drop (a converged curve has flattened by then: its last third
+        gives a few percent), and the run did not go far enough (``far_enough``). The 10-window
+        ``still_improving`` rule reads windows of fewer than ten steps here."""
+        head, tail = head_tail(v)
+        share = late_drop_share(v)
+        if not (head > 0 and tail <= 0.9 * head and share is not None and share >= 0.25):
+            return []
+        if far_enough(tv, gf) is not None:
+            return []
+        return [self.hit(int(s[-1]), tv.nodes("loss")[0], float(len(v)),
+                         f"the run ended by itself after {len(v)} training steps while its loss was still "
+                         f"falling ({fmt(head)} -> {fmt(tail)}; the last third of the run gave {share:.0%} "
+                         "of the drop)", 0.9, one_step_epochs=False, short_run=True)]
+
+
+#: runs shorter than this that end by themselves are judged by ``too_few_steps``'s short-run rule
+SHORT_RUN = 100
+
+
+def late_drop_share(v: np.ndarray) -> float | None:
+    """The share of a loss curve's drop (first 10% -> last 20%) that its last third delivered
+    (mean of the second third minus mean of the last third), or None when it did not fall."""
+    n = len(v)
+    third = max(2, n // 3)
+    head, tail = head_tail(v)
+    total = head - tail
+    if n < 6 or total <= 0:
+        return None
+    return float((np.mean(v[-2 * third:-third]) - np.mean(v[-third:])) / total)
 
 
 #: layers whose state or output width is a keyword argument other than ``out_features``
