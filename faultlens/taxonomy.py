@@ -226,6 +226,14 @@ DROPOUT_BN_TYPES: frozenset[str] = frozenset({
 #: Layers that are nonlinear without being activations (pooling by maximum, recurrent and
 #: attention blocks): with :data:`ACTIVATION_LAYERS`, what separates two weight layers in the
 #: features' "consecutive linear layers" count.
+#: Functional ops that are nonlinear though no activation by name: ``x.clamp(min=0)`` is a ReLU
+#: (the jcjohnson/PyTorch "learning PyTorch with examples" networks are written with it), the
+#: others piecewise-linear maps or pooling; a chain of weight layers with one of them between is
+#: no single linear map.
+NONLINEAR_OPS: frozenset[str] = frozenset({
+    "clamp", "clamp_", "clamp_min", "clip", "maximum", "minimum", "max_pool1d", "max_pool2d", "max_pool3d",
+    "adaptive_max_pool1d", "adaptive_max_pool2d"})
+
 NONLINEAR_LAYERS: frozenset[str] = ACTIVATION_LAYERS | {"MaxPool1d", "MaxPool2d", "MaxPool3d", "AdaptiveMaxPool1d",
                                                         "AdaptiveMaxPool2d", "LSTM", "GRU", "RNN",
                                                         "TransformerEncoder", "TransformerEncoderLayer",

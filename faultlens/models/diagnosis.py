@@ -63,6 +63,7 @@ CONTEXT_CORROBORATION = 0.5
 CAPACITY: dict[str, dict[str, float]] = {
     "narrow": {"architecture": 3.5, "activation": 0.3},
     "linear": {"activation": 3.5, "architecture": 0.8},
+    "symmetric": {"weight_initialization": 3.5, "architecture": 0.3},
 }
 
 #: output_range_mismatch: which contract was broken -> scores (replaces the default row)

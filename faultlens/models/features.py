@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from faultlens.taxonomy import ACTIVATION_LAYERS, ACTIVATION_OPS, CRASH_KINDS, LOSS_KINDS, NONLINEAR_LAYERS
+from faultlens.taxonomy import ACTIVATION_LAYERS, ACTIVATION_OPS, CRASH_KINDS, LOSS_KINDS, NONLINEAR_LAYERS, NONLINEAR_OPS
 from faultlens.taxonomy import FEATURE_OPTIMIZERS as OPT_KINDS, REFERENCE_LR as DEFAULT_LR
 from faultlens.taxonomy import WEIGHT_LAYERS as WEIGHT_TYPES
 
@@ -709,7 +709,7 @@ def structure_features(graph) -> dict[str, float]:
     pairs = list(zip(w_idx, w_idx[1:]))
     if pairs:
         linear = sum(1 for a, b in pairs if not any(_kind(i) in NONLINEAR_LAYERS or _is_act(i)
-                                                    for i in seq[a + 1:b]))
+                                                    or _kind(i).lower() in NONLINEAR_OPS for i in seq[a + 1:b]))
         out["static.linear_chain_frac"] = linear / len(pairs)
     acts = [k for k, i in enumerate(seq) if _is_act(i)]
     if acts:

@@ -724,3 +724,46 @@ def test_one_loop_of_sampled_mini_batches_is_not_full_batch_training(tmp_path):
     assert "batch_size" not in [f.type for f in short.faults[:1]]
     long = _run(tmp_path, "lm200", SAMPLED_BATCHES_LM.replace("STEPS", "200"))
     assert long.verdict == "healthy", long.symptoms
+
+
+CLAMP_NET = """
+import torch
+torch.manual_seed(0)
+N, D_in, H, D_out = 64, 100, 50, 10
+x = torch.randn(N, D_in)
+y = torch.randn(N, D_out)
+
+class TwoLayerNet(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.linear1 = torch.nn.Linear(D_in, H)
+        self.linear2 = torch.nn.Linear(H, D_out)
+
+    def forward(self, x):
+        return self.linear2(self.linear1(x).clamp(min=0))
+
+model = TwoLayerNet()
+INIT
+criterion = torch.nn.MSELoss(reduction='sum')
+optimizer = torch.optim.SGD(model.parameters(), lr=1e-4)
+for t in range(500):
+    loss = criterion(model(x), y)
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+"""
+
+
+def test_weights_initialised_to_one_constant_in_a_loop_are_the_init(tmp_path):
+    """Class 8's loop form: ``nn.init.constant_`` over ``model.parameters()`` makes every hidden
+    unit the same unit, so the loss stays at a floor: weight_initialization at the init call,
+    not activation -- ``.clamp(min=0)`` is the network's ReLU, so no linear chain is read."""
+    init = "for p in model.parameters():\n    torch.nn.init.constant_(p, 0.01)"
+    rep = _run(tmp_path, "const", CLAMP_NET.replace("INIT", init))
+    assert rep.verdict == "faulty" and rep.faults[0].type == "weight_initialization", (rep.faults, rep.symptoms)
+    assert 19 in {loc.line for loc in rep.faults[0].locations}
+    assert "activation" not in [f.type for f in rep.faults]        # the clamp is a nonlinearity
+    hit = [s for s in rep.symptoms if s["symptom"] == "capacity_limit"]
+    assert hit and "one constant" in hit[0]["message"]
+    clean = _run(tmp_path, "clamp", CLAMP_NET.replace("INIT", ""))
+    assert clean.verdict == "healthy", clean.symptoms

@@ -674,10 +674,16 @@ class TooFewSteps(Symptom):
             return []
         if far_enough(tv, gf) is not None:
             return []
+        # one optimizer step an epoch (the whole data set in each batch) is why the run is short,
+        # unless the graph shows a lone loop of steps (sampled mini-batches, no batch loop)
+        g = gf.graph
+        lone_loop = g is not None and bool(g.nodes("loop", role="epoch")) and not g.nodes("loop", role="step")
+        one_step = not lone_loop and sum(1 for e in tv.events if e.event == "epoch") >= len(v)
         return [self.hit(int(s[-1]), tv.nodes("loss")[0], float(len(v)),
                          f"the run ended by itself after {len(v)} training steps while its loss was still "
                          f"falling ({fmt(head)} -> {fmt(tail)}; the last third of the run gave {share:.0%} "
-                         "of the drop)", 0.9, one_step_epochs=False, short_run=True)]
+                         "of the drop)" + (" (one batch an epoch: the whole data set in each batch)" if one_step else ""),
+                         0.9, one_step_epochs=one_step, short_run=True)]
 
 
 #: runs shorter than this that end by themselves are judged by ``too_few_steps``'s short-run rule
@@ -694,6 +700,23 @@ def late_drop_share(v: np.ndarray) -> float | None:
     if n < 6 or total <= 0:
         return None
     return float((np.mean(v[-2 * third:-third]) - np.mean(v[-third:])) / total)
+
+
+#: in-place initialisers that set every element of a tensor to one value
+_CONSTANT_INITS = frozenset(("zeros_", "ones_", "constant_", "fill_", "zero_"))
+
+
+def _constant_weight_init(gf: GraphFacts) -> Any:
+    """The graph's first initialisation that sets weights (not only biases) to one constant --
+    ``nn.init.constant_(p, 0.01)`` in a loop over ``model.parameters()`` included -- or None.
+    Units that start equal stay equal (the same gradient each): the layer has the capacity of
+    one unit, the symmetry that random initialisation exists to break (Goodfellow, Bengio and
+    Courville, Deep Learning, 8.4)."""
+    for n in gf.graph.nodes("init"):
+        fn = n.get("fn") or n.get("applied_fn") or ""
+        if fn in _CONSTANT_INITS and "bias" not in str(n.get("target") or ""):
+            return n
+    return None
 
 
 #: layers whose state or output width is a keyword argument other than ``out_features``
@@ -718,8 +741,10 @@ def _narrow_state_layers(gf: GraphFacts) -> list[tuple[Any, float]]:
 @register
 class CapacityLimit(Symptom):
     """The network cannot represent the task: a hidden layer of width 1 or 2 narrower than the
-    output, or a network whose weight layers form one linear chain (no nonlinearity between any
-    of them, so they collapse into one linear map), together with a training-loss floor: the
+    output, weights initialised to one constant (every unit of a layer stays the same unit:
+    ``problem="symmetric"``, read as weight_initialization), or a network whose weight layers
+    form one linear chain (no nonlinearity between any of them, so they collapse into one
+    linear map), together with a training-loss floor: the
     run ended without a good result (``good_result``) and with its loss above a quarter of its
     start. Issue 13's capacity class; the static facts are the structure features of the
     program graph (``faultlens.models.features.structure_features``)."""
@@ -754,6 +779,12 @@ class CapacityLimit(Symptom):
                 return [self.hit(int(s[-1]), layer.id, width,
                                  f"{layer.get('layer_type')} of width {int(width)} before {int(n_out)} outputs, and "
                                  f"the loss stayed at {fmt(tail)} from {fmt(head)}", 1.0, problem="narrow")]
+        sym = _constant_weight_init(gf)
+        if sym is not None:
+            return [self.hit(int(s[-1]), sym.id, 1.0,
+                             f"weights initialised to one constant ({sym.get('fn')}: every unit of a layer computes "
+                             f"the same and gets the same update), and the loss stayed at {fmt(tail)} from "
+                             f"{fmt(head)}", 1.0, problem="symmetric")]
         if structure_features(gf.graph).get("static.linear_chain_frac") == 1.0:
             first = narrowest_hidden_layer(gf.graph, first=True)
             node = first[0].id if first is not None else tv.nodes("loss")[0]
