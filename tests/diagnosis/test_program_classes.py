@@ -767,3 +767,40 @@ def test_weights_initialised_to_one_constant_in_a_loop_are_the_init(tmp_path):
     assert hit and "one constant" in hit[0]["message"]
     clean = _run(tmp_path, "clamp", CLAMP_NET.replace("INIT", ""))
     assert clean.verdict == "healthy", clean.symptoms
+
+
+MSE_ON_INDICES = """
+import torch
+import torch.nn as nn
+from sklearn.datasets import load_iris
+torch.manual_seed(0)
+X, y = load_iris(return_X_y=True)
+X = torch.tensor((X - X.mean(0)) / X.std(0), dtype=torch.float32)
+y = torch.tensor(y)
+net = nn.Sequential(nn.Linear(4, 16), nn.ReLU(), nn.Linear(16, 3))
+loss_fn = LOSS
+opt = torch.optim.Adam(net.parameters(), lr=1e-2)
+for epoch in range(40):
+    perm = torch.randperm(150)
+    for i in range(0, 150, 30):
+        idx = perm[i:i + 30]
+        out = net(X[idx])
+        loss = loss_fn(out, TARGET)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+"""
+
+
+def test_a_regression_loss_given_class_indices_is_the_loss(tmp_path):
+    """Class 3 without a crash: MSELoss between three class scores and the class index (one
+    float per sample, broadcast) trains without error and learns the wrong thing -> the loss,
+    at its construction; the same net with CrossEntropyLoss is healthy."""
+    bad = MSE_ON_INDICES.replace("LOSS", "nn.MSELoss()").replace("TARGET", "y[idx].float().unsqueeze(1)")
+    rep = _run(tmp_path, "mse_idx", bad)
+    assert "regression_loss_on_class_indices" in {s["symptom"] for s in rep.symptoms}, rep.symptoms
+    assert rep.verdict == "faulty" and rep.faults[0].type == "loss_function"
+    assert 10 in {loc.line for loc in rep.faults[0].locations}
+    good = MSE_ON_INDICES.replace("LOSS", "nn.CrossEntropyLoss()").replace("TARGET", "y[idx]")
+    ok = _run(tmp_path, "ce_idx", good)
+    assert "regression_loss_on_class_indices" not in {s["symptom"] for s in ok.symptoms}

@@ -233,3 +233,53 @@ class PreprocessingMismatch(Symptom):
                                  f"{fmt(a)} and mean {fmt(ma)}: they are preprocessed differently", 1.0,
                                  std_ratio=ratio, mean_shift=shift)]
         return []
+
+
+def _output_width(gf) -> int | None:
+    """``out_features`` of the program's last ``nn.Linear`` (the output layer), or None."""
+    g = gf.graph
+    if g is None:
+        return None
+    outs = [n for n in g.nodes("layer") if n.get("layer_type") == "Linear"
+            and isinstance((n.get("args") or {}).get("out_features"), int)]
+    return int((outs[-1].get("args") or {})["out_features"]) if outs else None
+
+
+@register
+class RegressionLossOnClassIndices(Symptom):
+    """A regression loss (MSE/L1/Huber) compares a classifier's C outputs with class indices:
+    the output layer has C >= 3 units (C = 2 with targets of an integer dtype) and the targets
+    are the integers 0..C-1 (every record's smallest and largest target an integer, the smallest
+    of them 0 and the largest exactly C-1), so one index per sample is broadcast against C scores (PyTorch
+    warns "Using a target size that is different to the input size") and the model learns to
+    output the index's value, not a class. Issue 13's class 3 without the crash: the contract of
+    the loss (its documented input and target shapes, PyTorch docs, MSELoss) is broken. Fires on
+    the first record; a defect whatever the curves show."""
+
+    name = "regression_loss_on_class_indices"
+    category = "defect"
+    reliability = 0.9
+    evidence = {"loss_function": 4.0}
+
+    def detect(self, tv, gf):
+        lts = set(gf.loss_types())
+        if not lts or not lts <= REGRESSION_LOSSES:
+            return []
+        c = _output_width(gf)
+        _, isint = finite(*tv.series("target_is_int"))
+        int_dtype = bool(len(isint)) and float(np.median(isint)) == 1.0
+        # two outputs against 0/1 targets is also an autoencoder's or a 2-d regression's picture
+        # of data in [0, 1]: there the targets must be of an integer dtype
+        if c is None or c < 2 or (c == 2 and not int_dtype):
+            return []
+        s_min, tmin = finite(*tv.series("target_min"))
+        _, tmax = finite(*tv.series("target_max"))
+        if not len(tmin) or len(tmin) != len(tmax):
+            return []
+        vals = np.concatenate([tmin, tmax])
+        if not (np.all(vals == np.round(vals)) and vals.min() == 0.0 and vals.max() == float(c - 1)):
+            return []
+        node = gf.losses[0].id if gf.losses else tv.nodes("loss")[0] if tv.nodes("loss") else None
+        return [self.hit(int(s_min[0]), node, float(c),
+                         f"{'/'.join(sorted(lts))} compares {c} outputs with class indices 0..{c - 1} "
+                         "(one index per sample, broadcast against the scores)", 1.0, classes=c)]
