@@ -112,11 +112,17 @@ def crash_scores(crash: dict[str, Any], gf: GraphFacts | None = None) -> dict[st
     than there are classes); "input should be between 0 and 1" is BCELoss fed logits
     (loss_function); a shape or dtype error raised in a regression loss's call (MSELoss given
     class indices) is the loss function's; backward through a freed graph is a loop that
-    carries state (a recurrent hidden state) across iterations without detaching it."""
+    carries state (a recurrent hidden state) across iterations without detaching it; an error
+    raised while a data loop fetched its next batch is the data pipeline's (its transforms)."""
     kind = crash.get("kind") or "other"
     msg = str(crash.get("message") or "")
     if "backward through the graph a second time" in msg:
         return {"training_loop": 3.5, "architecture": 0.3}
+    if _raised_by_the_data_loop(crash, gf):
+        # raised while the ``for`` statement fetched the next batch: the dataset's item or its
+        # transforms (a Normalize for three channels on one-channel images, a missing
+        # ToTensor before collation), not the model
+        return {"data_preprocessing": 3.0, "data": 1.5, "batch_size": 0.3}
     if kind in ("shape_mismatch", "dtype") or "dtype" in msg.lower() or "must match the size" in msg:
         if _crash_loss_type(crash, gf) in _REGRESSION_LOSSES:
             return {"loss_function": 3.5, "data": 0.6, "architecture": 0.4}
@@ -129,6 +135,29 @@ def crash_scores(crash: dict[str, Any], gf: GraphFacts | None = None) -> dict[st
     if "expected scalar type" in msg or "dtype" in msg.lower():
         return CRASH_EVIDENCE["dtype"]
     return CRASH_EVIDENCE.get(kind, CRASH_EVIDENCE["other"])
+
+
+_FRAME = re.compile(r'File "([^"]+)", line (\d+)')
+
+
+def _raised_by_the_data_loop(crash: dict[str, Any], gf: GraphFacts | None) -> bool:
+    """The crash was raised while a loop over a data loader fetched its next batch: one frame
+    of the traceback (or the crash statement) is that loop's ``for`` line -- whatever deeper
+    frames follow (the dataset's ``__getitem__``, its transforms, the collate function) --
+    rather than a statement of the loop's body."""
+    g = gf.graph if gf is not None else None
+    if g is None:
+        return False
+    frames = [(p.replace("\\", "/"), int(ln)) for p, ln in _FRAME.findall(str(crash.get("traceback") or ""))]
+    if crash.get("path") and crash.get("frame_line"):
+        frames.append((str(crash["path"]).replace("\\", "/"), int(crash["frame_line"])))
+    for n in g.nodes("loop"):
+        if not str(n.get("iterates") or "").startswith("dataloader:"):
+            continue
+        path = n.span.path.replace("\\", "/")
+        if any(ln == n.span.line and (p == path or p.endswith("/" + path)) for p, ln in frames):
+            return True
+    return False
 
 
 # exception classes of the crash categories (faultlens.taxonomy.CRASH_CATEGORIES) environment and api

@@ -804,3 +804,87 @@ def test_a_regression_loss_given_class_indices_is_the_loss(tmp_path):
     good = MSE_ON_INDICES.replace("LOSS", "nn.CrossEntropyLoss()").replace("TARGET", "y[idx]")
     ok = _run(tmp_path, "ce_idx", good)
     assert "regression_loss_on_class_indices" not in {s["symptom"] for s in ok.symptoms}
+
+
+PIPELINE_LIB = """
+import torch
+
+
+class Normalize:
+    def __init__(self, mean, std):
+        self.mean = torch.tensor(mean).view(-1, 1, 1)
+        self.std = torch.tensor(std).view(-1, 1, 1)
+
+    def __call__(self, x):
+        return x.sub_(self.mean).div_(self.std)
+"""
+
+FETCH_PROGRAM = """
+import torch
+import torch.nn as nn
+from torch.utils.data import DataLoader, Dataset
+from sklearn.datasets import load_digits
+from pipeline import Normalize
+
+d = load_digits()
+
+
+class Digits(Dataset):
+    def __init__(self, transform):
+        self.x = torch.tensor(d.data / 16.0, dtype=torch.float32).view(-1, 1, 8, 8)
+        self.y = torch.tensor(d.target)
+        self.transform = transform
+
+    def __len__(self):
+        return len(self.y)
+
+    def __getitem__(self, i):
+        return self.transform(self.x[i].clone()), self.y[i]
+
+
+loader = DataLoader(Digits(Normalize(MEAN_STD)), batch_size=64, shuffle=True)
+model = nn.Sequential(nn.Flatten(), nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 10))
+criterion = nn.CrossEntropyLoss()
+optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+for epoch in range(3):
+    for x, y in loader:
+        loss = criterion(model(x), y)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+"""
+
+
+UNEVEN_SAMPLES = """
+import torch
+import torch.nn as nn
+from torch.utils.data import DataLoader
+torch.manual_seed(0)
+samples = [(torch.randn(8, 8 if i % 7 else 7), i % 10) for i in range(640)]
+loader = DataLoader(samples, batch_size=64, shuffle=True)
+model = nn.Sequential(nn.Flatten(), nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 10))
+criterion = nn.CrossEntropyLoss()
+optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+for epoch in range(3):
+    for x, y in loader:
+        loss = criterion(model(x), y)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+"""
+
+
+@pytest.mark.parametrize("where", ["library", "program"])
+def test_a_crash_while_the_data_loop_fetches_a_batch_is_the_preprocessing(tmp_path, where):
+    """Class 3 by the crashing statement's role: an error raised while ``for x, y in loader``
+    fetches the next batch is the data pipeline's, not the model's architecture -- whether it
+    comes from the library (samples of uneven shape that the default collate cannot stack; the
+    loop's line is the program's last frame) or from the program's own Dataset (a
+    three-channel Normalize applied to one-channel images in ``__getitem__``)."""
+    if where == "library":
+        src = UNEVEN_SAMPLES
+    else:
+        src = PIPELINE_LIB + FETCH_PROGRAM.replace("from pipeline import Normalize", "")
+        src = src.replace("MEAN_STD", "(0.5, 0.5, 0.5), (0.5, 0.5, 0.5)")
+    rep = _run(tmp_path, f"fetch_{where}", src)
+    assert rep.verdict == "crashed" and rep.faults[0].type == "data_preprocessing", rep.faults
