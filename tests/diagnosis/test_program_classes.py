@@ -594,6 +594,11 @@ def test_gan_in_tutorial_order_clean_and_with_the_generator_step_missing(tmp_pat
     bad = _run(tmp_path, "gan_d_first_no_g_step", GAN_D_FIRST.replace("        g_optimizer.step()\n", ""))
     assert "missing_update" in {s["symptom"] for s in bad.symptoms}
     assert bad.verdict == "faulty" and bad.faults[0].type == "training_loop", [f.type for f in bad.faults]
+    # located where the generator's update is missing, after its backward (not at the
+    # discriminator's backward, the loop's first one), and patched with the idle optimizer
+    lines = [(loc.role, loc.line) for loc in bad.faults[0].locations]
+    assert ("related", 24) in lines and not any(ln == 19 for _, ln in lines), lines
+    assert bad.faults[0].patch is not None and "+        g_optimizer.step()" in bad.faults[0].patch.diff
 
 
 LSTM_CLASSIFIER = """

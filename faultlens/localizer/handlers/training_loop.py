@@ -4,7 +4,8 @@ Located, per loop symptom: ``accumulating_gradients`` -> the insertion points of
 ``zero_grad`` (before the iteration's training forward, else the loop's first statement; then
 before ``backward``; after the last hand-written update when there is no optimizer object);
 ``missing_update`` -> the ``zero_grad`` between backward and step (reason ``cleared``) or the
-insertion point of ``step`` after backward/clipping; ``eval_mode_missing`` -> before the
+insertion point of ``step`` after the backward that no step follows (a GAN's generator loss), and
+its clipping; ``eval_mode_missing`` -> before the
 no-grad evaluation block; ``train_mode_missing`` -> the epoch loop's first statement.
 Patched: the missing ``optimizer.zero_grad()`` / ``optimizer.step()`` / ``model.eval()`` (plus
 ``model.train()`` at the top of the epoch loop when the program has none) / ``model.train()``
@@ -31,6 +32,23 @@ def _manual_updates(g: Any, loop: Any) -> list[Any]:
     """The hand-written update statements (``w -= lr * w.grad``) of ``loop``, in source order."""
     return sorted((n for n in _calls(g, "step") if n.get("manual") and n.get("loop") == loop.id),
                   key=lambda n: (n.span.end_line, n.span.line))
+
+
+def _unstepped_backward(g: Any) -> Any:
+    """The backward call that no optimizer step follows: the one where a missing ``step()``
+    belongs. Several losses trained in one loop (a GAN's discriminator and generator) each have
+    their backward; the one followed, in its loop and file, by no ``step`` call before the next
+    backward (or the loop's end) is the model whose update is missing. Falls back to the first
+    backward when every backward is followed by a step or the program has one backward."""
+    back = sorted(_calls(g, "backward"), key=lambda n: (n.span.path, n.span.line))
+    steps = _calls(g, "step")
+    for i, b in enumerate(back):
+        nxt = next((o for o in back[i + 1:] if o.span.path == b.span.path and o.get("loop") == b.get("loop")), None)
+        stop = nxt.span.line if nxt is not None else float("inf")
+        if len(back) > 1 and not any(st.span.path == b.span.path and st.get("loop") == b.get("loop")
+                                     and b.span.line < st.span.line < stop for st in steps):
+            return b
+    return _calls(g, "backward")[0] if back else None
 
 
 class TrainingLoop(FaultHandler):
@@ -304,9 +322,8 @@ class TrainingLoop(FaultHandler):
                     zs = [z for z in zs if z.span.path == b0.span.path and b0.span.line < z.span.line < s0.span.line] or zs
                 for z in zs[:1]:
                     c.add_span(z.span, z.id, "misplaced")
-            back = _calls(g, "backward")
-            if back:
-                b = back[0]
+            b = _unstepped_backward(g)
+            if b is not None:
                 ab = resolve_path(g, b.span.path)
                 after = b
                 for cl in (_calls(g, "clip_grad_norm_") + _calls(g, "clip_grad_value_")):
@@ -382,10 +399,14 @@ class TrainingLoop(FaultHandler):
                         return pos[0], [RemoveStmt(mis[0].line), InsertStmt(pos[1], f"{ov}.zero_grad()\n")], \
                             f"move {ov}.zero_grad() from line {mis[0].line} (between backward and step) to line {pos[1]}"
                 return None
-            back = g.nodes("call", method="backward")
-            if ins and back:
+            b0 = _unstepped_backward(g)
+            if ins and b0 is not None:
                 l = ins[0]
-                after = back[0]
+                after = b0
+                idle = next((d.node for d in fault.detections if d.symptom == "missing_update"
+                             and d.details.get("reason") == "idle_optimizer" and d.node in g), None)
+                if idle is not None:  # the optimizer that never stepped is the one to call
+                    ov = var_name(g.node(idle), ov)
                 for cl in g.nodes("call", method="clip_grad_norm_") + g.nodes("call", method="clip_grad_value_"):
                     if cl.span.path == after.span.path and cl.span.line > after.span.line and cl.get("loop") == after.get("loop"):
                         after = cl
