@@ -171,12 +171,18 @@ def _edit_lines(text: str, old: str, new: str, case_id: str) -> tuple[str, list[
     body = [i for i, ln in enumerate(new.split("\n")) if ln.strip()]
     if body:
         return out, [first + i for i in body]
-    # a deletion: the line it was cut from, or the nearest non-blank lines above and below
+    # a deletion: the line it was cut from, or the nearest statement lines above and below (a
+    # comment line is no statement: no tool reports one, and the deleted call belongs between
+    # the statements around it)
     if at > 0 and not text[:at].endswith("\n"):
         return out, [first]
     lines = out.split("\n")
-    above = next((i for i in range(first - 1, 0, -1) if lines[i - 1].strip()), None)
-    below = next((i for i in range(first, len(lines) + 1) if lines[i - 1].strip()), None)
+
+    def code(i: int) -> bool:
+        t = lines[i - 1].strip()
+        return bool(t) and not t.startswith("#")
+    above = next((i for i in range(first - 1, 0, -1) if code(i)), None)
+    below = next((i for i in range(first, len(lines) + 1) if code(i)), None)
     return out, sorted({x for x in (above, below) if x is not None})
 
 

@@ -46,6 +46,9 @@ def test_edit_lines():
     text = "a\nb\n\nc\nd\n"
     assert C._edit_lines(text, "b\n", "B1\nB2\n", "x") == ("a\nB1\nB2\n\nc\nd\n", [2, 3])
     assert C._edit_lines(text, "c\n", "", "x") == ("a\nb\n\nd\n", [2, 4])     # deletion: the lines around it
+    # comment lines are no statements: the statements around the gap are its true lines
+    commented = "a = 1\n# clear the gradients\nz()\n# step\nb = 2\n"
+    assert C._edit_lines(commented, "z()\n", "", "x")[1] == [1, 4]
     assert C._edit_lines(text, "d", "d.x()", "x")[1] == [5]
     with pytest.raises(C.ManifestError, match="occurs 0 times"):
         C._edit_lines(text, "zz", "y", "x")
