@@ -258,3 +258,18 @@ def test_slow_loss_fall_of_a_classifier_that_reached_its_target(tmp_path):
         tb.series("target_max", MODEL, np.full(120, 9.0)).series("target_is_int", MODEL, np.ones(120))
         got = fired(tb, tmp_path, name=f"slow{acc}.sqlite")
         assert ("slow_convergence" in got) is fires, (acc, sorted(got))
+
+
+@pytest.mark.parametrize("n", [15, 40])
+def test_too_few_steps_reads_a_short_run_by_its_descent(tmp_path, n):
+    """A complete run of 10..99 steps whose loss more than halved is judged by its descent: a
+    straight fall to the end (the last third gives ~40% of the drop) is too few steps, a curve
+    that flattened (the same drop done in the first few steps) is not."""
+    t = np.arange(n)
+    still = replace(healthy(n), "loss", LOSS, 600.0 - (350.0 / n) * t)
+    still.scalars.pop(("accuracy", LOSS))
+    hit = fired(still, tmp_path, name=f"still{n}.sqlite").get("too_few_steps")
+    assert hit is not None and hit.details.get("short_run"), hit
+    flat = replace(healthy(n), "loss", LOSS, 250.0 + 350.0 * np.exp(-t / 2.0))
+    flat.scalars.pop(("accuracy", LOSS))
+    assert "too_few_steps" not in fired(flat, tmp_path, name=f"flat{n}.sqlite")

@@ -632,8 +632,8 @@ class TooFewSteps(Symptom):
     epochs or iterations. Rule (faultlens): the program finished on its own (not cut short by
     a budget, not crashed) after fewer than 2 * MIN_STEPS (20) recorded steps, with its last
     loss still above half its first: the curve symptoms cannot judge so short a run (they need
-    MIN_STEPS to 2 * MIN_STEPS points). A short run of 20..99 steps counts when it ended
-    mid-descent and short of the task (``_short_run``)."""
+    MIN_STEPS to 2 * MIN_STEPS points). A short run of 20..99 steps, or of 10..19 whose loss
+    already halved, counts when it ended mid-descent and short of the task (``_short_run``)."""
 
     name = "too_few_steps"
     category = "failure"
@@ -649,6 +649,8 @@ class TooFewSteps(Symptom):
         if not 1 <= len(v) < 2 * MIN_STEPS:
             return []
         first, last = float(v[0]), float(v[-1])
+        if first > 0 and last <= 0.5 * first and len(v) >= MIN_STEPS:
+            return self._short_run(tv, gf, s, v)  # halved already: judged by its descent
         if first > 0 and last > 0.5 * first:
             # a batch loop inside the epoch loop that ran once an epoch: the whole data set in
             # each batch is why the steps are so few
@@ -663,7 +665,7 @@ class TooFewSteps(Symptom):
         return []
 
     def _short_run(self, tv, gf, s, v):
-        """A short complete run (20..99 steps) that ended mid-descent: the loss moved (its last
+        """A short complete run (10..99 steps) that ended mid-descent: the loss moved (its last
         20% at most 90% of its first 10%), the last third of the run still delivered at least a
         quarter of the whole drop (a converged curve has flattened by then: its last third
         gives a few percent), and the run did not go far enough (``far_enough``). The 10-window
