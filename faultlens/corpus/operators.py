@@ -1179,6 +1179,10 @@ def apply_mutant(graph, mutant: Mutant, sources: dict[str, str] | None = None) -
     rel = _file_of(graph.node(mutant.site))  # an operator edits the file of its site
     text = sources[rel] if sources and rel in sources else _read(graph, rel)
     new = apply_edits(text, edits)
+    try:
+        compile(new, "<mutant>", "exec")
+    except SyntaxError as exc:  # e.g. a keyword the call already has
+        raise MutationError(f"mutant does not compile: {exc}") from None
     if new == text:
         raise MutationError(f"{mutant.operator}: the edit changes nothing")
     return {rel: new}
