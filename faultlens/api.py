@@ -202,7 +202,7 @@ def _module_level_calls(text: str) -> set[str]:
 
 def lint_fix_diff(findings: list[Any]) -> str:
     """The lint findings' fixes (``Finding.fix.edits``) as one annotated diff per file."""
-    from faultlens.localizer.edits import annotate, diff_path, unified
+    from faultlens.edits.diff import annotate, diff_path, unified
 
     by_file: dict[str, list[tuple[Any, Any]]] = {}
     for f in findings:

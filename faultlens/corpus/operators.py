@@ -5,7 +5,8 @@ Every operator has a ``name``, a ``fault_type`` (one of :data:`FAULT_TYPES`), a 
 Learning Systems Based on Real Faults", ISSTA 2021), a list of parameter ``variants`` that
 :func:`enumerate_mutants` expands, ``sites(graph)`` — the graph nodes where it applies, found
 through :mod:`faultlens.analyzer` (never by searching text) — and ``edits(graph, site, params)``,
-the libcst edits (:mod:`faultlens.corpus.edits`) that inject the fault.
+the structural edits that inject the fault (built with :mod:`faultlens.corpus.edits`, applied by
+the edit engine, :mod:`faultlens.edits.structural`).
 
 Generated code refers to torch as ``_fl_torch`` (a module-level ``import torch as _fl_torch``
 is added after the program's imports), so mutants never depend on how the program imported
@@ -31,7 +32,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
-from faultlens.corpus.edits import Edit, MutationError, apply_edits
+from faultlens.corpus.edits import MutationError, edit_at
+from faultlens.edits.structural import Prelude, StructuralEdit, apply_edits
 from faultlens.registry import Registry
 from faultlens.taxonomy import DROPOUT_LAYERS, FAULT_TYPES, MUTATION_OPTIMIZERS as OPTIMIZERS, WEIGHT_LAYERS
 from faultlens.taxonomy import POINTWISE_ACTIVATION_LAYERS as ACTIVATION_LAYERS
@@ -96,7 +98,7 @@ class MutationOperator:
     def sites(self, graph) -> list[Site]:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def edits(self, graph, site: Site, params: dict[str, Any]) -> list[Edit]:  # pragma: no cover
+    def edits(self, graph, site: Site, params: dict[str, Any]) -> list[StructuralEdit]:  # pragma: no cover
         raise NotImplementedError
 
     def variants_for(self, graph, site: Site) -> list[dict[str, Any]]:
@@ -252,11 +254,11 @@ class LearningRateScale(MutationOperator):
         f = float(params.get("factor", 10.0))
         mode = site.get("mode")
         if mode == "arg":
-            return [Edit.at("replace_expr", _arg_span(n, "lr", "1"), template=_scale_expr(f))]
+            return [edit_at("replace_expr", _arg_span(n, "lr", "1"), template=_scale_expr(f))]
         if mode == "add":
             lr = self.DEFAULT_LR[n.attrs["optimizer_type"]] * f
-            return [Edit.at("set_kwarg", _expr_span(n), name="lr", code=repr(lr))]
-        return [Edit.at("replace_expr", n.attrs["value_span"], template=_scale_expr(f))]
+            return [edit_at("set_kwarg", _expr_span(n), name="lr", code=repr(lr))]
+        return [edit_at("replace_expr", n.attrs["value_span"], template=_scale_expr(f))]
 
 
 def _batch_sites(graph) -> list[Site]:
@@ -291,7 +293,7 @@ class BatchSizeScale(MutationOperator):
         return _batch_sites(graph)
 
     def edits(self, graph, site, params):
-        return [Edit.at("replace_expr", _batch_span(graph, site),
+        return [edit_at("replace_expr", _batch_span(graph, site),
                         template=_scale_expr(float(params.get("factor", 0.0625)), integer=True))]
 
 
@@ -306,7 +308,7 @@ class DisableBatching(MutationOperator):
         return _batch_sites(graph)
 
     def edits(self, graph, site, params):
-        return [Edit.at("replace_expr", _batch_span(graph, site), template=str(BIG_BATCH))]
+        return [edit_at("replace_expr", _batch_span(graph, site), template=str(BIG_BATCH))]
 
 
 @register
@@ -329,8 +331,8 @@ class EpochsDecrease(MutationOperator):
         n = graph.node(site.node)
         t = _scale_expr(float(params.get("factor", 0.1)), integer=True)
         if site.get("mode") == "hp":
-            return [Edit.at("replace_expr", n.attrs["value_span"], template=t)]
-        return [Edit.at("wrap_range", n.span, template=t)]
+            return [edit_at("replace_expr", n.attrs["value_span"], template=t)]
+        return [edit_at("wrap_range", n.span, template=t)]
 
 
 def _patience_sites(graph) -> list[Site]:
@@ -375,10 +377,10 @@ class PatienceChange(MutationOperator):
         code = repr(int(params.get("value", 0)))
         mode = site.get("mode")
         if mode == "hp":
-            return [Edit.at("replace_expr", n.attrs["value_span"], template=code)]
+            return [edit_at("replace_expr", n.attrs["value_span"], template=code)]
         if mode == "arg":
-            return [Edit.at("replace_expr", _arg_span(n, "patience"), template=code)]
-        return [Edit.at("set_kwarg", _expr_span(n), name="patience", code=code)]
+            return [edit_at("replace_expr", _arg_span(n, "patience"), template=code)]
+        return [edit_at("set_kwarg", _expr_span(n), name="patience", code=code)]
 
 
 # ----------------------------------------------------------------- activations
@@ -413,11 +415,11 @@ class ActivationChange(MutationOperator):
         n = graph.node(site.node)
         to = params.get("to", "sigmoid")
         if site.get("form") == "layer":
-            return [Edit.at("replace_expr", _expr_span(n), template=f"_fl_torch.nn.{ACT_MODULE[to]}" +
-                            ("" if "(" in ACT_MODULE[to] else "()")), Edit(kind="prelude", line=0, code=TORCH_PRELUDE)]
-        return [Edit.at("replace_callee", _expr_span(n), code=ACT_FUNC[to].split("(")[0]),
-                Edit.at("keep_args", _expr_span(n), keep=(0,)),
-                Edit(kind="prelude", line=0, code=TORCH_PRELUDE)]
+            return [edit_at("replace_expr", _expr_span(n), template=f"_fl_torch.nn.{ACT_MODULE[to]}" +
+                            ("" if "(" in ACT_MODULE[to] else "()")), Prelude(TORCH_PRELUDE)]
+        return [edit_at("replace_callee", _expr_span(n), code=ACT_FUNC[to].split("(")[0]),
+                edit_at("keep_args", _expr_span(n), keep=(0,)),
+                Prelude(TORCH_PRELUDE)]
 
 
 @register
@@ -433,10 +435,10 @@ class ActivationRemove(MutationOperator):
     def edits(self, graph, site, params):
         n = graph.node(site.node)
         if site.get("form") == "layer":
-            return [Edit.at("replace_expr", _expr_span(n), template="_fl_torch.nn.Identity()"),
-                    Edit(kind="prelude", line=0, code=TORCH_PRELUDE)]
+            return [edit_at("replace_expr", _expr_span(n), template="_fl_torch.nn.Identity()"),
+                    Prelude(TORCH_PRELUDE)]
         # F.relu(x) -> (x): keep the first argument only, call the identity
-        return [Edit.at("replace_callee", _expr_span(n), code="(lambda _t, *_a, **_k: _t)")]
+        return [edit_at("replace_callee", _expr_span(n), code="(lambda _t, *_a, **_k: _t)")]
 
 
 @register
@@ -454,9 +456,9 @@ class ActivationAdd(MutationOperator):
     def edits(self, graph, site, params):
         n = graph.node(site.node)
         act = ACT_MODULE[params.get("act", "relu")]
-        return [Edit.at("replace_expr", _expr_span(n),
+        return [edit_at("replace_expr", _expr_span(n),
                         template="_fl_torch.nn.Sequential({x}, _fl_torch.nn.%s%s)" % (act, "" if "(" in act else "()")),
-                Edit(kind="prelude", line=0, code=TORCH_PRELUDE)]
+                Prelude(TORCH_PRELUDE)]
 
 
 @register
@@ -480,8 +482,8 @@ class SoftmaxBeforeCrossEntropy(MutationOperator):
 
     def edits(self, graph, site, params):
         n = graph.node(site.node)
-        return [Edit.at("wrap_arg", _expr_span(n), index=0, template="_fl_torch.softmax({x}, dim=-1)"),
-                Edit(kind="prelude", line=0, code=TORCH_PRELUDE)]
+        return [edit_at("wrap_arg", _expr_span(n), index=0, template="_fl_torch.softmax({x}, dim=-1)"),
+                Prelude(TORCH_PRELUDE)]
 
 
 # ----------------------------------------------------------------- regularisation
@@ -503,9 +505,9 @@ class DropoutRate(MutationOperator):
         n = graph.node(site.node)
         p = float(params.get("p", 0.9))
         if site.get("form") == "layer":
-            return [Edit.at("replace_expr", _expr_span(n), template=f"_fl_torch.nn.{site.get('type')}(p={p!r})"),
-                    Edit(kind="prelude", line=0, code=TORCH_PRELUDE)]
-        return [Edit.at("set_kwarg", _expr_span(n), name="p", code=repr(p), extra={"positional": 1})]
+            return [edit_at("replace_expr", _expr_span(n), template=f"_fl_torch.nn.{site.get('type')}(p={p!r})"),
+                    Prelude(TORCH_PRELUDE)]
+        return [edit_at("set_kwarg", _expr_span(n), name="p", code=repr(p), positional=1)]
 
 
 @register
@@ -523,9 +525,9 @@ class DropoutAdd(MutationOperator):
     def edits(self, graph, site, params):
         n = graph.node(site.node)
         p = float(params.get("p", 0.8))
-        return [Edit.at("replace_expr", _expr_span(n),
+        return [edit_at("replace_expr", _expr_span(n),
                         template="_fl_torch.nn.Sequential(_fl_torch.nn.Dropout(p=%r), {x})" % p),
-                Edit(kind="prelude", line=0, code=TORCH_PRELUDE)]
+                Prelude(TORCH_PRELUDE)]
 
 
 @register
@@ -542,7 +544,7 @@ class WeightDecay(MutationOperator):
 
     def edits(self, graph, site, params):
         n = graph.node(site.node)
-        return [Edit.at("set_kwarg", _expr_span(n), name="weight_decay", code=repr(float(params.get("value", 0.5))))]
+        return [edit_at("set_kwarg", _expr_span(n), name="weight_decay", code=repr(float(params.get("value", 0.5))))]
 
 
 # ----------------------------------------------------------------- weights
@@ -570,7 +572,7 @@ class WeightInit(MutationOperator):
         m = graph.node(site.node)
         code = (f"with _fl_torch.no_grad():\n    for _fl_p in {m.attrs['var']}.parameters():\n"
                 f"        {INIT_CODE[params.get('mode', 'zeros')]}\n")
-        return [Edit.at("insert_after", m.span, code=code), Edit(kind="prelude", line=0, code=TORCH_PRELUDE)]
+        return [edit_at("insert_after", m.span, code=code), Prelude(TORCH_PRELUDE)]
 
 
 # ----------------------------------------------------------------- loss
@@ -623,12 +625,12 @@ def _loss_sites(graph, types: Iterable[str] | None = None) -> list[Site]:
     return out
 
 
-def _replace_loss(n, site, code: str) -> list[Edit]:
+def _replace_loss(n, site, code: str) -> list[StructuralEdit]:
     if site.get("functional"):
-        return [Edit.at("replace_callee", _expr_span(n), code=code)]
+        return [edit_at("replace_callee", _expr_span(n), code=code)]
     if code.startswith("(lambda") or code.startswith(_F):
-        return [Edit.at("replace_expr", _expr_span(n), template=code)]
-    return [Edit.at("replace_expr", _expr_span(n), template=code + "()")]
+        return [edit_at("replace_expr", _expr_span(n), template=code)]
+    return [edit_at("replace_expr", _expr_span(n), template=code + "()")]
 
 
 @register
@@ -648,7 +650,7 @@ class LossChange(MutationOperator):
         n = graph.node(site.node)
         alts = LOSS_ALTERNATIVES[site.get("loss")]
         code = alts[params.get("to") or next(iter(alts))]
-        return _replace_loss(n, site, code) + [Edit(kind="prelude", line=0, code=TORCH_PRELUDE)]
+        return _replace_loss(n, site, code) + [Prelude(TORCH_PRELUDE)]
 
 
 @register
@@ -664,7 +666,7 @@ class NLLWithoutLogSoftmax(MutationOperator):
     def edits(self, graph, site, params):
         n = graph.node(site.node)
         code = f"{_F}.nll_loss" if site.get("functional") else "_fl_torch.nn.NLLLoss"
-        return _replace_loss(n, site, code) + [Edit(kind="prelude", line=0, code=TORCH_PRELUDE)]
+        return _replace_loss(n, site, code) + [Prelude(TORCH_PRELUDE)]
 
 
 # ----------------------------------------------------------------- optimizer
@@ -687,9 +689,9 @@ class OptimizerChange(MutationOperator):
         n = graph.node(site.node)
         span = _expr_span(n)
         keep = (0, 1, "params", "lr")
-        return [Edit.at("replace_callee", span, code=f"_fl_torch.optim.{params.get('to', 'SGD')}"),
-                Edit.at("keep_args", span, keep=keep),
-                Edit(kind="prelude", line=0, code=TORCH_PRELUDE)]
+        return [edit_at("replace_callee", span, code=f"_fl_torch.optim.{params.get('to', 'SGD')}"),
+                edit_at("keep_args", span, keep=keep),
+                Prelude(TORCH_PRELUDE)]
 
 
 @register
@@ -709,7 +711,7 @@ class GradientClipping(MutationOperator):
         c = graph.node(site.node)
         code = (f"_fl_torch.nn.utils.clip_grad_norm_([_fl_q for _fl_g in {site.get('opt')}.param_groups "
                 f"for _fl_q in _fl_g['params']], {float(params.get('max_norm', 1e-3))!r})\n")
-        return [Edit.at("insert_before", c.span, code=code), Edit(kind="prelude", line=0, code=TORCH_PRELUDE)]
+        return [edit_at("insert_before", c.span, code=code), Prelude(TORCH_PRELUDE)]
 
 
 # ----------------------------------------------------------------- training loop
@@ -731,7 +733,7 @@ class _DropCall(MutationOperator):
         return out
 
     def edits(self, graph, site, params):
-        return [Edit.at("remove_stmt", graph.node(site.node).span)]
+        return [edit_at("remove_stmt", graph.node(site.node).span)]
 
 
 @register
@@ -909,9 +911,9 @@ class DataFault(MutationOperator):
         n = graph.node(site.node)
         mode = params.get("mode", "label_noise")
         frac = DATA_MODES[mode][1]
-        helper = Edit(kind="prelude", line=0, code=DATA_HELPER)
+        helper = Prelude(DATA_HELPER)
         if site.get("form") == "loader":
-            return [Edit.at("replace_expr", _arg_span(n, "dataset", "0"),
+            return [edit_at("replace_expr", _arg_span(n, "dataset", "0"),
                             template="_fl_corrupt({x}, %r, %r)" % (mode, frac)), helper]
         x, y = site.get("x"), site.get("y")
         if mode in ("label_noise", "shuffled_labels"):
@@ -920,7 +922,7 @@ class DataFault(MutationOperator):
             code = f"{x} = _fl_corrupt({x}, {mode!r}, {frac!r}, role='inputs')\n"
         else:
             code = f"{x}, {y} = _fl_corrupt(({x}, {y}), {mode!r}, {frac!r}, role='pair')\n"
-        return [Edit.at("insert_before", n.span, code=code), helper]
+        return [edit_at("insert_before", n.span, code=code), helper]
 
 
 @register
@@ -987,8 +989,8 @@ class WidthChange(MutationOperator):
         sa = _arg_span(a, "out_features", "out_channels", "1")
         sb = _arg_span(b, "in_features", "in_channels", "0")
         if sa == sb:
-            return [Edit.at("replace_expr", sa, template=t)]
-        return [Edit.at("replace_expr", sa, template=t), Edit.at("replace_expr", sb, template=t)]
+            return [edit_at("replace_expr", sa, template=t)]
+        return [edit_at("replace_expr", sa, template=t), edit_at("replace_expr", sb, template=t)]
 
 
 def _square_layers(graph) -> list:
@@ -1012,8 +1014,8 @@ class LayerRemove(MutationOperator):
         return [Site(n.id) for n in _square_layers(graph)]
 
     def edits(self, graph, site, params):
-        return [Edit.at("replace_expr", _expr_span(graph.node(site.node)), template="_fl_torch.nn.Identity()"),
-                Edit(kind="prelude", line=0, code=TORCH_PRELUDE)]
+        return [edit_at("replace_expr", _expr_span(graph.node(site.node)), template="_fl_torch.nn.Identity()"),
+                Prelude(TORCH_PRELUDE)]
 
 
 @register
@@ -1027,9 +1029,9 @@ class LayerDuplicate(MutationOperator):
         return [Site(n.id) for n in _square_layers(graph)]
 
     def edits(self, graph, site, params):
-        return [Edit.at("replace_expr", _expr_span(graph.node(site.node)),
+        return [edit_at("replace_expr", _expr_span(graph.node(site.node)),
                         template="_fl_torch.nn.Sequential({x}, {x})"),
-                Edit(kind="prelude", line=0, code=TORCH_PRELUDE)]
+                Prelude(TORCH_PRELUDE)]
 
 
 # positional index of ``bias`` in the constructors (torch.nn.Linear(in, out, bias);
@@ -1070,11 +1072,11 @@ def _bias_sites(graph, want: bool) -> list[Site]:
     return out
 
 
-def _set_bias(n, value: bool) -> list[Edit]:
+def _set_bias(n, value: bool) -> list[StructuralEdit]:
     span = _arg_span(n, "bias", str(BIAS_POSITION[n.attrs["layer_type"]]))
     if span is not None:
-        return [Edit.at("replace_expr", span, template=repr(value))]
-    return [Edit.at("set_kwarg", _expr_span(n), name="bias", code=repr(value))]
+        return [edit_at("replace_expr", span, template=repr(value))]
+    return [edit_at("set_kwarg", _expr_span(n), name="bias", code=repr(value))]
 
 
 @register
@@ -1159,7 +1161,7 @@ def _read(graph, rel: str) -> str:
     root = getattr(graph, "root", ".") or "."
     path = rel if os.path.isabs(rel) else os.path.join(root, rel)
     with open(path, encoding="utf-8") as fh:
-        return fh.read()  # (small files; the parsed form is cached in faultlens.corpus.edits)
+        return fh.read()  # (small files; the parsed form is cached in faultlens.edits.structural)
 
 
 def apply_mutant(graph, mutant: Mutant, sources: dict[str, str] | None = None) -> dict[str, str]:
@@ -1172,18 +1174,18 @@ def apply_mutant(graph, mutant: Mutant, sources: dict[str, str] | None = None) -
     if mutant.site not in graph:
         raise MutationError(f"{mutant.operator}: site {mutant.site!r} is not in the program graph")
     edits = op.edits(graph, site, mutant.param_dict)
-    site_file = _file_of(graph.node(mutant.site))
-    by_file: dict[str, list[Edit]] = {}
-    for e in edits:
-        by_file.setdefault(e.extra.get("path", site_file), []).append(e)
-    out = {}
-    for rel, file_edits in by_file.items():
-        text = sources[rel] if sources and rel in sources else _read(graph, rel)
-        new = apply_edits(text, file_edits)
-        if new == text:
-            raise MutationError(f"{mutant.operator}: the edit changes nothing")
-        out[rel] = new
-    return out
+    if not edits:
+        return {}
+    rel = _file_of(graph.node(mutant.site))  # an operator edits the file of its site
+    text = sources[rel] if sources and rel in sources else _read(graph, rel)
+    new = apply_edits(text, edits)
+    try:
+        compile(new, "<mutant>", "exec")
+    except SyntaxError as exc:  # e.g. a keyword the call already has
+        raise MutationError(f"mutant does not compile: {exc}") from None
+    if new == text:
+        raise MutationError(f"{mutant.operator}: the edit changes nothing")
+    return {rel: new}
 
 
 def mutant_from_spec(graph, operator: str, params: dict[str, Any], site: str | None = None) -> Mutant:

@@ -19,7 +19,7 @@ def main(argv: list[str]) -> int:
     die_with_parent()  # a killed `faultlens run` must not leave the training running
     if cfg.get("parent_pid") and os.getppid() != cfg["parent_pid"]:
         return 1  # the parent died before the death signal was armed
-    from faultlens.instrumenter.rewrite import Edit, Rewrite
+    from faultlens.instrumenter.rewrite import ProbeSite, Rewrite
     from faultlens.instrumenter.runner import execute
 
     graph = None
@@ -30,7 +30,7 @@ def main(argv: list[str]) -> int:
     with open(cfg["exec_source"], encoding="utf-8") as fh:
         exec_code = fh.read()
     rw = Rewrite(path=cfg["program"], code=exec_code, exec_code=exec_code,
-                 edits=[Edit(0, "watch", n, "") for n in cfg.get("watch_nodes") or []])
+                 edits=[ProbeSite(0, "watch", n, "") for n in cfg.get("watch_nodes") or []])
     res = execute(cfg["path"], cfg["argv"], cfg["trace_path"], graph=graph, max_steps=cfg["max_steps"],
                   max_seconds=cfg["max_seconds"], curvature=cfg["curvature"], seed=cfg["seed"],
                   cwd=cfg["cwd"], early_stop=cfg["early_stop"], rewrite=rw, tee=False,

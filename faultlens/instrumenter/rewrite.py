@@ -46,9 +46,12 @@ LOOP_FN = {"epoch": "epochs", "step": "iterations"}
 
 
 @dataclass
-class Edit:
+class ProbeSite:
+    """A record of one probe the rewrite inserted (reported in ``rewrite.json``; the rewrite
+    itself is made by the transformer below, not by applying these)."""
+
     line: int
-    kind: str        # watch | call_loss | epochs | import
+    kind: str        # watch | call_loss | epochs | iterations | import
     node: str | None
     text: str
 
@@ -61,7 +64,7 @@ class Rewrite:
     path: str
     code: str                   # the standalone rewritten program (imports the runtime)
     exec_code: str              # the same without the runtime import (the runner injects it)
-    edits: list[Edit] = field(default_factory=list)
+    edits: list[ProbeSite] = field(default_factory=list)  # the probes inserted
     skipped: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -123,7 +126,7 @@ class _Transformer(cst.CSTTransformer):
         self.after = after
         self.calls = calls
         self.loops = loops
-        self.edits: list[Edit] = []
+        self.edits: list[ProbeSite] = []
         self.done_after: set[int] = set()
 
     def _pos(self, node):
@@ -150,7 +153,7 @@ class _Transformer(cst.CSTTransformer):
                                       equal=cst.AssignEqual(cst.SimpleWhitespace(""), cst.SimpleWhitespace("")))],
                     )
                     extra.append(cst.Expr(call))
-                    self.edits.append(Edit(line, "watch", nid, cst.Module([]).code_for_node(call)))
+                    self.edits.append(ProbeSite(line, "watch", nid, cst.Module([]).code_for_node(call)))
         if not extra:
             return updated
         body = list(updated.body)
@@ -183,7 +186,7 @@ class _Transformer(cst.CSTTransformer):
         args.append(cst.Arg(_node_str(nid), keyword=cst.Name("node"),
                             equal=cst.AssignEqual(cst.SimpleWhitespace(""), cst.SimpleWhitespace(""))))
         new = cst.Call(func=cst.Attribute(cst.Name(RUNTIME), cst.Name("call_loss")), args=args)
-        self.edits.append(Edit(pos.line, "call_loss", nid, cst.Module([]).code_for_node(new)))
+        self.edits.append(ProbeSite(pos.line, "call_loss", nid, cst.Module([]).code_for_node(new)))
         return new
 
     def leave_For(self, original, updated):
@@ -197,7 +200,7 @@ class _Transformer(cst.CSTTransformer):
                   cst.Arg(_node_str(nid), keyword=cst.Name("node"),
                           equal=cst.AssignEqual(cst.SimpleWhitespace(""), cst.SimpleWhitespace("")))],
         )
-        self.edits.append(Edit(pos.line, fn, nid, cst.Module([]).code_for_node(new_iter)))
+        self.edits.append(ProbeSite(pos.line, fn, nid, cst.Module([]).code_for_node(new_iter)))
         return updated.with_changes(iter=new_iter)
 
 
@@ -270,7 +273,7 @@ def rewrite_source(source: str, graph: Any = None, relpath: str | None = None,
         pos_mod = MetadataWrapper(new, unsafe_skip_copy=True)
         positions = pos_mod.resolve(PositionProvider)
         first_line = positions[pos_mod.module.body[where]].start.line
-    edits.insert(0, Edit(first_line, "import", None, IMPORT_STMT))
+    edits.insert(0, ProbeSite(first_line, "import", None, IMPORT_STMT))
     return Rewrite(path=path, code=with_import.code, exec_code=exec_code, edits=edits, skipped=skipped)
 
 

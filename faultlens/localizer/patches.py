@@ -4,7 +4,7 @@
 
 The edit comes from the fault type's handler (:mod:`faultlens.localizer.handlers`):
 ``handler.patch(fault, graph, trace_view, locations)`` returns an edit plan (the file, its
-:mod:`faultlens.localizer.edits` edits, a description) or a :class:`CommandLine` fix;
+:mod:`faultlens.edits.structural` edits, a description) or a :class:`CommandLine` fix;
 ``make_patch`` applies the edits, annotates and diffs the result.
 
 What each fault type gets is written on its handler (one module per type under
@@ -17,7 +17,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from faultlens.localizer.edits import EditError, annotate, apply_edits, diff_path, unified
+from faultlens.edits.diff import annotate, diff_path, unified
+from faultlens.edits.structural import EditError, apply_edits
 from faultlens.localizer.handlers import handler_for
 
 

@@ -1,7 +1,7 @@
 """libcst position-addressed edits."""
 import pytest
 
-from faultlens.corpus.edits import Edit, MutationError, apply_edits
+from faultlens.corpus.edits import MutationError, apply_edits, edit as Edit
 
 SRC = '''import torch
 x = foo(1, lr=0.1)

@@ -10,7 +10,8 @@ import pytest
 
 from faultlens.analyzer import build_graph
 from faultlens.localizer import localize
-from faultlens.localizer.edits import InsertStmt, RemoveArg, ReplaceExpr, annotate, apply_edits, unified
+from faultlens.edits.diff import annotate, unified
+from faultlens.edits.structural import InsertStmt, RemoveArg, ReplaceExpr, apply_edits
 from faultlens.localizer.patches import make_patch, round_down
 from faultlens.models.diagnosis import FaultCandidate
 from faultlens.models.symptoms import Detection

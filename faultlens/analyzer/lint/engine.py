@@ -192,12 +192,14 @@ _FINGERPRINT: str | None = None
 
 
 def code_fingerprint() -> str:
-    """Hash of faultlens' version and the analyzer + lint sources (rule set included)."""
+    """Hash of faultlens' version and the analyzer + lint sources (rule set included) and the
+    edit engine's (fixes are rendered and stored with it)."""
     global _FINGERPRINT
     if _FINGERPRINT is None:
         h = hashlib.sha256(__version__.encode())
         base = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # faultlens/analyzer
-        for dirpath, dirnames, filenames in os.walk(base):
+        edits = os.path.join(os.path.dirname(base), "edits")  # faultlens/edits
+        for dirpath, dirnames, filenames in (*os.walk(base), *os.walk(edits)):
             dirnames[:] = sorted(d for d in dirnames if d != "__pycache__")
             for fn in sorted(filenames):
                 if fn.endswith(".py"):

@@ -1,40 +1,22 @@
-"""Plain data produced by lint rules: :class:`Finding`, :class:`Fix` and :class:`Edit`.
+"""Plain data produced by lint rules: :class:`Finding`, :class:`Fix` and :class:`Edit` (the edit
+engine's :class:`~faultlens.edits.text.TextEdit`).
 
 Only the standard library is imported here: the cached (warm) lint path reads findings back
 from JSON without importing libcst or networkx.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
+
+from faultlens.edits.text import TextEdit
 
 SEVERITIES = ("error", "warning", "info")
 SEVERITY_RANK = {"info": 0, "warning": 1, "error": 2}
 
 
-@dataclass(frozen=True)
-class Edit:
-    """Replace the text between two positions of ``path`` with ``text``.
-
-    Positions follow the graph's :class:`~faultlens.analyzer.graph.Span` convention: lines and
-    columns are 1-based and ``(end_line, end_column)`` points one past the last replaced
-    character. An insertion has ``(line, column) == (end_line, end_column)``.
-    """
-
-    path: str
-    line: int
-    column: int
-    end_line: int
-    end_column: int
-    text: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "Edit":
-        return cls(d["path"], int(d["line"]), int(d["column"]), int(d["end_line"]),
-                   int(d["end_column"]), d["text"])
+#: a fix's edit: a text-range replacement of the edit engine (positions as the graph's Span)
+Edit = TextEdit
 
 
 @dataclass(frozen=True)

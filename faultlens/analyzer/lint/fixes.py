@@ -3,21 +3,21 @@
 Rules express a fix as a libcst transformation of the flagged expression or statement: the
 source text of the span is parsed with libcst (``parse_expression`` / ``parse_statement``),
 changed with ``with_changes`` / node replacement, and rendered back with
-``Module.code_for_node``; the result is stored as a plain :class:`Edit` (text + span) so it can
-be cached and shipped between processes. :func:`apply_fixes` splices non-overlapping edits
-into a file and checks that the result still parses; :func:`unified_diff` renders a
-``git apply``-able patch.
+``Module.code_for_node``; the result is stored as a plain :class:`Edit` (text + span, the edit
+engine's :class:`~faultlens.edits.text.TextEdit`) so it can be cached and shipped between
+processes. :func:`apply_fixes` splices non-overlapping edits into a file
+(:func:`~faultlens.edits.text.apply_text_edits`) and checks that the result still parses;
+``faultlens lint --diff`` renders them with :func:`faultlens.edits.diff.unified_diff`.
 
 libcst is imported lazily: the warm (cached) lint path never loads it.
 """
 from __future__ import annotations
 
 import ast
-import difflib
 from typing import Callable, Iterable
 
 from faultlens.analyzer.lint.finding import Edit, Finding, Fix
-from faultlens.analyzer.pysyntax import split_lines
+from faultlens.edits.text import apply_text_edits
 
 
 def _cst():
@@ -27,8 +27,8 @@ def _cst():
 
 
 def render(node) -> str:
-    cst = _cst()
-    return cst.Module(body=[]).code_for_node(node)
+    from faultlens.edits.structural import render as render_node
+    return render_node(node)
 
 
 def rewrite_expression(path: str, span: tuple[int, int, int, int], text: str,
@@ -83,13 +83,8 @@ def add_keyword(node, keyword: str, value_code: str):
         return None
     if any(a.keyword is not None and a.keyword.value == keyword for a in node.args):
         return None
-    args = list(node.args)
-    if args and args[-1].comma is cst.MaybeSentinel.DEFAULT:
-        args[-1] = args[-1].with_changes(comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")))
-    args.append(cst.Arg(value=cst.parse_expression(value_code), keyword=cst.Name(keyword),
-                        equal=cst.AssignEqual(whitespace_before=cst.SimpleWhitespace(""),
-                                              whitespace_after=cst.SimpleWhitespace(""))))
-    return node.with_changes(args=args)
+    from faultlens.edits.structural import append_kwarg
+    return append_kwarg(node, keyword, value_code)
 
 
 def rename_callee(node, new_last: str):
@@ -122,50 +117,6 @@ def delete_lines(path: str, line: int, end_line: int) -> Edit:
 
 
 # ---------------------------------------------------------------------- application
-def _offsets(text: str) -> list[int]:
-    offs = [0]
-    for ln in split_lines(text, keepends=True):
-        offs.append(offs[-1] + len(ln))
-    return offs
-
-
-def _index(offs: list[int], text: str, line: int, col: int) -> int:
-    if line - 1 >= len(offs) - 1:
-        return len(text)
-    return min(offs[line - 1] + col - 1, len(text))
-
-
-def apply_edits(text: str, edits: Iterable[Edit]) -> tuple[str, int]:
-    """Apply edits (first come, first served); an edit overlapping one already accepted is
-    rejected, an identical duplicate is accepted once. Returns the new text and the number of
-    rejected edits."""
-    offs = _offsets(text)
-    chosen: list[tuple[int, int, Edit]] = []
-    rejected = 0
-    for e in edits:
-        a, b = _index(offs, text, e.line, e.column), _index(offs, text, e.end_line, e.end_column)
-        if b < a:
-            rejected += 1
-            continue
-        dup = clash = False
-        for ca, cb, ce in chosen:
-            if (a, b) == (ca, cb):
-                if ce.text == e.text:
-                    dup = True
-                else:
-                    clash = True
-            elif (a < cb and ca < b) or (a == b and ca < a < cb) or (ca == cb and a < ca < b):
-                clash = True
-        if clash:
-            rejected += 1
-        elif not dup:
-            chosen.append((a, b, e))
-    out = text
-    for a, b, e in sorted(chosen, key=lambda t: (t[0], t[1]), reverse=True):
-        out = out[:a] + e.text + out[b:]
-    return out, rejected
-
-
 def apply_fixes(text: str, findings: Iterable[Finding], path: str) -> tuple[str, list[Finding]]:
     """Apply the fixes of ``findings`` whose edits all target ``path``; a fix is kept only if
     the file still parses afterwards. Returns the new text and the findings fixed."""
@@ -176,7 +127,7 @@ def apply_fixes(text: str, findings: Iterable[Finding], path: str) -> tuple[str,
         # edits are positioned against the original text: apply this fix together with
         # those already accepted, on the original
         trial_edits = [e for g in fixed for e in g.fix.edits] + list(f.fix.edits)
-        new, rejected = apply_edits(text, trial_edits)
+        new, rejected = apply_text_edits(text, trial_edits)
         if rejected:
             continue
         try:
@@ -186,17 +137,3 @@ def apply_fixes(text: str, findings: Iterable[Finding], path: str) -> tuple[str,
         current = new
         fixed.append(f)
     return current, fixed
-
-
-def unified_diff(path: str, before: str, after: str) -> str:
-    """A ``git apply``-able unified diff of one file (``a/`` and ``b/`` prefixes)."""
-    if before == after:
-        return ""
-    a_lines = split_lines(before, keepends=True)
-    b_lines = split_lines(after, keepends=True)
-    out = [f"--- a/{path}\n", f"+++ b/{path}\n"]
-    for line in list(difflib.unified_diff(a_lines, b_lines, n=3))[2:]:
-        if not line.endswith("\n"):
-            line += "\n\\ No newline at end of file\n"
-        out.append(line)
-    return "".join(out)

@@ -176,7 +176,8 @@ def to_sarif(report, rules) -> str:
 def to_diff(findings: list[Finding]) -> tuple[str, int]:
     """Unified diff of every applicable fix (``git apply``-able from the current directory);
     returns the diff and the number of findings it fixes."""
-    from faultlens.analyzer.lint.fixes import apply_fixes, unified_diff
+    from faultlens.analyzer.lint.fixes import apply_fixes
+    from faultlens.edits.diff import unified_diff
 
     by_path: dict[str, list[Finding]] = {}
     for f in findings:

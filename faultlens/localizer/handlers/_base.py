@@ -19,7 +19,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from faultlens.localizer.patches import CommandLine
 
 #: what ``FaultHandler.patch`` returns for a source edit: (the file's absolute path, the
-#: :mod:`faultlens.localizer.edits` edits, a one-line description)
+#: :mod:`faultlens.edits.structural` edits, a one-line description)
 EditPlan = tuple[str, list, str]
 
 

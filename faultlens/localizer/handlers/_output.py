@@ -7,7 +7,7 @@ import ast
 
 from faultlens.localizer import resolve_path
 from faultlens.localizer import source as src
-from faultlens.localizer.edits import RemoveArg, ReplaceExpr
+from faultlens.edits.structural import RemoveArg, ReplaceExpr
 from faultlens.localizer.handlers._base import EditPlan
 from faultlens.localizer.handlers._common import graph_node
 

@@ -9,7 +9,7 @@ from typing import Any
 from faultlens.analyzer.reads import read_elsewhere
 from faultlens.localizer import _hp_definitions, resolve_path
 from faultlens.localizer import source as src
-from faultlens.localizer.edits import ReplaceExpr
+from faultlens.edits.structural import ReplaceExpr
 from faultlens.localizer.handlers._base import EditPlan
 from faultlens.localizer.patches import CommandLine, fmt_num
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from faultlens.localizer import Collector, resolve_path
 from faultlens.localizer import source as src
-from faultlens.localizer.edits import InsertStmt
+from faultlens.edits.structural import InsertStmt
 from faultlens.localizer.handlers._base import EditPlan, Example, FaultHandler
 from faultlens.localizer.handlers._common import graph_node, locate_data
 from faultlens.localizer.patches import CommandLine

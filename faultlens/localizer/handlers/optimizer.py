@@ -10,7 +10,7 @@ import ast
 
 from faultlens.localizer import Collector, resolve_path
 from faultlens.localizer import source as src
-from faultlens.localizer.edits import AddKwarg, ReplaceExpr
+from faultlens.edits.structural import AddKwarg, ReplaceExpr
 from faultlens.localizer.handlers._base import EditPlan, Example, FaultHandler
 from faultlens.localizer.handlers._common import optimizers_that_ran, var_name
 from faultlens.localizer.patches import CommandLine

@@ -11,7 +11,7 @@ import ast
 
 from faultlens.localizer import Collector, resolve_path
 from faultlens.localizer import source as src
-from faultlens.localizer.edits import AddKwarg, ReplaceExpr
+from faultlens.edits.structural import AddKwarg, ReplaceExpr
 from faultlens.localizer.handlers._base import EditPlan, Example, FaultHandler
 from faultlens.localizer.handlers._common import add_hp, optimizers_that_ran
 from faultlens.localizer.handlers._values import replace_value

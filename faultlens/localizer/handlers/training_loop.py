@@ -18,7 +18,7 @@ from typing import Any
 
 from faultlens.localizer import Collector, resolve_path
 from faultlens.localizer import source as src
-from faultlens.localizer.edits import InsertStmt, RemoveStmt
+from faultlens.edits.structural import InsertStmt, RemoveStmt
 from faultlens.localizer.handlers._base import EditPlan, Example, FaultHandler
 from faultlens.localizer.handlers._common import graph_node, var_name
 from faultlens.localizer.patches import CommandLine

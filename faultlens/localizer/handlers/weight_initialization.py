@@ -10,7 +10,7 @@ import ast
 
 from faultlens.localizer import Collector, resolve_path
 from faultlens.localizer import source as src
-from faultlens.localizer.edits import ReplaceExpr
+from faultlens.edits.structural import ReplaceExpr
 from faultlens.localizer.handlers._base import EditPlan, Example, FaultHandler
 from faultlens.localizer.patches import CommandLine
 
