@@ -48,18 +48,32 @@ def rewrite_expression(path: str, span: tuple[int, int, int, int], text: str,
 
 
 def unwrap_call(node):
-    """``F.softmax(x, dim=1)`` -> ``x`` ; ``x.softmax(1)`` -> ``x`` ; ``torch.sigmoid(z)`` -> ``z``.
-    Returns None when the call shape is not recognised."""
+    """``F.softmax(x, dim=1)`` -> ``x`` ; ``x.softmax(1)`` -> ``x`` ; ``torch.sigmoid(z)`` -> ``z`` ;
+    ``self.softmax(x)`` (a softmax layer called) -> ``x``. Returns None when the call shape is not
+    recognised. A method call on a tensor takes only dimensions (integer literals or keywords);
+    a call whose first positional argument is anything else passes the tensor in, so that
+    argument is what remains."""
     cst = _cst()
     if not isinstance(node, cst.Call):
         return None
     func = node.func
     if isinstance(func, cst.Attribute) and not _is_module_ref(func.value):
+        first = next((a.value for a in node.args if a.keyword is None), None)
+        if first is not None and not _is_int_literal(first):
+            return first  # a layer held in an attribute, called on its input
         return func.value
     for arg in node.args:
         if arg.keyword is None or arg.keyword.value == "input":
             return arg.value
     return None
+
+
+def _is_int_literal(node) -> bool:
+    """``1`` or ``-1``: a dimension argument."""
+    cst = _cst()
+    if isinstance(node, cst.UnaryOperation) and isinstance(node.operator, cst.Minus):
+        node = node.expression
+    return isinstance(node, cst.Integer)
 
 
 def _is_module_ref(node) -> bool:

@@ -96,6 +96,53 @@ class SoftmaxBeforeCrossEntropy(LintRule):
             """, note="softmax inline in the training loop, functional loss"),
         Invalid("""
             import torch
+            import torch.nn as nn
+
+            class Net(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.fc = nn.Linear(4, 3)
+                    self.softmax = nn.Softmax(dim=1)
+
+                def forward(self, x):
+                    x = self.fc(x)
+                    return self.softmax(x)
+
+            model = Net()
+            criterion = nn.CrossEntropyLoss()
+            optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+            x, y = torch.randn(8, 4), torch.randint(0, 3, (8,))
+            for epoch in range(10):
+                optimizer.zero_grad()
+                loss = criterion(model(x), y)
+                loss.backward()
+                optimizer.step()
+            """, line=8, fixed="""
+            import torch
+            import torch.nn as nn
+
+            class Net(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.fc = nn.Linear(4, 3)
+                    self.softmax = nn.Softmax(dim=1)
+
+                def forward(self, x):
+                    x = self.fc(x)
+                    return x
+
+            model = Net()
+            criterion = nn.CrossEntropyLoss()
+            optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+            x, y = torch.randn(8, 4), torch.randint(0, 3, (8,))
+            for epoch in range(10):
+                optimizer.zero_grad()
+                loss = criterion(model(x), y)
+                loss.backward()
+                optimizer.step()
+            """, note="a softmax layer held in an attribute, called at the end of forward"),
+        Invalid("""
+            import torch
             from torch import nn
 
             net = nn.Sequential(nn.Linear(8, 32), nn.ReLU(), nn.Linear(32, 4), nn.Softmax(dim=1))
