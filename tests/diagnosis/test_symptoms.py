@@ -273,3 +273,14 @@ def test_too_few_steps_reads_a_short_run_by_its_descent(tmp_path, n):
     flat = replace(healthy(n), "loss", LOSS, 250.0 + 350.0 * np.exp(-t / 2.0))
     flat.scalars.pop(("accuracy", LOSS))
     assert "too_few_steps" not in fired(flat, tmp_path, name=f"flat{n}.sqlite")
+
+
+def test_too_few_steps_does_not_read_a_settling_blow_up_as_a_cut_descent(tmp_path):
+    """A learning rate far too high: the loss leaps from 0.7 to hundreds and falls back over a
+    short run. Its last third still falls steeply, but that is the blow-up settling."""
+    n = 60
+    t = np.arange(n)
+    v = np.concatenate([[0.7], 300.0 * np.exp(-t[1:] / 20.0)])
+    tb = replace(healthy(n), "loss", LOSS, v)
+    tb.scalars.pop(("accuracy", LOSS))
+    assert "too_few_steps" not in fired(tb, tmp_path)
