@@ -666,8 +666,9 @@ class TooFewSteps(Symptom):
 
     def _short_run(self, tv, gf, s, v):
         """A short complete run (10..99 steps) that ended mid-descent: the loss moved (its last
-        20% at most 90% of its first 10%) without first rising above twice its first value (a
-        blow-up that settles is the learning rate's, not a cut descent), the last third of the run still delivered at least a
+        20% at most 90% of its first 10%) without staying above twice its first value for more than
+        a tenth of the run (a blow-up that settles is the learning rate's, not a cut descent; one
+        early bump of an adaptive optimizer is not one), the last third of the run still delivered at least a
         quarter of the whole drop (a converged curve has flattened by then: its last third
         gives a few percent), and the run did not go far enough (``far_enough``). The 10-window
         ``still_improving`` rule reads windows of fewer than ten steps here."""
@@ -675,8 +676,8 @@ class TooFewSteps(Symptom):
         share = late_drop_share(v)
         if not (head > 0 and tail <= 0.9 * head and share is not None and share >= 0.25):
             return []
-        if float(np.max(v)) > 2.0 * float(v[0]):
-            return []  # it rose far above its start first: a blow-up settling, not a cut descent
+        if float(np.mean(v > 2.0 * float(v[0]))) > 0.1:
+            return []  # it stayed far above its start for a while: a blow-up settling, not a cut descent
         if far_enough(tv, gf) is not None:
             return []
         # one optimizer step an epoch (the whole data set in each batch) is why the run is short,
