@@ -35,6 +35,7 @@ from typing import Any
 
 from faultlens.models.symptoms import REGISTRY, Detection, GraphFacts, TraceView, detect_all
 from faultlens.models.symptoms.base import fmt
+from faultlens.models.symptoms.graph_facts import is_constant_weight_init
 from faultlens.models.symptoms.amp import amp_note, amp_summary
 from faultlens.models.symptoms.loss import cut_by_budget, settled_early
 from faultlens.taxonomy import ADAPTIVE_OPTIMIZERS as _ADAPTIVE
@@ -310,8 +311,7 @@ def _graph_scores(gf: GraphFacts, fired: set[str], det: list[Detection], tv: Tra
     epochs_seen = sum(1 for e in tv.events if e.event == "epoch")
     steps_seen = sum(1 for e in tv.events if e.event == "step")
     slow = fired & {"still_improving", "slow_convergence", "loss_not_decreasing"}
-    lone_loop = gf.graph is not None and bool(gf.graph.nodes("loop", role="epoch")) and not gf.graph.nodes("loop", role="step")
-    if not lone_loop and epochs_seen >= 3 and steps_seen and steps_seen / epochs_seen <= 1.0 and slow:
+    if not gf.lone_step_loop() and epochs_seen >= 3 and steps_seen and steps_seen / epochs_seen <= 1.0 and slow:
         add("batch_size", 3.0, *[n.id for n in (gf.graph.nodes("dataloader") if gf.graph is not None else [])][:1])
     dropout = gf.hp_value("dropout")
     for n in gf.graph.nodes("layer") if gf.graph is not None else []:
@@ -340,7 +340,7 @@ def _graph_scores(gf: GraphFacts, fired: set[str], det: list[Detection], tv: Tra
         for n in gf.graph.nodes("init"):
             fn = n.get("fn") or n.get("applied_fn") or ""
             val = n.get("value")
-            bad = fn in {"zeros_", "ones_", "constant_", "fill_", "zero_"} and "bias" not in str(n.get("target") or "")
+            bad = is_constant_weight_init(n)
             big = fn in {"normal_", "uniform_"} and isinstance(val, (int, float)) and abs(val) >= 1
             if (bad or big) and (stuck or explosive or fired & {"vanishing_gradient", "dead_relu", "saturated_activation"}):
                 add("weight_initialization", 2.0, n.id)

@@ -40,15 +40,18 @@ def _unstepped_backward(g: Any) -> Any:
     their backward; the one followed, in its loop and file, by no ``step`` call before the next
     backward (or the loop's end) is the model whose update is missing. Falls back to the first
     backward when every backward is followed by a step or the program has one backward."""
-    back = sorted(_calls(g, "backward"), key=lambda n: (n.span.path, n.span.line))
+    calls = _calls(g, "backward")
+    if len(calls) < 2:
+        return calls[0] if calls else None
+    back = sorted(calls, key=lambda n: (n.span.path, n.span.line))
     steps = _calls(g, "step")
     for i, b in enumerate(back):
         nxt = next((o for o in back[i + 1:] if o.span.path == b.span.path and o.get("loop") == b.get("loop")), None)
         stop = nxt.span.line if nxt is not None else float("inf")
-        if len(back) > 1 and not any(st.span.path == b.span.path and st.get("loop") == b.get("loop")
-                                     and b.span.line < st.span.line < stop for st in steps):
+        if not any(st.span.path == b.span.path and st.get("loop") == b.get("loop")
+                   and b.span.line < st.span.line < stop for st in steps):
             return b
-    return _calls(g, "backward")[0] if back else None
+    return calls[0]
 
 
 class TrainingLoop(FaultHandler):

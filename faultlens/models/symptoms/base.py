@@ -102,6 +102,12 @@ def chunk_means(v: np.ndarray, n_windows: int) -> np.ndarray:
     return np.array([c.mean() for c in np.array_split(v, n_windows) if len(c)])
 
 
+def integer_targets(tv: TraceView) -> bool:
+    """The targets were of an integer dtype (class indices) in the median record."""
+    _, isint = finite(*tv.series("target_is_int"))
+    return bool(len(isint)) and float(np.median(isint)) == 1.0
+
+
 def head_tail(v: np.ndarray, head: float = 0.1, tail: float = 0.2, min_pts: int = 3) -> tuple[float, float]:
     n = len(v)
     h = max(min_pts, int(round(n * head)))

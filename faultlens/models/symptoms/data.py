@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from faultlens.models.symptoms.base import Symptom, finite, fmt, judged, register
+from faultlens.models.symptoms.base import Symptom, finite, fmt, integer_targets, judged, register
 from faultlens.taxonomy import LOGIT_LOSSES, REGRESSION_LOSSES
 
 
@@ -235,16 +235,6 @@ class PreprocessingMismatch(Symptom):
         return []
 
 
-def _output_width(gf) -> int | None:
-    """``out_features`` of the program's last ``nn.Linear`` (the output layer), or None."""
-    g = gf.graph
-    if g is None:
-        return None
-    outs = [n for n in g.nodes("layer") if n.get("layer_type") == "Linear"
-            and isinstance((n.get("args") or {}).get("out_features"), int)]
-    return int((outs[-1].get("args") or {})["out_features"]) if outs else None
-
-
 @register
 class RegressionLossOnClassIndices(Symptom):
     """A regression loss (MSE/L1/Huber) compares a classifier's C outputs with class indices:
@@ -265,9 +255,8 @@ class RegressionLossOnClassIndices(Symptom):
         lts = set(gf.loss_types())
         if not lts or not lts <= REGRESSION_LOSSES:
             return []
-        c = _output_width(gf)
-        _, isint = finite(*tv.series("target_is_int"))
-        int_dtype = bool(len(isint)) and float(np.median(isint)) == 1.0
+        c = gf.output_width()
+        int_dtype = integer_targets(tv)
         # two outputs against 0/1 targets is also an autoencoder's or a 2-d regression's picture
         # of data in [0, 1]: there the targets must be of an integer dtype
         if c is None or c < 2 or (c == 2 and not int_dtype):

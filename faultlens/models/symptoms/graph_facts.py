@@ -16,6 +16,16 @@ from faultlens.taxonomy import (  # noqa: F401 (re-exported: symptoms import the
 )
 
 
+#: in-place initialisers that set every element of a tensor to one value
+CONSTANT_INITS = frozenset(("zeros_", "ones_", "constant_", "fill_", "zero_"))
+
+
+def is_constant_weight_init(n: Any) -> bool:
+    """An ``init`` node that sets weights (not only biases) to one constant."""
+    fn = n.get("fn") or n.get("applied_fn") or ""
+    return fn in CONSTANT_INITS and "bias" not in str(n.get("target") or "")
+
+
 def base_node(node: str | None) -> str | None:
     """``layer:...#weight`` -> ``layer:...``."""
     if node is None:
@@ -147,6 +157,21 @@ class GraphFacts:
         return False
 
     # ------------------------------------------------------------ loss / output
+    def output_width(self) -> int | None:
+        """``out_features`` of the program's last ``nn.Linear`` (the output layer), or None."""
+        if self.graph is None:
+            return None
+        outs = [n for n in self.graph.nodes("layer") if n.get("layer_type") == "Linear"
+                and isinstance((n.get("args") or {}).get("out_features"), int)]
+        return int((outs[-1].get("args") or {})["out_features"]) if outs else None
+
+    def lone_step_loop(self) -> bool:
+        """The graph shows an epoch loop and no batch loop in the program: one loop of steps
+        over sampled mini-batches (a language model's ``for it in range(max_iters)``), where
+        each "epoch" is one step by construction."""
+        g = self.graph
+        return g is not None and bool(g.nodes("loop", role="epoch")) and not g.nodes("loop", role="step")
+
     def loss_types(self) -> list[str]:
         return [n.get("loss_type") for n in self.losses if n.get("loss_type")]
 

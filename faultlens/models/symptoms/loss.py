@@ -7,9 +7,10 @@ from typing import Any
 import numpy as np
 
 from faultlens.models.symptoms.base import (
-    MIN_STEPS, chunk_means, Detection, Symptom, epoch_means, finite, fmt, head_tail, judged, register,
+    MIN_STEPS, chunk_means, Detection, Symptom, epoch_means, finite, fmt, head_tail, integer_targets, judged,
+    register,
 )
-from faultlens.models.symptoms.graph_facts import GraphFacts
+from faultlens.models.symptoms.graph_facts import GraphFacts, is_constant_weight_init
 from faultlens.models.symptoms.trace_view import TraceView
 from faultlens.taxonomy import ABS_LOSSES as _ABS_LOSSES, NONNEG_LOSSES as _NONNEG_LOSSES
 
@@ -513,8 +514,7 @@ def _class_result(tv: TraceView, order: tuple[str, ...] = ("val_accuracy", "accu
     program evaluates, else the training accuracy), over the last 20% of its records. Needs
     integer targets 0..C-1."""
     _, tmax = finite(*tv.series("target_max"))
-    _, isint = finite(*tv.series("target_is_int"))
-    if not (len(tmax) and len(isint) and float(np.median(isint)) == 1.0):
+    if not (len(tmax) and integer_targets(tv)):
         return None
     for metric in order:
         _, a = finite(*tv.series(metric))
@@ -569,8 +569,7 @@ def fitted_cross_entropy(tv: TraceView, gf: GraphFacts) -> str | None:
     if (lts and not lts <= _CE_LOSSES) or _sum_reduced(gf):
         return None
     _, tmax = finite(*tv.series("target_max"))
-    _, isint = finite(*tv.series("target_is_int"))
-    if not (len(tmax) and len(isint) and float(np.median(isint)) == 1.0):
+    if not (len(tmax) and integer_targets(tv)):
         return None
     c = int(np.max(tmax)) + 1
     _, v = _loss(tv)
@@ -682,9 +681,7 @@ class TooFewSteps(Symptom):
             return []
         # one optimizer step an epoch (the whole data set in each batch) is why the run is short,
         # unless the graph shows a lone loop of steps (sampled mini-batches, no batch loop)
-        g = gf.graph
-        lone_loop = g is not None and bool(g.nodes("loop", role="epoch")) and not g.nodes("loop", role="step")
-        one_step = not lone_loop and sum(1 for e in tv.events if e.event == "epoch") >= len(v)
+        one_step = not gf.lone_step_loop() and sum(1 for e in tv.events if e.event == "epoch") >= len(v)
         return [self.hit(int(s[-1]), tv.nodes("loss")[0], float(len(v)),
                          f"the run ended by itself after {len(v)} training steps while its loss was still "
                          f"falling ({fmt(head)} -> {fmt(tail)}; the last third of the run gave {share:.0%} "
@@ -708,21 +705,13 @@ def late_drop_share(v: np.ndarray) -> float | None:
     return float((np.mean(v[-2 * third:-third]) - np.mean(v[-third:])) / total)
 
 
-#: in-place initialisers that set every element of a tensor to one value
-_CONSTANT_INITS = frozenset(("zeros_", "ones_", "constant_", "fill_", "zero_"))
-
-
 def _constant_weight_init(gf: GraphFacts) -> Any:
     """The graph's first initialisation that sets weights (not only biases) to one constant --
     ``nn.init.constant_(p, 0.01)`` in a loop over ``model.parameters()`` included -- or None.
     Units that start equal stay equal (the same gradient each): the layer has the capacity of
     one unit, the symmetry that random initialisation exists to break (Goodfellow, Bengio and
     Courville, Deep Learning, 8.4)."""
-    for n in gf.graph.nodes("init"):
-        fn = n.get("fn") or n.get("applied_fn") or ""
-        if fn in _CONSTANT_INITS and "bias" not in str(n.get("target") or ""):
-            return n
-    return None
+    return next((n for n in gf.graph.nodes("init") if is_constant_weight_init(n)), None)
 
 
 #: layers whose state or output width is a keyword argument other than ``out_features``
@@ -777,9 +766,7 @@ class CapacityLimit(Symptom):
                 return [self.hit(int(s[-1]), layer.id, width,
                                  f"hidden layer of width {int(width)} before {int(n_out)} outputs, and the loss "
                                  f"stayed at {fmt(tail)} from {fmt(head)}", 1.0, problem="narrow")]
-        outs = [n for n in gf.graph.nodes("layer") if n.get("layer_type") == "Linear"
-                and isinstance((n.get("args") or {}).get("out_features"), int)]
-        n_out = (outs[-1].get("args") or {})["out_features"] if outs else None
+        n_out = gf.output_width()
         for layer, width in _narrow_state_layers(gf):
             if n_out is not None and n_out > width:
                 return [self.hit(int(s[-1]), layer.id, width,
