@@ -123,11 +123,16 @@ def plan_program(con: sqlite3.Connection, name: str, path: str, log: Callable[[s
 
 
 def plan_jobs(programs: list[tuple[str, str]], mutants: dict[str, list[dict[str, Any]]], seeds: int,
-              orig_seeds: int, max_mutants: int | None, common: dict[str, Any]) -> list[dict[str, Any]]:
+              orig_seeds: int, max_mutants: int | None, common: dict[str, Any],
+              subjects: dict[str, dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+    """Every job of the build, originals first. ``subjects`` maps a real program's name to its run
+    settings (faultlens.corpus.real); each of its jobs carries them."""
+    subjects = subjects or {}
     jobs: list[dict[str, Any]] = []
     for name, path in programs:
         for s in range(orig_seeds):
-            jobs.append({**common, "program": name, "path": path, "mutant_id": "original", "mutant": None, "seed": s})
+            jobs.append({**common, "program": name, "path": path, "mutant_id": "original", "mutant": None, "seed": s,
+                         "subject": subjects.get(name)})
     queues = []
     for name, path in programs:
         ms = sorted(mutants.get(name, []), key=lambda m: m["mutant_id"])
@@ -151,8 +156,15 @@ def plan_jobs(programs: list[tuple[str, str]], mutants: dict[str, list[dict[str,
                 m = ms[i]
                 for s in range(seeds):
                     jobs.append({**common, "program": name, "path": path, "mutant_id": m["mutant_id"],
-                                 "mutant": m, "seed": s})
+                                 "mutant": m, "seed": s, "subject": subjects.get(name)})
     return jobs
+
+
+def unwatched_programs(con: sqlite3.Connection) -> set[str]:
+    """Programs every finished original run of which recorded no training step."""
+    rows = con.execute("SELECT program, MAX(COALESCE(steps, 0)) FROM runs WHERE mutant_id='original'"
+                       " AND status NOT IN ('failed') GROUP BY program").fetchall()
+    return {p for p, mx in rows if not mx}
 
 
 # ----------------------------------------------------------------------------- labels
@@ -319,61 +331,102 @@ def trace_dir_for(db_path: str) -> str:
     return os.path.abspath(db_path) + ".traces"
 
 
-def build_corpus(programs_dir: str, db_path: str, *, seeds: int = 3, orig_seeds: int | None = None,
+def build_corpus(programs_dir: str | None, db_path: str, *, seeds: int = 3, orig_seeds: int | None = None,
                  jobs: int = 1, max_steps: int | None = None, max_seconds: float | None = 60.0,
                  engine: str = "local", address: str | None = None, limit: int | None = None,
                  max_mutants: int | None = None, programs: Iterable[str] | None = None,
                  curvature: bool = True, progress: bool = True, keep_traces: bool = True,
+                 sources: str | None = None, manifest: str | None = None, standin_scale: float = 0.5,
                  log: Callable[[str], None] | None = None) -> dict[str, Any]:
-    """Build (or resume) a corpus. Returns a summary dict (jobs run, statuses, labels)."""
+    """Build (or resume) a corpus. Returns a summary dict (jobs run, statuses, labels).
+
+    ``programs_dir``: own subject programs (``--seed N``, ``FINAL_SCORE``). ``sources``: instead,
+    the real programs of the external benchmark's dev half, materialised from local clones
+    (faultlens.corpus.real; ``manifest`` defaults to benchmarks/external/manifest.json)."""
     log = log or (lambda m: print(m, file=sys.stderr))
     if seeds < 2:
         raise FaultlensError("--seeds must be at least 2 (the label test compares seed samples)")
     if engine not in ("local", "ray", "serial"):
         raise FaultlensError(f"unknown engine {engine!r} (local, ray)")
     orig_seeds = orig_seeds or 2 * seeds
-    progs = discover_programs(programs_dir)
-    if programs:
-        wanted = set(programs)
-        progs = [p for p in progs if p[0] in wanted]
+    subjects: dict[str, dict[str, Any]] = {}
+    if sources:
+        from faultlens.corpus.real import prepare_subjects
+
+        prepared = prepare_subjects(sources, db_path, manifest=manifest, standin_scale=standin_scale,
+                                    programs=set(programs) if programs else None, log=log)
+        progs = [(name, path) for name, path, _ in prepared]
+        subjects = {name: subj for name, _, subj in prepared}
+        origin = f"--sources {sources}" + (f" --manifest {manifest}" if manifest else "") \
+            + f" --standin-scale {standin_scale:g}"
+    else:
+        if not programs_dir:
+            raise FaultlensError("give --programs DIR (own programs) or --sources DIR (real programs)")
+        progs = discover_programs(programs_dir)
+        if programs:
+            wanted = set(programs)
+            progs = [p for p in progs if p[0] in wanted]
+        origin = f"--programs {programs_dir}"
     if not progs:
-        raise FaultlensError(f"{programs_dir}: no subject programs found")
+        raise FaultlensError(f"{programs_dir or sources}: no subject programs found")
     con = cdb.connect(db_path)
     cdb.set_meta(con, schema="faultlens.corpus/1", seeds=seeds, orig_seeds=orig_seeds, max_steps=max_steps,
-                 max_seconds=max_seconds, programs_dir=os.path.abspath(programs_dir), curvature=curvature,
-                 rebuild=f"faultlens corpus build --programs {programs_dir} --db {db_path} --seeds {seeds}"
+                 max_seconds=max_seconds, programs_dir=os.path.abspath(programs_dir) if programs_dir else None,
+                 sources=os.path.abspath(sources) if sources else None,
+                 population="real" if sources else "own", curvature=curvature,
+                 rebuild=f"faultlens corpus build {origin} --db {db_path} --seeds {seeds}"
                          + (f" --max-steps {max_steps}" if max_steps else "")
-                         + (f" --max-seconds {max_seconds}" if max_seconds else ""))
+                         + (f" --max-seconds {max_seconds}" if max_seconds else "")
+                         + (f" --max-mutants {max_mutants}" if max_mutants else ""))
     mutants = {name: plan_program(con, name, path, log) for name, path in progs}
     workdir = os.path.join(os.path.dirname(os.path.abspath(db_path)), ".corpus-work")
     os.makedirs(workdir, exist_ok=True)
     common = {"max_steps": max_steps, "max_seconds": max_seconds, "curvature": curvature, "workdir": workdir,
               "trace_dir": trace_dir_for(db_path) if keep_traces else None}
-    all_jobs = plan_jobs(progs, mutants, seeds, orig_seeds, max_mutants, common)
+    all_jobs = plan_jobs(progs, mutants, seeds, orig_seeds, max_mutants, common, subjects)
     done = cdb.done_jobs(con)
-    todo = [j for j in all_jobs if (j["program"], j["mutant_id"], int(j["seed"])) not in done]
-    if limit is not None:
-        todo = todo[:limit]
+    pending = [j for j in all_jobs if (j["program"], j["mutant_id"], int(j["seed"])) not in done]
+    todo = pending[:limit] if limit is not None else pending
+    from faultlens.corpus.real import projected_seconds
+
+    projected = sum(projected_seconds(j.get("subject")) for j in todo) / max(jobs, 1)
     log(f"faultlens corpus: {len(progs)} programs, {sum(len(v) for v in mutants.values())} mutants, "
-        f"{len(all_jobs)} jobs ({len(all_jobs) - len([j for j in all_jobs if (j['program'], j['mutant_id'], int(j['seed'])) not in done])} done), "
-        f"running {len(todo)} with {jobs} {engine} worker(s)")
-    bar = Progress(len(todo), enabled=progress)
+        f"{len(all_jobs)} jobs ({len(all_jobs) - len(pending)} done), "
+        f"running {len(todo)} with {jobs} {engine} worker(s); projected wall time {_hms(projected)}")
     if engine == "local" and jobs <= 0:
         raise FaultlensError("--jobs must be >= 1")
-    if engine == "ray":
-        results = _ray_results(todo, jobs, address)
-    elif engine == "serial":
-        results = _serial_results(todo)
-    else:
-        results = _local_results(todo, jobs)
-    n = 0
-    try:
+    bar = Progress(len(todo), enabled=progress)
+
+    def run(batch: list[dict[str, Any]]) -> int:
+        if engine == "ray":
+            results = _ray_results(batch, jobs, address)
+        elif engine == "serial":
+            results = _serial_results(batch)
+        else:
+            results = _local_results(batch, jobs)
+        n = 0
         for res in results:
             cdb.record_run(con, res)
             n += 1
             bar.update(res.get("status", "failed"))
             if n % 100 == 0:  # keep the labels current while a long build runs
                 relabel(con)
+        return n
+
+    n = 0
+    try:
+        # the originals first, as their own batch: a program whose original runs record no
+        # training step (its training happens where the probes do not reach, e.g. in spawned
+        # worker processes) gives traces without a signal, so its mutants are not run
+        n += run([j for j in todo if j["mutant_id"] == "original"])
+        blind = unwatched_programs(con)
+        rest = [j for j in todo if j["mutant_id"] != "original"]
+        skipped = [j for j in rest if j["program"] in blind]
+        if skipped:
+            log(f"\nfaultlens corpus: {', '.join(sorted(blind & {j['program'] for j in skipped}))}: the original "
+                f"recorded no training step; its {len(skipped)} mutant runs are not run")
+            bar.total -= len(skipped)
+        n += run([j for j in rest if j["program"] not in blind])
     finally:
         bar.close()
     counts = relabel(con)

@@ -27,7 +27,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                        description="Build, label and export the fault-injected training corpus.")
     csub = c.add_subparsers(dest="corpus_command", metavar="ACTION")
     b = csub.add_parser("build", help="run originals and mutants instrumented over seeds (resumable)")
-    b.add_argument("--programs", default="corpora/programs", help="directory of subject programs")
+    b.add_argument("--programs", default=None,
+                   help="directory of own subject programs (default corpora/programs unless --sources)")
+    b.add_argument("--sources", default=None,
+                   help="local clones of the external benchmark's repositories: build from its dev-half "
+                        "real programs instead (faultlens.corpus.real)")
+    b.add_argument("--manifest", default=None,
+                   help="with --sources: the external manifest (default benchmarks/external/manifest.json)")
+    b.add_argument("--standin-scale", type=float, default=0.5,
+                   help="with --sources: multiply the stand-in data sets' sizes (default 0.5)")
     b.add_argument("--db", default="corpora/corpus.sqlite", help="corpus SQLite database")
     b.add_argument("--seeds", type=int, default=3, help="seeds per mutant (>= 2)")
     b.add_argument("--orig-seeds", type=int, default=None, help="seeds per original (default: 2 x seeds)")
@@ -122,11 +130,15 @@ def run_mutate(args: argparse.Namespace) -> int:
 def run_build(args: argparse.Namespace) -> int:
     from faultlens.corpus.builder import build_corpus
 
-    summary = build_corpus(args.programs, args.db, seeds=args.seeds, orig_seeds=args.orig_seeds, jobs=args.jobs,
+    if args.programs and args.sources:
+        raise UsageError("--programs and --sources are exclusive (own programs or real ones, one per database)")
+    programs_dir = args.programs or (None if args.sources else "corpora/programs")
+    summary = build_corpus(programs_dir, args.db, seeds=args.seeds, orig_seeds=args.orig_seeds, jobs=args.jobs,
                            max_steps=args.max_steps, max_seconds=args.max_seconds, engine=args.engine,
                            address=args.address, limit=args.limit, max_mutants=args.max_mutants,
                            programs=args.program, curvature=not args.no_curvature, progress=not args.no_progress,
-                           keep_traces=not args.no_keep_traces)
+                           keep_traces=not args.no_keep_traces, sources=args.sources, manifest=args.manifest,
+                           standin_scale=args.standin_scale)
     print(json.dumps(summary, indent=2))
     return 0
 

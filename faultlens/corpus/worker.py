@@ -88,10 +88,17 @@ def _mutant_obj(spec: dict[str, Any]):
 
 
 def materialize(job: dict[str, Any], dest: str) -> str:
-    """Write the job's program (mutated when it is a mutant) into ``dest``; return the entry path."""
+    """Write the job's program (mutated when it is a mutant) into ``dest``; return the entry path.
+    An own program's original runs in place; a real program (``job["subject"]``,
+    faultlens.corpus.real) always runs in a copy of its whole folder, data included, so that
+    concurrent runs never share the files it writes."""
     src_path = os.path.abspath(job["path"])
+    subject = job.get("subject")
+    if subject:
+        shutil.copytree(subject["root"], dest, dirs_exist_ok=True, symlinks=True)
+        src_root = os.path.abspath(subject["root"])
     if not job.get("mutant"):
-        return src_path  # the original runs in place
+        return os.path.join(dest, subject["entry"]) if subject else src_path  # an own original runs in place
     from faultlens.analyzer import build_graph
     from faultlens.corpus.operators import apply_mutant
 
@@ -100,6 +107,9 @@ def materialize(job: dict[str, Any], dest: str) -> str:
     files = set(getattr(graph, "files", None) or []) | {os.path.basename(src_path)}
     changed = apply_mutant(graph, _mutant_obj(job["mutant"]))
     g_root = getattr(graph, "root", None) or root
+    if subject:  # the folder is copied already: write the changed files where they lie in it
+        dest = os.path.join(dest, os.path.relpath(os.path.abspath(g_root), src_root))
+        files = set(changed)
     for rel in files:
         src = os.path.join(g_root, rel)
         out = os.path.join(dest, rel)
@@ -136,13 +146,58 @@ def keep_trace(trace_path: str, job: dict[str, Any]) -> str:
     return dest
 
 
-def _call_execute(entry: str, trace_path: str, job: dict[str, Any]) -> Any:
+def _call_execute(entry: str, trace_path: str, job: dict[str, Any], cwd: str | None = None) -> Any:
     from faultlens.instrumenter.runner import execute
 
-    config = RunConfig(argv=("--seed", str(int(job["seed"]))), max_steps=job.get("max_steps"),
-                       max_seconds=job.get("max_seconds"), curvature=bool(job.get("curvature")),
-                       seed=job.get("seed"), stream=True)  # the output goes to the job's captured stdout
+    subject = job.get("subject")
+    argv = tuple(subject["argv"]) if subject else ("--seed", str(int(job["seed"])))
+    max_seconds = job.get("max_seconds")
+    if subject:  # a real program runs to its own end: its score is printed there
+        max_seconds = max(float(max_seconds or 0), float(subject.get("timeout", 60)))
+    config = RunConfig(argv=argv, max_steps=job.get("max_steps"), max_seconds=max_seconds,
+                       curvature=bool(job.get("curvature")), seed=job.get("seed"), cwd=cwd,
+                       stream=True)  # the output goes to the job's captured stdout
     return execute(entry, trace_path=trace_path, config=config)
+
+
+@contextlib.contextmanager
+def _subject_context(subject: dict[str, Any] | None, seed: int, buf: io.StringIO):
+    """A real program's run settings for the length of one job: its environment, the stand-ins
+    on ``sys.path``, its standard error captured with its output (the score may be printed to
+    either), and its own seeding shifted by the job's seed. Real programs seed themselves
+    (``torch.manual_seed(1)``); without the shift every seed of the corpus would be one run.
+    Seed 0 leaves the program's own seeds as they are."""
+    if not subject:
+        yield
+        return
+    import random
+
+    import torch
+
+    saved_env = {k: os.environ.get(k) for k in subject.get("env") or {}}
+    os.environ.update({k: str(v) for k, v in (subject.get("env") or {}).items()})
+    for extra in reversed(subject.get("sys_path") or []):
+        sys.path.insert(1 if sys.path else 0, extra)
+    originals = (torch.manual_seed, random.seed, np.random.seed)
+    shift = 7919 * int(seed)
+
+    def _shifted(fn):
+        def seed_fn(s=None, *a, **k):
+            return fn(s if s is None or not shift else (int(s) + shift) % (2 ** 32), *a, **k)
+        return seed_fn
+
+    if shift:
+        torch.manual_seed, random.seed, np.random.seed = (_shifted(f) for f in originals)
+    try:
+        with contextlib.redirect_stderr(buf):
+            yield
+    finally:
+        torch.manual_seed, random.seed, np.random.seed = originals
+        for k, v in saved_env.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 def run_job(job: dict[str, Any]) -> dict[str, Any]:
@@ -160,9 +215,11 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
         result = None
         err = None
         old_argv, old_path, old_cwd = list(sys.argv), list(sys.path), os.getcwd()
+        subject = job.get("subject")
+        cwd = os.path.join(tmp, subject["cwd"]) if subject else None
         try:
-            with contextlib.redirect_stdout(buf):
-                result = _call_execute(entry, trace_path, job)
+            with contextlib.redirect_stdout(buf), _subject_context(subject, int(job["seed"]), buf):
+                result = _call_execute(entry, trace_path, job, cwd)
         except BaseException as exc:  # noqa: BLE001 - the subject program may raise anything
             if isinstance(exc, KeyboardInterrupt):
                 raise
@@ -178,7 +235,12 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
         stdout = buf.getvalue()
         if result is not None and not stdout:
             stdout = str(getattr(result, "stdout_tail", "") or (result.get("stdout_tail", "") if isinstance(result, dict) else ""))
-        metric, score = parse_score(stdout)
+        if subject:
+            from faultlens.corpus.real import read_score
+
+            metric, score = read_score(stdout, subject["score"])
+        else:
+            metric, score = parse_score(stdout)
         res["metric"], res["score"] = metric, score
         trace = None
         if os.path.exists(trace_path):
@@ -212,7 +274,8 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
                 res["status"] = "cut_short"
             elif score is None:
                 res["status"] = "no_score"
-                res["error"] = err or "the program printed no FINAL_SCORE line"
+                res["error"] = err or ("the program printed no score" if subject
+                                       else "the program printed no FINAL_SCORE line")
             else:
                 res["status"] = "ok"
             res["series"] = {}
