@@ -160,6 +160,14 @@ def plan_jobs(programs: list[tuple[str, str]], mutants: dict[str, list[dict[str,
     return jobs
 
 
+def measured_seconds(con: sqlite3.Connection) -> dict[str, float]:
+    """Per program, the median seconds of its finished runs (the build's projection)."""
+    per: dict[str, list[float]] = {}
+    for prog, secs in con.execute("SELECT program, seconds FROM runs WHERE status != 'failed' AND seconds > 0"):
+        per.setdefault(prog, []).append(float(secs))
+    return {p: sorted(v)[len(v) // 2] for p, v in per.items()}
+
+
 def unwatched_programs(con: sqlite3.Connection) -> set[str]:
     """Programs every finished original run of which recorded no training step."""
     rows = con.execute("SELECT program, MAX(COALESCE(steps, 0)) FROM runs WHERE mutant_id='original'"
@@ -389,7 +397,8 @@ def build_corpus(programs_dir: str | None, db_path: str, *, seeds: int = 3, orig
     todo = pending[:limit] if limit is not None else pending
     from faultlens.corpus.real import projected_seconds
 
-    projected = sum(projected_seconds(j.get("subject")) for j in todo) / max(jobs, 1)
+    measured = measured_seconds(con)
+    projected = sum(projected_seconds(j.get("subject"), measured.get(j["program"])) for j in todo) / max(jobs, 1)
     log(f"faultlens corpus: {len(progs)} programs, {sum(len(v) for v in mutants.values())} mutants, "
         f"{len(all_jobs)} jobs ({len(all_jobs) - len(pending)} done), "
         f"running {len(todo)} with {jobs} {engine} worker(s); projected wall time {_hms(projected)}")

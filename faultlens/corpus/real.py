@@ -4,8 +4,8 @@ The external benchmark's manifest (``benchmarks/external/manifest.json``, docs/e
 names real programs by repository, commit and path, with the arguments and stand-in data that run
 them offline and the score each prints. This module turns the clean programs of its ``dev`` half
 into corpus subjects: each is materialised once from the local clones into
-``<db>.subjects/<slug>/`` by the manifest's own materialiser (``cases.py`` beside the manifest, so
-the benchmark and the corpus read one definition), its setup steps are run there, and its run
+``<db>.subjects/<slug>/`` by faultlens.corpus.external (the benchmark's materialiser too, so the
+benchmark and the corpus read one definition), its setup steps are run there, and its run
 settings are kept as a plain dict that travels with every job:
 
 ``{"root", "entry", "cwd", "argv", "env", "sys_path", "score", "timeout", "seconds"}``
@@ -24,7 +24,6 @@ cores; originals and mutants of a program run at the same scale, so labels compa
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 import math
 import os
@@ -41,19 +40,6 @@ DEFAULT_MANIFEST = os.path.join("benchmarks", "external", "manifest.json")
 #: the stand-ins' own default sizes (benchmarks/external/standins/torchvision/datasets/vision.py)
 STANDIN_DEFAULTS = {"FAULTLENS_STANDIN_TRAIN": 6000, "FAULTLENS_STANDIN_TEST": 1000}
 SPLIT = "dev"
-
-
-def _load_materialiser(manifest: str):
-    """The manifest's materialiser module (``cases.py`` in the manifest's folder)."""
-    path = os.path.join(os.path.dirname(os.path.abspath(manifest)), "cases.py")
-    if not os.path.exists(path):
-        raise FaultlensError(f"{manifest}: no materialiser (cases.py) beside the manifest")
-    spec = importlib.util.spec_from_file_location("faultlens_external_cases", path)
-    mod = importlib.util.module_from_spec(spec)
-    assert spec.loader is not None
-    sys.modules[spec.name] = mod  # dataclasses look their module up there
-    spec.loader.exec_module(mod)
-    return mod
 
 
 def _slug(program_id: str) -> str:
@@ -88,7 +74,8 @@ def prepare_subjects(sources: str, db_path: str, *, manifest: str | None = None,
         raise FaultlensError(f"{sources}: no such directory (one folder per repository, as git clone makes it)")
     if not standin_scale > 0:
         raise FaultlensError("--standin-scale must be positive")
-    C = _load_materialiser(manifest)
+    from faultlens.corpus import external as C
+
     try:
         data = C.load(Path(manifest), fragments=False)
     except (ValueError, OSError) as exc:
@@ -129,19 +116,19 @@ def _materialise(C, case, data, sources: Path, folder: Path, scale: float, spec:
     if folder.exists():
         shutil.rmtree(folder)
     folder.mkdir(parents=True)
-    m = C.materialise(case, data, sources, folder)
+    standins = C.standins_of(Path(p["_from"]))
+    m = C.materialise(case, data, sources, folder, standins)
     root = Path(m["root"])
     env = scaled_env(p.get("env"), scale)
-    run_env = C.run_env(env)
+    run_env = C.run_env(env, standins)
     for step in p.get("setup") or []:
         r = subprocess.run([sys.executable, *step], cwd=m["cwd"], env=run_env, capture_output=True, text=True,
                            timeout=300)
         if r.returncode != 0:
             raise FaultlensError(f"setup {' '.join(step)} failed: {(r.stdout + r.stderr)[-300:]}")
-    standins = str(C.STANDINS)
     return {"program": p["id"], "repo": p["repo"], "path": p["path"], "spec": spec, "root": str(root),
             "entry": os.path.relpath(m["entry"], root), "cwd": os.path.relpath(m["cwd"], root),
-            "argv": [str(a) for a in p.get("argv") or []], "env": env, "sys_path": [standins],
+            "argv": [str(a) for a in p.get("argv") or []], "env": env, "sys_path": [str(standins)],
             "score": p["score"], "timeout": float(p.get("timeout", 60)),
             "seconds": float((p.get("plain") or {}).get("seconds") or p.get("timeout", 60)),
             "standin_scale": scale}
@@ -165,9 +152,14 @@ def read_score(output: str, score: dict[str, Any]) -> tuple[str, float | None]:
     return "neg_score", -v
 
 
-def projected_seconds(subject: dict[str, Any] | None) -> float:
-    """A job's expected seconds: the program's plain run (recorded in the manifest) scaled by the
-    data budget, at least 2 s; 5 s for an own program."""
+def projected_seconds(subject: dict[str, Any] | None, measured: float | None = None) -> float:
+    """A job's expected seconds: the median of the program's finished runs when the database has
+    some (``measured``), else a guess: 5 s for an own program, and for a real one its plain run
+    in the manifest (which includes a fresh interpreter's torch import, about 2 s, that a
+    worker pays once) scaled by the data budget."""
+    if measured is not None:
+        return measured
     if not subject:
         return 5.0
-    return max(2.0, float(subject.get("seconds", 10.0)) * (0.4 + 0.6 * float(subject.get("standin_scale", 1.0))))
+    plain = float(subject.get("seconds", 10.0))
+    return max(1.0, (plain - 2.0) * float(subject.get("standin_scale", 1.0)))

@@ -248,12 +248,23 @@ class FaultModel:
         return max(probs, key=probs.get)
 
 
+#: The forests compare features in float32 (largest value about 3.4e38), and a diverging run
+#: gives a loss slope of 1e76: finite features are clipped to +/- this bound, at extraction, in
+#: training matrices and here, so such a run is diagnosed instead of raising a ValueError.
+FEATURE_LIMIT = 1e30
+
+
+def clip_feature(f: float) -> float:
+    """``f`` clipped to +/- FEATURE_LIMIT (NaN stays NaN)."""
+    return max(-FEATURE_LIMIT, min(FEATURE_LIMIT, f)) if f == f else f
+
+
 def _num(v: Any) -> float:
     try:
         f = float(v)
     except (TypeError, ValueError):
         return math.nan
-    return f
+    return clip_feature(f)
 
 
 def read_card(directory: str) -> dict[str, Any] | None:

@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from faultlens.models.classifier import clip_feature
 from faultlens.taxonomy import ACTIVATION_LAYERS, ACTIVATION_OPS, CRASH_KINDS, LOSS_KINDS, NONLINEAR_LAYERS, NONLINEAR_OPS
 from faultlens.taxonomy import FEATURE_OPTIMIZERS as OPT_KINDS, REFERENCE_LR as DEFAULT_LR
 from faultlens.taxonomy import WEIGHT_LAYERS as WEIGHT_TYPES
@@ -826,7 +827,7 @@ def extract(trace, graph=None) -> dict[str, float]:
     feats.update(relative_features(trace, graph))
     status = str(getattr(trace, "status", "") or "")
     feats["loss.crashed"] = float(status == "crashed")
-    return {k: (float(v) if v is not None and np.isfinite(v) else NAN) for k, v in feats.items()}
+    return {k: (clip_feature(float(v)) if v is not None and np.isfinite(v) else NAN) for k, v in feats.items()}
 
 
 def group_of(name: str) -> str:

@@ -20,6 +20,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from faultlens.corpus.export import Row
+from faultlens.models.classifier import FEATURE_LIMIT
 from faultlens.models.features import DROPPED_FEATURES, GROUPS, group_of
 from faultlens.taxonomy import FAULT_TYPES
 
@@ -48,7 +49,8 @@ def feature_names(rows: Sequence[Row]) -> list[str]:
 
 
 def matrix(rows: Sequence[Row], names: Sequence[str]) -> np.ndarray:
-    return np.array([[r.features.get(n, math.nan) for n in names] for r in rows], dtype=float)
+    X = np.array([[r.features.get(n, math.nan) for n in names] for r in rows], dtype=float)
+    return np.clip(X, -FEATURE_LIMIT, FEATURE_LIMIT)  # NaN stays NaN
 
 
 def typing_dataset(rows: Sequence[Row], names: Sequence[str] | None = None) -> Dataset:

@@ -38,6 +38,19 @@ def test_saved_model_loads_and_predicts(model_dir):
     assert m.triage_proba({"loss.a": 0.0, "grad.b": 1.0}) == pytest.approx(1.0)
 
 
+def test_features_beyond_float32_are_clipped_not_raised(model_dir):
+    # a diverging loss gives slopes near 1e76, beyond float32: such a run is still diagnosed
+    from faultlens.models.training import matrix
+    from faultlens.corpus.export import Row
+
+    m = classifier.load_shipped(model_dir)
+    p = m.predict_proba({"loss.a": 1e76, "grad.b": -1e300})
+    assert p["optimizer"] == pytest.approx(1.0)
+    assert classifier.clip_feature(float("nan")) != classifier.clip_feature(float("nan"))
+    X = matrix([Row(1, "p", "m", 0, "ok", 0.0, None, None, "faulty", {"loss.a": 1e76})], ["loss.a", "grad.b"])
+    assert X[0, 0] == classifier.FEATURE_LIMIT and np.isnan(X[0, 1])
+
+
 def test_tampered_file_is_rejected(model_dir):
     path = os.path.join(model_dir, classifier.MODEL_FILE)
     with open(path, "ab") as fh:

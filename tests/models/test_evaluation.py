@@ -114,3 +114,55 @@ def test_cli_train_and_evaluate_from_csv_export(tmp_path):
     assert main(["model", "train", "--db", str(path), "-o", str(tmp_path / "m"), "--no-eval"]) == 0
     assert classifier.load_shipped(str(tmp_path / "m")) is not None
     assert main(["evaluate", "--db", str(tmp_path / "missing.csv.gz")]) == 2
+    assert main(["evaluate", "--db", str(path), "--real", str(tmp_path / "missing.csv.gz")]) == 2
+    # two populations train one model; the card names both sources
+    assert main(["model", "train", "--db", str(path), "--db", str(path), "-o", str(tmp_path / "m2"), "--no-eval"]) == 0
+    assert " + " in classifier.read_card(str(tmp_path / "m2"))["data"]["source"]
+
+
+def _population(prefix, n_programs, seed, opt_sign, extra_type=None):
+    """Runs of one population: ``loss.signal`` types faults the same way in every population;
+    ``opt.cue`` types them too, but with the sign ``opt_sign`` (a feature that does not transfer)."""
+    rng = random.Random(seed)
+    types = TYPES + ([extra_type] if extra_type else [])
+    rows, rid = [], seed * 10000
+    for p in range(n_programs):
+        for t_i, t in enumerate(types):
+            for k in range(6):
+                rid += 1
+                feats = {"loss.signal": t_i + rng.gauss(0, 0.15), "opt.cue": opt_sign * t_i + rng.gauss(0, 0.15)}
+                rows.append(Row(rid, f"{prefix}{p}", f"m{t_i}_{k // 2}", k % 2, "ok", 0.5, "op", t, "faulty", feats))
+        for k in range(4):
+            rid += 1
+            rows.append(Row(rid, f"{prefix}{p}", "original", k, "ok", 0.9, None, None, "original",
+                            {"loss.signal": 8 + rng.gauss(0, 0.2), "opt.cue": rng.gauss(0, 1)}))
+    return rows
+
+
+def test_populations_transfer_and_its_ablation(tmp_path):
+    own = _population("own", 4, 1, opt_sign=1.0)
+    real = _population("real", 4, 2, opt_sign=-1.0, extra_type="epochs")
+    p = evaluation.evaluate_populations(own, real, ablation=True)
+    pops, t, abl = p["populations"], p["transfer"], p["transfer_ablation"]
+    assert pops["own"]["n_programs"] == 4 and pops["real"]["n_traces"] == len(real)
+    assert pops["both"]["n_programs"] == 8
+    for k in ("own", "real", "both"):
+        v = pops[k]
+        assert math.isclose(v["gap_within_mutant"], v["within_mutant_balanced_accuracy"] - v["lopo_balanced_accuracy"])
+    # the class the own population lacks counts against own-to-real; the shared classes alone do not
+    o2r = t["own_to_real"]
+    assert o2r["shared_classes"] == sorted(TYPES)
+    assert o2r["balanced_accuracy"] <= 0.75 + 1e-9
+    assert o2r["shared_balanced_accuracy"] > o2r["balanced_accuracy"]
+    # the feature that carries over transfers alone; the one whose sign flips does not
+    assert abl["loss"]["only"] > abl["opt"]["only"]
+    assert abl["loss"]["without"] < abl["reference"]
+    h = evaluation.populations_headline(p)
+    assert set(h["transfer"]) >= {"own_to_real", "real_to_own"} and set(h["populations"]) == {"own", "real", "both"}
+    res = evaluation.evaluate(own, ablation=False)
+    md, js = evaluation.write_results(res, str(tmp_path / "RESULTS.md"), "faultlens evaluate", "own", p, "real.csv.gz")
+    text = open(md).read()
+    assert "## Populations and transfer" in text and "missed by" in text
+    data = json.load(open(js))
+    assert data["transfer"]["own_to_real"] == o2r["balanced_accuracy"]
+    assert data["n_traces"] == len(own) and data["real_source"] == "real.csv.gz"
