@@ -11,6 +11,8 @@ case, and a ``test`` half, which is only scored (``cases.split_of``).
     python benchmarks/external.py run   --sources DIR [--split test|dev|all] [--jobs 2] [--only ID ...]
     python benchmarks/external.py plain --sources DIR [--record]   # plain python runs: the program's own score
     python benchmarks/external.py list                             # the cases and their halves
+    python benchmarks/external.py rediagnose --workdir DIR --records F [--model DIR|none]
+                                   # the stored runs of a `run --workdir DIR --json F`, diagnosed again
 
 ``run`` prints, per half and per fault type, detection (verdict faulty or crashed), top-1 (the
 first reported type is an expected one), type anywhere, localization (a reported line of any
@@ -144,17 +146,89 @@ def faultlens_run(case: C.Case, data: dict, sources: Path, workdir: Path, max_se
         rep = json.loads(out_json.read_text()) if out_json.exists() else None
         if rep is None:
             raise RuntimeError(f"no report (exit {r.returncode}): {_tail(r.stdout + r.stderr, 300)}")
-        rec["verdict"] = rep["verdict"]
-        rec["status"] = rep.get("status")
-        rec["faults"] = [f["type"] for f in rep["faults"]]
-        rec["lines"] = [[(os.path.normpath(os.path.join(m["cwd"], loc["path"])), loc["line"]) for loc in f["locations"]
-                         if loc.get("path") and loc.get("line")] for f in rep["faults"]]
-        rec["steps"] = rep.get("steps")
-        rec["symptoms"] = sorted({s.get("symptom") for s in rep.get("symptoms", [])} - {None})
+        _read_report(rec, rep, m["cwd"])
     except Exception as exc:  # noqa: BLE001 - one broken case must not stop the benchmark
         rec.update(verdict="error", faults=[], lines=[], error=f"{type(exc).__name__}: {exc}")
     rec["seconds"] = round(time.perf_counter() - t0, 1)
     return rec
+
+
+def _read_report(rec: dict, rep: dict, cwd: str) -> None:
+    """The scored fields of a record from a faultlens report (its JSON form)."""
+    rec["verdict"] = rep["verdict"]
+    rec["status"] = rep.get("status")
+    rec["faults"] = [f["type"] for f in rep["faults"]]
+    rec["lines"] = [[(os.path.normpath(os.path.join(cwd, loc["path"])), loc["line"]) for loc in f["locations"]
+                     if loc.get("path") and loc.get("line")] for f in rep["faults"]]
+    rec["steps"] = rep.get("steps")
+    rec["symptoms"] = sorted({s.get("symptom") for s in rep.get("symptoms", [])} - {None})
+
+
+def _stored_run(folder: Path) -> Path | None:
+    """The main run directory faultlens left in a case's folder (not a patch check's or verification's)."""
+    found = [r.parent for r in folder.glob("**/.faultlens/runs/*/result.json")
+             if "check" not in r.parts and "verify" not in r.parts]
+    return sorted(found)[-1] if found else None
+
+
+def cmd_rediagnose(a: argparse.Namespace) -> int:
+    """Diagnose again the runs a ``run --workdir DIR --json F`` left, with the current code and the
+    model ``--model`` (a model directory, or ``none`` for the rules alone), without running any
+    program: the diagnosis stage's own effect, free of run-to-run noise (a model comparison)."""
+    from faultlens.instrumenter.runner import RunResult
+    from faultlens.models import classifier
+    from faultlens.report.pipeline import diagnose_result
+
+    if a.model:
+        if a.model != "none" and not (Path(a.model) / classifier.MODEL_FILE).exists():
+            print(f"external: {a.model}: no model there", file=sys.stderr)
+            return 2
+        # read at call time by the diagnosis; a directory with no model file means rules only
+        classifier.SHIPPED_DIR = str(Path(a.workdir) / ".no-model") if a.model == "none" else a.model
+    src = Path(a.records)
+    if not src.exists() or not Path(a.workdir).is_dir():
+        print("external: need the records of a run (--records) and its --workdir", file=sys.stderr)
+        return 2
+    old = json.loads(src.read_text())["records"]
+    data = C.load()
+    by_id = {c.id: c for c in C.cases(data)}
+    recs = []
+    here = os.getcwd()
+    for r in old:
+        if a.split != "all" and r["split"] != a.split:
+            continue
+        c = by_id.get(r["id"])
+        rec = {k: r.get(k) for k in ("id", "expected", "types", "split", "true_lines", "seconds")}
+        rec["error"] = None
+        run_dir = _stored_run(Path(a.workdir) / c.slug) if c else None
+        if run_dir is None:
+            rec.update(verdict="error", faults=[], lines=[], error="no stored run")
+            recs.append(rec)
+            continue
+        cwd = str(Path(a.workdir) / c.slug / c.program.get("cwd", os.path.dirname(c.program["path"])))
+        d = json.loads((run_dir / "result.json").read_text())
+        graph = None
+        if d.get("graph_path") and os.path.exists(d["graph_path"]):
+            from faultlens.analyzer.graph import ProgramGraph
+            graph = ProgramGraph.from_json(Path(d["graph_path"]).read_text())
+        try:
+            os.chdir(cwd)
+            report, _ = diagnose_result(RunResult(graph=graph, **d), d.get("program"), cwd=cwd)
+            _read_report(rec, report.to_dict(), cwd)
+        except Exception as exc:  # noqa: BLE001 - one broken case must not stop the comparison
+            rec.update(verdict="error", faults=[], lines=[], error=f"{type(exc).__name__}: {exc}")
+        finally:
+            os.chdir(here)
+        recs.append(rec)
+    halves = {h: score([r for r in recs if r["split"] == h]) for h in ("dev", "test")
+              if any(r["split"] == h for r in recs)}
+    print(f"external: {len(recs)} stored runs diagnosed again with model {a.model or classifier.SHIPPED_DIR}")
+    for h, s in halves.items():
+        print_half(h, s)
+    if a.json:
+        Path(a.json).write_text(json.dumps({"records": recs, "halves": halves, "model": a.model}, indent=2,
+                                           default=str))
+    return 0
 
 
 def score(recs: list[dict]) -> dict:
@@ -286,9 +360,15 @@ def main(argv: list[str] | None = None) -> int:
         else:
             s.add_argument("--record", action="store_true", help="store the measured plain results in the manifest")
             s.add_argument("-v", "--verbose", action="store_true", help="show the output tail of failed runs")
+    r = sub.add_parser("rediagnose", help="diagnose the stored runs of an earlier `run` again (no program runs)")
+    r.add_argument("--workdir", required=True, help="the --workdir of that run")
+    r.add_argument("--records", required=True, help="the --json file of that run")
+    r.add_argument("--model", help="a model directory, or 'none' for the rules alone (default: the shipped model)")
+    r.add_argument("--split", choices=("dev", "test", "all"), default="all")
+    r.add_argument("--json", help="write the new records and figures here")
     a = ap.parse_args(argv)
     try:
-        return {"run": cmd_run, "plain": cmd_plain, "list": cmd_list}[a.cmd](a)
+        return {"run": cmd_run, "plain": cmd_plain, "list": cmd_list, "rediagnose": cmd_rediagnose}[a.cmd](a)
     except C.ManifestError as exc:
         print(f"external: {exc}", file=sys.stderr)
         return 2

@@ -398,7 +398,10 @@ def build_corpus(programs_dir: str | None, db_path: str, *, seeds: int = 3, orig
     from faultlens.corpus.real import projected_seconds
 
     measured = measured_seconds(con)
-    projected = sum(projected_seconds(j.get("subject"), measured.get(j["program"])) for j in todo) / max(jobs, 1)
+    # mutants of a program already known to record no training step will not run (below)
+    known_blind = unwatched_programs(con)
+    projected = sum(projected_seconds(j.get("subject"), measured.get(j["program"])) for j in todo
+                    if j["mutant_id"] == "original" or j["program"] not in known_blind) / max(jobs, 1)
     log(f"faultlens corpus: {len(progs)} programs, {sum(len(v) for v in mutants.values())} mutants, "
         f"{len(all_jobs)} jobs ({len(all_jobs) - len(pending)} done), "
         f"running {len(todo)} with {jobs} {engine} worker(s); projected wall time {_hms(projected)}")

@@ -110,3 +110,27 @@ def test_standin_text_corpus_is_deterministic(tmp_path, monkeypatch):
     p = write_corpus(tmp_path / "d" / "input.txt", lines=20, style="dialogue")
     assert len(p.read_text().splitlines()) == 20
     assert len(set(" ".join(a).split())) > 100
+
+
+def _external_module():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("external_runner", ROOT / "benchmarks" / "external.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_rediagnose_finds_the_main_run_and_refuses_bad_input(tmp_path, capsys):
+    ext = _external_module()
+    case = tmp_path / "case" / "prog"
+    main_run = case / ".faultlens" / "runs" / "20261203-0800-main-aaaa"
+    for d in (main_run, main_run / "check" / "run"):
+        d.mkdir(parents=True)
+        (d / "result.json").write_text("{}")
+    assert ext._stored_run(tmp_path / "case") == main_run  # a patch check's run is not the case's run
+    assert ext._stored_run(tmp_path / "nothing") is None
+    assert ext.main(["rediagnose", "--workdir", str(tmp_path), "--records", str(tmp_path / "none.json")]) == 2
+    assert ext.main(["rediagnose", "--workdir", str(tmp_path), "--records", str(tmp_path / "none.json"),
+                     "--model", str(tmp_path)]) == 2
+    assert "no model there" in capsys.readouterr().err
