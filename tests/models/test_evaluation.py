@@ -157,12 +157,17 @@ def test_populations_transfer_and_its_ablation(tmp_path):
     # the feature that carries over transfers alone; the one whose sign flips does not
     assert abl["loss"]["only"] > abl["opt"]["only"]
     assert abl["loss"]["without"] < abl["reference"]
+    att = p["transfer_attempts"]
+    assert 0.5 <= att["population_auc"] <= 1.0 and set(att["most_identifying"]) <= {"loss.signal", "opt.cue"}
+    assert "drop_10" not in att  # never more features dropped than there are
+    assert 0.0 <= att["importance_weighted"]["own_to_real"] <= 1.0
+    assert pops["both"]["lopo_balanced_accuracy_real_rows"] > 0.0
     h = evaluation.populations_headline(p)
     assert set(h["transfer"]) >= {"own_to_real", "real_to_own"} and set(h["populations"]) == {"own", "real", "both"}
     res = evaluation.evaluate(own, ablation=False)
     md, js = evaluation.write_results(res, str(tmp_path / "RESULTS.md"), "faultlens evaluate", "own", p, "real.csv.gz")
     text = open(md).read()
-    assert "## Populations and transfer" in text and "missed by" in text
+    assert "## Populations and transfer" in text and "missed by" in text and "What was tried" in text
     data = json.load(open(js))
     assert data["transfer"]["own_to_real"] == o2r["balanced_accuracy"]
     assert data["n_traces"] == len(own) and data["real_source"] == "real.csv.gz"
