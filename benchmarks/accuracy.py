@@ -157,7 +157,8 @@ def main(argv: list[str] | None = None) -> int:
         print("accuracy: no programs", file=sys.stderr)
         return 2
     import tempfile
-    workdir = a.workdir or tempfile.mkdtemp(prefix="faultlens-acc-")
+    workdir = os.path.abspath(a.workdir) if a.workdir else tempfile.mkdtemp(prefix="faultlens-acc-")
+    os.makedirs(workdir, exist_ok=True)  # a --workdir that does not exist yet is made
     from faultlens.runconfig import RunConfig
     config = RunConfig(max_seconds=a.max_seconds, max_steps=a.max_steps, in_process=a.reuse, seed=0)
     opts = {"config": config, "workdir": workdir}
