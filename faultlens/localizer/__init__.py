@@ -11,7 +11,14 @@ Roles (``Location.role``):
 ``construction``    where a layer / activation / loss / optimizer / init is built;
 ``call``            where it is applied (the layer's call in ``forward``, the loss call);
 ``insertion_point`` the statement before which a missing call belongs (``zero_grad``,
-                    ``step``, ``eval``, ``train``); ``line`` is that statement's line;
+                    ``step``, ``eval``, ``train``); ``line`` is that statement's line. When
+                    nothing follows in the block, the block's last statement, after which the
+                    call belongs (``note`` is ``"after"``): always a statement, never the blank
+                    or comment line below it;
+``carries``         where a tensor carries one backward's graph into another (a recurrent state
+                    kept across iterations, one output fed to two backwarded losses): where a
+                    ``.detach()`` belongs, after a "backward through the graph a second time"
+                    crash (:mod:`faultlens.localizer.carried`); ``note`` is ``kind:variable``;
 ``misplaced``       a call that is in the wrong place (``zero_grad`` between backward and step);
 ``data``            statements that load or scale the data entering the model;
 ``crash``           the statement that raised;

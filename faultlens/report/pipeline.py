@@ -240,11 +240,18 @@ def diagnose_result(result: Any, program: str | None = None, *, lint: bool = Tru
     return report, graph
 
 
+#: a crashed run gets a patch only where the localizer found the statement that causes the crash
+#: rather than the one that raised it (a graph carried into a second backward: ``carries``); other
+#: crashes are located, not patched, since an edit at the raising line rarely removes the cause
+CRASH_FIX_ROLES = frozenset({"carries"})
+
+
 def localize_faults(diagnosis: Any, graph: Any, trace: Any, *, program: str, cwd: str | None = None,
                     patches: bool = True) -> tuple[list[Any], list[str]]:
     """Every diagnosed fault with its ranked statements (``localize``) and, for a faulty verdict
     with ``patches``, its patch (``make_patch``): ([ReportFault], notes). A fault whose
-    localization or patch fails keeps its place without them; the note names the failure."""
+    localization or patch fails keeps its place without them; the note names the failure. A
+    crashed run's fault gets a patch when one of its statements has a role in CRASH_FIX_ROLES."""
     from faultlens.localizer import localize
     from faultlens.localizer.patches import make_patch
     from faultlens.report import ReportFault
@@ -258,7 +265,8 @@ def localize_faults(diagnosis: Any, graph: Any, trace: Any, *, program: str, cwd
             locs = []
             notes.append(failure_note("localization", exc, f.type))
         patch = None
-        if patches and diagnosis.verdict == "faulty":
+        if patches and (diagnosis.verdict == "faulty" or (
+                diagnosis.verdict == "crashed" and any(l.role in CRASH_FIX_ROLES for l in locs))):
             try:
                 patch = make_patch(f, graph, trace=trace, locations=locs, cwd=cwd)
             except Exception as exc:  # noqa: BLE001 - the fault is still reported, without a patch

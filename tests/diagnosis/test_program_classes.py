@@ -419,10 +419,48 @@ def test_shape_error_inside_a_regression_loss_given_class_indices_is_the_loss(tm
     assert {8, 14} <= lines                     # the loss's construction and its call
 
 
+GAN_FAKE_NOT_DETACHED = """
+import torch
+import torch.nn as nn
+torch.manual_seed(0)
+netG = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 2))
+netD = nn.Sequential(nn.Linear(2, 16), nn.ReLU(), nn.Linear(16, 1))
+optD = torch.optim.Adam(netD.parameters(), lr=1e-3)
+optG = torch.optim.Adam(netG.parameters(), lr=1e-3)
+bce = nn.BCEWithLogitsLoss()
+for step in range(100):
+    real = torch.randn(32, 2) + 3
+    optD.zero_grad()
+    fake = netG(torch.randn(32, 8))
+    out_fake = netD(fake)
+    lossD = bce(netD(real), torch.ones(32, 1)) + bce(out_fake, torch.zeros(32, 1))
+    lossD.backward()
+    optD.step()
+    optG.zero_grad()
+    lossG = bce(netD(fake), torch.ones(32, 1))
+    lossG.backward()
+    optG.step()
+"""
+
+
 def test_backward_through_a_freed_graph_is_the_loop_carrying_state(tmp_path):
+    """Located at the statement that carries the state (line 13), after the one that raised,
+    and patched there: the patched copy must train (the default patch check)."""
     rep = _run(tmp_path, "hidden", HIDDEN_NOT_DETACHED)
     assert rep.verdict == "crashed" and rep.faults[0].type == "training_loop"
     assert "backward through the graph a second time" in rep.crash["message"]
+    assert [(l.role, l.line) for l in rep.faults[0].locations][:2] == [("crash", 15), ("carries", 13)]
+    assert rep.faults[0].patch is not None and "hidden.detach()" in rep.faults[0].patch.diff
+
+
+def test_one_output_fed_undetached_to_two_losses_is_located_at_the_first_use(tmp_path):
+    """A GAN's generator output used by the discriminator's loss without detach: the
+    generator's backward raises (line 20); the statement to change is the discriminator's use
+    (line 14), not the generator's loss or the line that raised."""
+    rep = _run(tmp_path, "gan", GAN_FAKE_NOT_DETACHED)
+    assert rep.verdict == "crashed" and rep.faults[0].type == "training_loop"
+    assert [(l.role, l.line) for l in rep.faults[0].locations][:2] == [("crash", 20), ("carries", 14)]
+    assert "netD(fake.detach())" in rep.faults[0].patch.new_source
 
 
 PREP = """

@@ -14,14 +14,24 @@ before backward) or moved to the top of the loop.
 """
 from __future__ import annotations
 
+import ast
+import os
 from typing import Any
 
 from faultlens.localizer import Collector, resolve_path
 from faultlens.localizer import source as src
-from faultlens.edits.structural import InsertStmt, RemoveStmt
+from faultlens.edits.structural import InsertStmt, RemoveStmt, ReplaceExpr
 from faultlens.localizer.handlers._base import EditPlan, Example, FaultHandler
 from faultlens.localizer.handlers._common import graph_node, var_name
 from faultlens.localizer.patches import CommandLine
+from faultlens.localizer.carried import carried_statements
+
+#: the autograd error of a second backward through a freed graph
+FREED_GRAPH = "backward through the graph a second time"
+
+#: the note of an insertion point that names the last statement of a block: the missing call
+#: belongs after it (nothing follows it in the block, so there is no statement to insert before)
+AFTER = "after"
 
 
 def _calls(g: Any, method: str) -> list[Any]:
@@ -37,19 +47,28 @@ def _manual_updates(g: Any, loop: Any) -> list[Any]:
 def _unstepped_backward(g: Any) -> Any:
     """The backward call that no optimizer step follows: the one where a missing ``step()``
     belongs. Several losses trained in one loop (a GAN's discriminator and generator) each have
-    their backward; the one followed, in its loop and file, by no ``step`` call before the next
-    backward (or the loop's end) is the model whose update is missing. Falls back to the first
-    backward when every backward is followed by a step or the program has one backward."""
+    their backward, and one model's gradients may be accumulated over several backwards before
+    its single step (a discriminator's real and fake halves). So: the last backward that comes
+    after every ``step`` call of its loop and file (the iteration ends with gradients no step
+    applies); else the first backward followed by no step before the next backward; else the
+    first backward (every backward is followed by a step, or the program has one backward)."""
     calls = _calls(g, "backward")
     if len(calls) < 2:
         return calls[0] if calls else None
     back = sorted(calls, key=lambda n: (n.span.path, n.span.line))
     steps = _calls(g, "step")
+
+    def same_loop(a, b) -> bool:
+        return a.span.path == b.span.path and a.get("loop") == b.get("loop")
+
+    trailing = [b for b in back if not any(same_loop(st, b) and st.span.line > b.span.line for st in steps)
+                and any(same_loop(st, b) for st in steps)]
+    if trailing:
+        return trailing[-1]
     for i, b in enumerate(back):
-        nxt = next((o for o in back[i + 1:] if o.span.path == b.span.path and o.get("loop") == b.get("loop")), None)
+        nxt = next((o for o in back[i + 1:] if same_loop(o, b)), None)
         stop = nxt.span.line if nxt is not None else float("inf")
-        if not any(st.span.path == b.span.path and st.get("loop") == b.get("loop")
-                   and b.span.line < st.span.line < stop for st in steps):
+        if not any(same_loop(st, b) and b.span.line < st.span.line < stop for st in steps):
             return b
     return calls[0]
 
@@ -57,6 +76,81 @@ def _unstepped_backward(g: Any) -> Any:
 class TrainingLoop(FaultHandler):
     fault_type = "training_loop"
     EXAMPLES = [
+        Example("""
+            import torch
+            import torch.nn as nn
+            data = torch.randn(200, 8, 4)
+            rnn = nn.LSTM(4, 16)
+            head = nn.Linear(16, 4)
+            opt = torch.optim.Adam(list(rnn.parameters()) + list(head.parameters()), lr=1e-3)
+            crit = nn.MSELoss()
+            hidden = (torch.zeros(1, 8, 16), torch.zeros(1, 8, 16))
+            for i in range(0, 190, 10):
+                opt.zero_grad()
+                out, hidden = rnn(data[i:i + 10], hidden)
+                loss = crit(head(out), data[i + 1:i + 11])
+                loss.backward()
+                opt.step()
+            """,
+            lines=(("crash", 13), ("carries", 11)),
+            crash={"kind": "other", "type": "RuntimeError", "path": "example.py", "line": 13, "column": 5,
+                   "message": "Trying to backward through the graph a second time (or directly access "
+                              "saved tensors after they have already been freed)."},
+            diff="""
+            faultlens: training_loop: detach hidden before line 11: it carries the previous iteration's graph into this one
+            --- ./example.py
+            +++ ./example.py
+            @@ -8,6 +8,8 @@
+             hidden = (torch.zeros(1, 8, 16), torch.zeros(1, 8, 16))
+             for i in range(0, 190, 10):
+                 opt.zero_grad()
+            +    # faultlens: detach hidden before line 11: it carries the previous iteration's graph into this one
+            +    hidden = tuple(t.detach() for t in hidden) if isinstance(hidden, tuple) else hidden.detach()
+                 out, hidden = rnn(data[i:i + 10], hidden)
+                 loss = crit(head(out), data[i + 1:i + 11])
+                 loss.backward()
+            """,
+            note="a recurrent state carried across iterations: the next backward reaches a freed graph"),
+        Example("""
+            import torch
+            import torch.nn as nn
+            netG = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 2))
+            netD = nn.Sequential(nn.Linear(2, 16), nn.ReLU(), nn.Linear(16, 1))
+            optD = torch.optim.Adam(netD.parameters(), lr=1e-3)
+            optG = torch.optim.Adam(netG.parameters(), lr=1e-3)
+            bce = nn.BCEWithLogitsLoss()
+            for step in range(100):
+                real = torch.randn(32, 2) + 3
+                optD.zero_grad()
+                fake = netG(torch.randn(32, 8))
+                lossD = bce(netD(real), torch.ones(32, 1)) + bce(netD(fake), torch.zeros(32, 1))
+                lossD.backward()
+                optD.step()
+                optG.zero_grad()
+                lossG = bce(netD(fake), torch.ones(32, 1))
+                lossG.backward()
+                optG.step()
+            """,
+            lines=(("crash", 17), ("carries", 12)),
+            crash={"kind": "other", "type": "RuntimeError", "path": "example.py", "line": 17, "column": 5,
+                   "message": "Trying to backward through the graph a second time (or directly access "
+                              "saved tensors after they have already been freed)."},
+            diff="""
+            faultlens: training_loop: detach fake where line 12 uses it: a later loss backwards through it again
+            --- ./example.py
+            +++ ./example.py
+            @@ -9,7 +9,8 @@
+                 real = torch.randn(32, 2) + 3
+                 optD.zero_grad()
+                 fake = netG(torch.randn(32, 8))
+            -    lossD = bce(netD(real), torch.ones(32, 1)) + bce(netD(fake), torch.zeros(32, 1))
+            +    # faultlens: detach fake where line 12 uses it: a later loss backwards through it again
+            +    lossD = bce(netD(real), torch.ones(32, 1)) + bce(netD(fake.detach()), torch.zeros(32, 1))
+                 lossD.backward()
+                 optD.step()
+                 optG.zero_grad()
+            """,
+            note="a generator's output fed undetached to the discriminator's loss, then to its own"),
         Example("""
             import torch
             import torch.nn as nn
@@ -101,7 +195,7 @@ class TrainingLoop(FaultHandler):
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             """,
-            lines=(("insertion_point", 11), ("related", 9)),
+            lines=(("insertion_point", 10), ("related", 9)),
             detections=(("missing_update", {"reason": "no_step"}),),
             diff="""
             faultlens: training_loop: insert optimizer.step() after line 10
@@ -257,7 +351,7 @@ class TrainingLoop(FaultHandler):
                     w1 -= learning_rate * w1.grad
                     w2 -= learning_rate * w2.grad
             """,
-            lines=(("insertion_point", 13), ("insertion_point", 7), ("insertion_point", 9), ("related", 9)),
+            lines=(("insertion_point", 12), ("insertion_point", 7), ("insertion_point", 9), ("related", 9)),
             detections=(("accumulating_gradients", {}),),
             diff="""
             faultlens: training_loop: clear the gradients after the hand-written update at line 12: w1.grad = None; w2.grad = None
@@ -277,6 +371,7 @@ class TrainingLoop(FaultHandler):
         g = c.graph
         names = [d.symptom for d in c.detections]
         ab = None
+        self._locate_freed_graph(c)
         if "accumulating_gradients" in names:
             back = _calls(g, "backward")
             step_loops = g.nodes("loop", role="step") or [n for n in g.nodes("loop") if n.get("role") != "epoch"]
@@ -299,10 +394,8 @@ class TrainingLoop(FaultHandler):
                     st, nxt = src.next_stmt(ab, manual[-1].span.end_line)
                     if nxt is not None:
                         c.add_pos(ab, src.pos_of(nxt), manual[-1].id, "insertion_point", "p.grad = None")
-                    elif st is not None:
-                        end = (st.end_lineno or st.lineno) + 1
-                        c.add_pos(ab, src.Pos(end, st.col_offset + 1, end, st.col_offset + 1), manual[-1].id,
-                                  "insertion_point", "p.grad = None")
+                    elif st is not None:  # nothing follows in its block: the update it belongs after
+                        c.add_pos(ab, src.pos_of(st), manual[-1].id, "insertion_point", AFTER)
                 fwd = [f for f in _calls(g, "forward") if b0 is not None and f.get("loop") == loop.id
                        and not f.get("contexts") and f.span.path == b0.span.path and f.span.line < b0.span.line]
                 at = src.stmt_containing(ab, fwd[0].span.line) if fwd else None
@@ -335,9 +428,11 @@ class TrainingLoop(FaultHandler):
                 st, nxt = src.next_stmt(ab, after.span.end_line)
                 if nxt is not None and reason != "cleared":
                     c.add_pos(ab, src.pos_of(nxt), b.id, "insertion_point", "optimizer.step()")
-                elif reason != "cleared":
-                    end = (st.end_lineno if st is not None else after.span.end_line) + 1
-                    c.add_pos(ab, src.Pos(end, 1, end, 1), b.id, "insertion_point", "optimizer.step()")
+                elif reason != "cleared":  # nothing follows in its block: the statement it belongs after
+                    if st is not None:
+                        c.add_pos(ab, src.pos_of(st), b.id, "insertion_point", AFTER)
+                    else:
+                        c.add_span(after.span, b.id, "insertion_point", AFTER)
                 c.add_span(b.span, b.id, "related")
         if "eval_mode_missing" in names:
             ctxs = [n for n in g.nodes("context") if n.get("ctx") in ("no_grad", "inference_mode")]
@@ -366,7 +461,26 @@ class TrainingLoop(FaultHandler):
                 for n in _calls(g, m)[:1]:
                     c.add_span(n.span, n.id, "related")
 
+    @staticmethod
+    def _locate_freed_graph(c: Collector) -> None:
+        """A backward through an already freed graph: the statement that carries the graph into
+        it (a recurrent state kept across iterations, one output fed to two losses), role
+        ``carries`` with the carrying variable as its note (faultlens/localizer/carried.py)."""
+        crash = c.crash or {}
+        if FREED_GRAPH not in str(crash.get("message") or "") or not crash.get("line") or c.graph is None:
+            return
+        g = c.graph
+        p = crash.get("path") or ""
+        ab = p if os.path.isabs(p) else resolve_path(g, p)
+        modules = {v for n in g.nodes("model") + g.nodes("layer") if (v := var_name(n, ""))}
+        modules |= {str(n.get("attr")) for n in g.nodes("layer") if n.get("attr")}
+        for hit in carried_statements(ab, int(crash["line"]), modules):
+            c.add_pos(ab, src.pos_of(hit.stmt), None, "carries", f"{hit.kind}:{hit.name}")
+
     def patch(self, fault, g, tv, locations) -> EditPlan | CommandLine | None:
+        carries = [l for l in (locations or []) if l.role == "carries"]
+        if carries:
+            return _detach_patch(carries[0])
         names = {d.symptom for d in fault.detections}
         opt = (g.nodes("optimizer") or [None])[0]
         ov = var_name(opt, "optimizer")
@@ -384,6 +498,9 @@ class TrainingLoop(FaultHandler):
                     code = "; ".join(f"{p}.grad = None" for p in params)
                     return (l.abspath, [InsertStmt(upd.span.line, code + "\n", after=True)],
                             f"clear the gradients after the hand-written update at line {upd.span.line}: {code}")
+            if l.note == AFTER:
+                return l.abspath, [InsertStmt(l.line, f"{ov}.zero_grad()\n", after=True)], \
+                    f"insert {ov}.zero_grad() after line {l.line}"
             return l.abspath, [InsertStmt(l.line, f"{ov}.zero_grad()\n")], f"insert {ov}.zero_grad() before line {l.line}"
         if "missing_update" in names:
             reason = next((d.details.get("reason") for d in fault.detections if d.symptom == "missing_update"), "no_step")
@@ -435,6 +552,28 @@ class TrainingLoop(FaultHandler):
             l = ins[0]
             return l.abspath, [InsertStmt(l.line, f"{mv}.train()\n")], f"insert {mv}.train() before line {l.line}"
         return None
+
+
+def _detach_patch(l) -> EditPlan | None:
+    """``.detach()`` where the graph is carried: the earlier loss's use of a shared output is
+    given ``name.detach()``; a carried state is detached before the statement that reads it
+    (a tuple state, an LSTM's ``(h, c)``, element by element)."""
+    kind, _, name = l.note.partition(":")
+    found = src.stmt_at(l.abspath, l.line)
+    if found is None or not name.isidentifier():
+        return None
+    st = found[0]
+    if kind == "shared":
+        use = next((n for n in ast.walk(st) if isinstance(n, ast.Name) and n.id == name
+                    and isinstance(n.ctx, ast.Load)), None)
+        if use is None:
+            return None
+        return l.abspath, [ReplaceExpr(use.lineno, use.col_offset + 1, f"{name}.detach()", use.end_lineno,
+                                       use.end_col_offset + 1)], \
+            f"detach {name} where line {l.line} uses it: a later loss backwards through it again"
+    code = (f"{name} = tuple(t.detach() for t in {name}) if isinstance({name}, tuple) else {name}.detach()\n")
+    return l.abspath, [InsertStmt(l.line, code)], \
+        f"detach {name} before line {l.line}: it carries the previous iteration's graph into this one"
 
 
 def _first_stmt_pos(g, loop) -> tuple[str, int] | None:
