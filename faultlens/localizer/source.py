@@ -197,6 +197,38 @@ def data_sources(path: str, names: set[str], depth: int = 4) -> list[Pos]:
     return out
 
 
+#: transforms that change the scale of the inputs (torchvision.transforms, scikit-learn's scalers):
+#: where a preprocessing fault is usually fixed
+SCALING_TRANSFORMS = frozenset({"Normalize", "ToTensor", "Lambda", "StandardScaler", "MinMaxScaler",
+                                "RobustScaler", "MaxAbsScaler", "Normalizer", "ConvertImageDtype"})
+
+
+def transform_sites(path: str) -> list[Pos]:
+    """Where inputs are transformed, at their own lines (a ``Compose([...])`` spans several):
+    every call of a scaling transform (``transforms.Normalize(...)``, ``StandardScaler()``) and
+    every ``transform=`` argument given to a call (a dataset's construction; a train and a test
+    set built with different transforms differ there). Source order."""
+    _, tree = parse(path)
+    if tree is None:
+        return []
+    out: list[Pos] = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        f = node.func
+        name = f.attr if isinstance(f, ast.Attribute) else (f.id if isinstance(f, ast.Name) else "")
+        if name in SCALING_TRANSFORMS:
+            out.append(pos_of(node))
+        for kw in node.keywords:
+            if kw.arg == "transform":
+                out.append(pos_of(kw.value))
+    uniq: list[Pos] = []
+    for p in sorted(out, key=lambda p: (p.line, p.column)):
+        if all(q.line != p.line for q in uniq):
+            uniq.append(p)
+    return uniq
+
+
 def first_arg_names(expr_text: str) -> set[str]:
     """Names in the first positional argument of a call expression (the inputs of
     ``TensorDataset(X, y)``), else all names in the expression."""

@@ -106,7 +106,9 @@ def locate_activation(c: Collector, nodes: list[str]) -> None:
 def locate_data(c: Collector, preprocessing: bool) -> None:
     """Statements that load or scale the data entering the model, followed back from the
     DataLoader's dataset, the forward's input and (data faults, out-of-range targets) the loss's
-    targets; the transforms first for preprocessing faults; the DataLoader when nothing else."""
+    targets; the transforms first for preprocessing faults (the graph's transform objects, then
+    every scaling transform call and ``transform=`` argument at its own line); the DataLoader
+    when nothing else."""
     g = c.graph
     if preprocessing:
         for t in g.nodes("transform")[:2]:
@@ -128,6 +130,10 @@ def locate_data(c: Collector, preprocessing: bool) -> None:
                 names |= src.names_in(str(inp))
     if entry_abs is None and g.entry:
         entry_abs = resolve_path(g, g.entry)
+    if preprocessing and entry_abs:
+        # the transforms themselves, at their own lines, before the statements that build the data
+        for p in src.transform_sites(entry_abs)[:4]:
+            c.add_pos(entry_abs, p, None, "data")
     if entry_abs and names:
         for p in src.data_sources(entry_abs, names, depth=6)[:5]:
             c.add_pos(entry_abs, p, None, "data")

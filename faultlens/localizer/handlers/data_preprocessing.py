@@ -1,6 +1,9 @@
 """data_preprocessing: the transforms and the statements that load the inputs; standardising.
 
-Located: the transforms (at most two), then the statements that load or scale the model's
+Located: the transforms (the graph's transform objects, at most two; then up to four scaling
+transform calls and ``transform=`` arguments, each at its own line, so a ``Normalize`` inside a
+multi-line ``Compose`` or a test set built with another transform is named where it is written),
+then the statements that load or scale the model's
 inputs (the targets too for ``target_out_of_range``), followed back from the DataLoader's
 dataset and the forward's input. Patched: the loaded input array standardised per feature
 just before it is passed on as data (``X = (X - X.mean(0)) / (X.std(0) + 1e-8)``), so labels
@@ -25,6 +28,33 @@ from faultlens.localizer.patches import CommandLine
 class DataPreprocessing(FaultHandler):
     fault_type = "data_preprocessing"
     EXAMPLES = [
+        Example("""
+            import torch
+            import torch.nn as nn
+            from torch.utils.data import DataLoader
+            from torchvision import datasets, transforms
+            train_tf = transforms.Compose([
+                transforms.ToTensor(),
+                transforms.Normalize((0.5,), (0.5,)),
+            ])
+            train = datasets.FakeData(size=64, image_size=(1, 8, 8), num_classes=2, transform=train_tf)
+            test = datasets.FakeData(size=32, image_size=(1, 8, 8), num_classes=2,
+                                     transform=transforms.ToTensor())
+            loader = DataLoader(train, batch_size=16)
+            model = nn.Sequential(nn.Flatten(), nn.Linear(64, 2))
+            criterion = nn.CrossEntropyLoss()
+            optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+            for epoch in range(3):
+                for xb, yb in loader:
+                    optimizer.zero_grad()
+                    loss = criterion(model(xb), yb)
+                    loss.backward()
+                    optimizer.step()
+            """,
+            lines=(("data", 6), ("data", 7), ("data", 9), ("data", 11), ("data", 5)),
+            detections=(("preprocessing_mismatch", {}),),
+            note="train and test sets built with different transforms: each transform at its own line "
+                 "(the test set's transform= argument, line 11, is where they differ)"),
         Example("""
             import torch
             import torch.nn as nn
