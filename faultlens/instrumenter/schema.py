@@ -77,6 +77,7 @@ OPTIMIZER_METRICS = (  # node: <optimizer id>#g<i> for per-group values, <optimi
 BATCH_METRICS = (  # node: the model id whose forward received the batch
     "input_min", "input_max", "input_mean", "input_std", "input_is_float",
     "target_min", "target_max", "target_mean", "target_std", "target_is_int", "target_numel", "feeds_loss", "val_input_mean", "val_input_std",
+    "target_entropy",     # entropy (nats) of the class frequencies of the class-index or 0/1 targets seen so far
 )
 CURVATURE_METRICS = (  # node: model id (loss curvature on the current batch)
     "lambda_max",         # largest Hessian eigenvalue (power iteration of HVPs)

@@ -931,3 +931,48 @@ def test_a_crash_while_the_data_loop_fetches_a_batch_is_the_preprocessing(tmp_pa
         src = src.replace("MEAN_STD", "(0.5, 0.5, 0.5), (0.5, 0.5, 0.5)")
     rep = _run(tmp_path, f"fetch_{where}", src)
     assert rep.verdict == "crashed" and rep.faults[0].type == "data_preprocessing", rep.faults
+
+
+OWN_LOSS_CLASSIFIER = """
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+torch.manual_seed(0)
+x = torch.randn(1024, 20)
+y = LABELS
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(20, 3)
+
+    def forward(self, inp, targets=None):
+        logits = self.fc(inp)
+        return logits if targets is None else F.cross_entropy(logits, targets)
+
+
+model = Net()
+opt = torch.optim.SGD(model.parameters(), lr=0.1)
+for epoch in range(5):
+    for i in range(0, 1024, 32):
+        loss = model(x[i:i + 32], y[i:i + 32])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+"""
+
+
+def test_a_classifier_no_better_than_the_class_frequencies_is_faulty(tmp_path):
+    """Labels unrelated to the inputs: the cross-entropy cannot fall below the entropy of the
+    class frequencies (about 0.90 nats for 60/30/10%). The model computes its own loss, so the
+    targets are read from its forward's arguments. The same program with labels the inputs
+    determine learns and is healthy."""
+    blind = _run(tmp_path, "blind", OWN_LOSS_CLASSIFIER.replace(
+        "LABELS", "torch.multinomial(torch.tensor([0.6, 0.3, 0.1]), 1024, replacement=True)"))
+    sym = {s["symptom"]: s for s in blind.symptoms}
+    assert blind.verdict == "faulty" and "no_better_than_baseline" in sym
+    assert "entropy of the class frequencies" in sym["no_better_than_baseline"]["message"]
+    learns = _run(tmp_path, "learns", OWN_LOSS_CLASSIFIER.replace(
+        "LABELS", "(x[:, 0] > 0.3).long() + (x[:, 1] > 0.8).long()"))
+    assert learns.verdict == "healthy", [s["symptom"] for s in learns.symptoms]

@@ -202,6 +202,18 @@ def test_contract_and_baseline_symptoms(tmp_path):
     tb = healthy()
     replace(tb, "target_std", MODEL, np.full(120, 1.0))
     assert "no_better_than_baseline" not in fired(tb, tmp_path, graph(loss_type="MSELoss"), name="b2.sqlite")
+    # a cross-entropy that ends at the entropy of the class frequencies (input-blind), with the
+    # loss type known or (a model that computes its own loss) unknown
+    for i, lt in enumerate(("CrossEntropyLoss", None)):
+        tb = healthy()
+        replace(tb, "loss", LOSS, 0.95 + 0.01 * np.sin(np.arange(120)))
+        tb.series("target_entropy", MODEL, np.full(12, 0.98), np.arange(0, 120, 10))
+        g = graph(loss_type=lt)
+        d = fired(tb, tmp_path, g, name=f"ce{i}.sqlite")["no_better_than_baseline"]
+        assert d.details["rule"] == "class_frequencies"
+        # the same run with a loss that learnt something beyond the frequencies: nothing
+        replace(tb, "loss", LOSS, np.linspace(0.95, 0.4, 120))
+        assert "no_better_than_baseline" not in fired(tb, tmp_path, g, name=f"ce{i}b.sqlite")
     # a regression head that cannot go negative while the targets do
     tb = healthy()
     ts = np.arange(0, 120, 10)

@@ -6,6 +6,7 @@ import json
 import sqlite3
 import time
 
+import numpy as np
 import pytest
 
 from faultlens.instrumenter.runner import budget_reserve, run_program
@@ -62,3 +63,32 @@ def test_text_report_states_the_stop_reason(programs, tmp_path):
     report, _ = diagnose_result(res, str(programs / "slow_loop.py"))
     assert report.stop_reason == "max_steps" and report.to_dict()["stop_reason"] == "max_steps"
     assert "stopped at the step limit (--max-steps) after 20 step(s)" in report.to_text()
+
+
+def test_targets_given_to_a_model_that_computes_its_own_loss_are_recorded(programs, run_inproc):
+    """No loss call is watched (the loss is computed inside the model's forward): the targets
+    the forward was given, positionally or as ``targets=``, are the loss's targets, and the
+    entropy of their class frequencies (ignored positions left out) is recorded with them."""
+    res, t = run_inproc(programs / "own_loss.py", seed=0, sample_every=1)
+    assert res.status == "finished" and res.steps == 30
+    s, tmax = t.series("target_max")
+    assert len(s) >= 10 and set(tmax.tolist()) <= set(range(12))
+    _, tmin = t.series("target_min")
+    assert tmin.min() == -1.0                # the statistics are of the tensor as given
+    _, h = t.series("target_entropy")
+    assert len(h) and 0 < h[-1] <= float(np.log(12)) + 0.1
+
+
+def test_label_entropy_of_counts():
+    import torch
+
+    from faultlens.instrumenter.probes.batch import entropy_of_counts, label_counts
+
+    c = label_counts(torch.tensor([0, 0, 1, 1, -100, 3]))
+    assert c.tolist() == [2.0, 2.0, 0.0, 1.0]
+    # plug-in entropy of (2/5, 2/5, 1/5) plus the Miller-Madow term (3 - 1) / (2 * 5)
+    p = np.array([0.4, 0.4, 0.2])
+    assert entropy_of_counts(c) == pytest.approx(float(-(p * np.log(p)).sum()) + 0.2)
+    assert label_counts(torch.tensor([0.0, 1.0, 1.0])).tolist() == [1.0, 2.0]
+    assert label_counts(torch.tensor([0.2, 1.0])) is None          # soft targets
+    assert label_counts(torch.tensor([True, False])) is None

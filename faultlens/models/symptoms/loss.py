@@ -349,14 +349,22 @@ class NegativeLoss(Symptom):
 
 @register
 class NoBetterThanBaseline(Symptom):
-    """A regression model that ends no better than predicting the mean.
+    """A model that ends no better than a predictor that ignores its inputs.
 
     With a mean-squared-error loss, predicting the target mean gives a loss equal to the
     target variance; TheDeepChecker's pre-training check compares the initial loss with this
     chance level. Threshold (faultlens): the mean MSE over the last 20% of steps >= 0.9x the
     median per-batch target variance (R^2 <= 0.1), after >= 20 steps. A ``reduction='sum'``
     loss is a per-element MSE times the target's element count (``target_numel``): it is
-    divided by that count first, and not judged where the trace lacks it."""
+    divided by that count first, and not judged where the trace lacks it.
+
+    With a cross-entropy (class indices, or 0/1 targets of a binary cross-entropy), predicting
+    the class frequencies gives a loss equal to their entropy (``target_entropy``): a classifier
+    or language model whose loss ends there learnt nothing from its inputs (a collapse to the
+    label marginal, as a too-large step or labels unrelated to the inputs give). Threshold
+    (faultlens): the mean loss over the last 20% of steps >= 0.95x the entropy of the label
+    frequencies over the run's sampled batches, after >= 20 steps, not for a sum-reduced loss
+    nor a run a budget cut short."""
 
     name = "no_better_than_baseline"
     category = "failure"
@@ -366,6 +374,8 @@ class NoBetterThanBaseline(Symptom):
 
     def detect(self, tv, gf):
         lts = set(gf.loss_types())
+        if not lts or lts <= _CLASS_LOSSES:
+            return self._classification(tv, gf)
         if "MSELoss" not in lts or len(lts) > 1:
             return []
         s, v = _loss(tv)
@@ -383,6 +393,26 @@ class NoBetterThanBaseline(Symptom):
             return [self.hit(int(s[-1]), tv.nodes("loss")[0], tail / var,
                              f"final MSE {fmt(tail)} vs target variance {fmt(var)} (R^2 ~ {1 - tail / var:.2f})", 0.9)]
         return []
+
+    def _classification(self, tv, gf):
+        if _sum_reduced(gf) or cut_by_budget(tv):
+            return []
+        s, v = _loss(tv)
+        _, h = finite(*tv.series("target_entropy"))
+        if len(v) < 2 * MIN_STEPS or len(h) < 2 or np.any(v < 0):
+            return []
+        base = float(h[-1])  # the frequencies over every sampled batch of the run
+        _, tail = head_tail(v)
+        if base > 0.05 and tail >= 0.95 * base:
+            return [self.hit(int(s[-1]), tv.nodes("loss")[0], tail / base,
+                             f"final loss {fmt(tail)} vs {fmt(base)}, the entropy of the class frequencies: "
+                             f"no better than predicting the frequencies without looking at the inputs", 0.9,
+                             rule="class_frequencies")]
+        return []
+
+
+#: losses of class indices or 0/1 targets, whose input-blind optimum is the label entropy
+_CLASS_LOSSES = frozenset(("CrossEntropyLoss", "NLLLoss", "BCELoss", "BCEWithLogitsLoss"))
 
 
 @register
