@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from faultlens.models.symptoms import REGISTRY, Detection, GraphFacts, TraceView, detect_all
-from faultlens.models.symptoms.base import fmt
+from faultlens.models.symptoms.base import adversarial_training, fmt  # noqa: F401 (re-exported)
 from faultlens.models.symptoms.graph_facts import is_constant_weight_init
 from faultlens.models.symptoms.amp import amp_note, amp_summary
 from faultlens.models.symptoms.loss import cut_by_budget, settled_early
@@ -440,32 +440,6 @@ def _explainers(dets: list[Detection], gf: GraphFacts) -> set[str]:
 #: symptoms that judge the loss curve's trend: a minimax game's losses are not expected to fall
 LOSS_TRENDS = frozenset(("loss_not_decreasing", "slow_convergence", "still_improving", "loss_spike",
                          "diverging_loss", "oscillating_loss", "no_better_than_baseline", "could_train_longer"))
-
-
-def adversarial_training(tv: TraceView) -> str | None:
-    """A description when the run trains models against each other (a GAN), else None.
-
-    Signature, from the trace alone: two or more optimizers stepped, there are at least two
-    backward passes per iteration (one objective per player), and among the models called
-    with gradients on, some produce a loss input (the discriminator) while another never does
-    (the generator, trained only through the discriminator's output). An encoder/decoder pair
-    with one backward per iteration, or several independent nets that each feed their own
-    loss, do not match. In a minimax game the discriminator's loss tends to a constant
-    (log 4 at the equilibrium, Goodfellow et al. 2014, "Generative Adversarial Nets") and the
-    generator's rises whenever the discriminator improves, so the loss-trend symptoms are not
-    evidence there; the symptoms of missing updates, non-finite values and gradients still are."""
-    stepped = [n for n in tv.nodes("opt_step") if len(tv.series("opt_step", n)[0])]
-    if len(stepped) < 2 or tv.steps < MIN_STEPS:
-        return None
-    backwards = sum(1 for e in tv.events if e.event == "backward")
-    if backwards < 1.5 * tv.steps:
-        return None
-    trained = {e.node for e in tv.events if e.event == "forward" and e.node}
-    feeders = set(tv.nodes("feeds_loss"))
-    if trained & feeders and trained - feeders:
-        return (f"{len(stepped)} optimizers, {backwards / tv.steps:.1f} backward passes an iteration, "
-                f"{len(trained - feeders)} model(s) trained only through another model's output")
-    return None
 
 
 def _lint_fault_types() -> dict[str, str]:

@@ -976,3 +976,62 @@ def test_a_classifier_no_better_than_the_class_frequencies_is_faulty(tmp_path):
     learns = _run(tmp_path, "learns", OWN_LOSS_CLASSIFIER.replace(
         "LABELS", "(x[:, 0] > 0.3).long() + (x[:, 1] > 0.8).long()"))
     assert learns.verdict == "healthy", [s["symptom"] for s in learns.symptoms]
+
+
+TWO_PLAYER_GAME = """
+import torch
+import torch.nn as nn
+torch.manual_seed(0)
+G = nn.Sequential(nn.Linear(4, 16), nn.ReLU(), nn.Linear(16, 2))
+D = nn.Sequential(nn.Linear(2, 16), nn.LeakyReLU(0.2), nn.Linear(16, 1))
+optD = torch.optim.Adam(D.parameters(), lr=1e-3)
+optG = torch.optim.Adam(G.parameters(), lr=GLR)
+bce = nn.BCEWithLogitsLoss()
+for step in range(300):
+    real = torch.randn(64, 2) * 0.5 + torch.tensor([2.0, -1.0])
+    fake = G(torch.randn(64, 4))
+    optD.zero_grad()
+    lossD = bce(D(real), torch.ones(64, 1)) + bce(D(fake.detach()), torch.zeros(64, 1))
+    lossD.backward()
+    optD.step()
+    optG.zero_grad()
+    lossG = bce(D(fake), torch.ones(64, 1))
+    lossG.backward()
+    optG.step()
+"""
+
+
+def test_a_gan_player_that_barely_moves_is_a_learning_rate_fault(tmp_path):
+    """The loss curves of a minimax game are not judged; the players' update rates are: a
+    generator whose step is 1e5x too small barely moves while the discriminator trains."""
+    slow = _run(tmp_path, "gslow", TWO_PLAYER_GAME.replace("GLR", "1e-8"))
+    assert slow.verdict == "faulty" and slow.faults[0].type == "learning_rate"
+    assert "adversary_imbalance" in {s["symptom"] for s in slow.symptoms}
+    ok = _run(tmp_path, "gok", TWO_PLAYER_GAME.replace("GLR", "1e-3"))
+    assert ok.verdict == "healthy", [s["symptom"] for s in ok.symptoms]
+
+
+SATURATING_STEP = """
+import torch
+import torch.nn as nn
+torch.manual_seed(0)
+x = torch.randn(512, 10)
+y = (x[:, 0] + x[:, 1] > 0).float().unsqueeze(1)
+model = nn.Sequential(nn.Linear(10, 32), nn.ReLU(), nn.Linear(32, 1), nn.Sigmoid())
+crit = nn.BCELoss()
+opt = torch.optim.SGD(model.parameters(), lr=50.0)
+for epoch in range(20):
+    for i in range(0, 512, 32):
+        opt.zero_grad()
+        loss = crit(model(x[i:i + 32]), y[i:i + 32])
+        loss.backward()
+        opt.step()
+"""
+
+
+def test_gradients_that_die_during_training_are_a_learning_rate_fault(tmp_path):
+    """A step so large that the sigmoid output saturates at 0/1: every gradient is exactly zero
+    from then on and the loss stays high."""
+    rep = _run(tmp_path, "dead", SATURATING_STEP)
+    assert rep.verdict == "faulty" and rep.faults[0].type == "learning_rate"
+    assert "dead_gradients" in {s["symptom"] for s in rep.symptoms}

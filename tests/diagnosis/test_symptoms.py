@@ -296,3 +296,21 @@ def test_too_few_steps_does_not_read_a_settling_blow_up_as_a_cut_descent(tmp_pat
     tb = replace(healthy(n), "loss", LOSS, v)
     tb.scalars.pop(("accuracy", LOSS))
     assert "too_few_steps" not in fired(tb, tmp_path)
+
+
+def test_dead_gradients_fire_when_training_stops_short_of_fitting(tmp_path):
+    g0 = np.concatenate([[1.5, 1.2, 0.4], np.zeros(117)])
+    tb = healthy()
+    replace(tb, "grad_norm_total", MODEL, g0)
+    replace(tb, "loss", LOSS, np.concatenate([[0.7, 3.0], np.full(118, 50.0)]))
+    d = fired(tb, tmp_path, name="dead.sqlite")["dead_gradients"]
+    assert d.value == 0.0 and d.details["initial"] == 1.5
+    # the same vanished gradients after the loss came down: a fitted model, not a dead one
+    tb = healthy()
+    replace(tb, "grad_norm_total", MODEL, g0)
+    assert "dead_gradients" not in fired(tb, tmp_path, name="fitted.sqlite")
+    # gradients that shrink but stay in float range: nothing
+    tb = healthy()
+    replace(tb, "grad_norm_total", MODEL, np.geomspace(1.0, 1e-6, 120))
+    replace(tb, "loss", LOSS, np.full(120, 2.0))
+    assert "dead_gradients" not in fired(tb, tmp_path, name="small.sqlite")

@@ -194,3 +194,86 @@ class AbnormalUpdateRatio(Symptom):
                                  f"median update ratio {fmt(med)} ({'too small' if lg < -4 else 'too large'}; "
                                  "usual 1e-4..1e-1)", min(1.0, abs(lg - (-2.5)) / 3), direction="low" if lg < -4 else "high")]
         return []
+
+
+@register
+class DeadGradients(Symptom):
+    """Training stopped: a model's gradients, non-zero at the start, became (numerically) zero.
+
+    Threshold (faultlens): the model's total gradient norm over the run after its first 30% has
+    a median <= 1e-12x its first record and <= 1e-8, while the loss did not come down (its last
+    20% >= 0.5x its first 10%: a fitted model's gradients shrink because its loss has). Nothing
+    moves any more: the units the loss depends on are saturated or dead (a sigmoid output
+    driven to 0 or 1, ReLUs pushed below zero), which a step too large for the network does
+    during training; an initialisation that kills the gradients does so from the first step,
+    so a first record that is not zero points to the run's updates. Not a loss-trend symptom:
+    it holds in adversarial training too."""
+
+    name = "dead_gradients"
+    category = "failure"
+    reliability = 0.8
+    evidence = {"learning_rate": 1.8, "activation": 0.8, "weight_initialization": 0.4, "optimizer": 0.3}
+
+    def detect(self, tv, gf):
+        from faultlens.models.symptoms.base import head_tail
+
+        _, loss = finite(*tv.series("loss"))
+        if len(loss) >= 10:
+            lh, lt = head_tail(loss)
+            if lh > 0 and lt < 0.5 * lh:
+                return []
+        for node in tv.nodes("grad_norm_total"):
+            s, g = finite(*tv.series("grad_norm_total", node))
+            if len(g) < 5 or g[0] <= 0:
+                continue
+            js, jg = judged(s, g)
+            if len(jg) < 3:
+                continue
+            med = float(np.median(jg))
+            if med <= 1e-12 * float(g[0]) and med <= 1e-8:
+                return [self.hit(int(js[0]), node, med,
+                                 f"gradient norm of {node.split(':')[-1]} fell to {fmt(med)} from {fmt(float(g[0]))}: "
+                                 "training has stopped", 1.0, initial=float(g[0]))]
+        return []
+
+
+@register
+class AdversaryImbalance(Symptom):
+    """In adversarial training (a GAN), one player barely moves while its adversary trains.
+
+    Threshold (faultlens): in a run that ``adversarial_training`` recognises, the median update
+    ratio ||dw||/||w|| of one model is below the usual range (< 1e-4) and >= 100x smaller than
+    another model's, which is in it (>= 1e-4; medians after the first 30% of the run, or over
+    every record when fewer than 3 are after it). The two players of a minimax game must learn
+    at comparable rates (two time-scale rules keep them within a few times of each other; Heusel
+    et al. 2017, "GANs trained by a two time-scale update rule"): the one that does not is given
+    too small a step. The loss curves of such a game are not judged, so this is what shows it."""
+
+    name = "adversary_imbalance"
+    category = "failure"
+    reliability = 0.75
+    evidence = {"learning_rate": 2.0, "optimizer": 0.6}
+
+    def detect(self, tv, gf):
+        from faultlens.models.symptoms.base import adversarial_training
+
+        if adversarial_training(tv) is None:
+            return []
+        rates: dict[str, float] = {}
+        for node in tv.nodes("update_ratio_total"):
+            s, u = finite(*tv.series("update_ratio_total", node))
+            js, ju = judged(s, u)
+            if len(ju) < 3:
+                ju = u
+            if len(ju) >= 3:
+                rates[node] = float(np.median(ju))
+        if len(rates) < 2:
+            return []
+        lo_node = min(rates, key=rates.get)
+        hi_node = max(rates, key=rates.get)
+        lo, hi = rates[lo_node], rates[hi_node]
+        if 0 < lo < 1e-4 <= hi and hi >= 100 * lo:
+            return [self.hit(int(tv.steps - 1), lo_node, lo,
+                             f"{lo_node.split(':')[-1]} barely moves (update ratio {fmt(lo)}) while its adversary "
+                             f"{hi_node.split(':')[-1]} trains ({fmt(hi)})", 1.0, adversary=hi_node)]
+        return []
