@@ -1035,3 +1035,40 @@ def test_gradients_that_die_during_training_are_a_learning_rate_fault(tmp_path):
     rep = _run(tmp_path, "dead", SATURATING_STEP)
     assert rep.verdict == "faulty" and rep.faults[0].type == "learning_rate"
     assert "dead_gradients" in {s["symptom"] for s in rep.symptoms}
+
+
+OUT_OF_SCALE_INIT = """
+import math
+import torch
+torch.manual_seed(0)
+x = torch.linspace(-math.pi, math.pi, 500)
+y = torch.sin(x)
+
+
+class Cubic(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.coef = torch.nn.Parameter(torch.randn(4) * SCALE)
+
+    def forward(self, t):
+        return self.coef[0] + self.coef[1] * t + self.coef[2] * t ** 2 + self.coef[3] * t ** 3
+
+
+model = Cubic()
+opt = torch.optim.SGD(model.parameters(), lr=5e-3)
+crit = torch.nn.MSELoss()
+for step in range(1500):
+    opt.zero_grad()
+    loss = crit(model(x), y)
+    loss.backward()
+    opt.step()
+"""
+
+
+def test_weights_that_training_must_shrink_tenfold_point_to_the_init(tmp_path):
+    big = _run(tmp_path, "big", OUT_OF_SCALE_INIT.replace("SCALE", "100"))
+    assert big.verdict == "faulty"
+    assert "shrinking_weights" in {s["symptom"] for s in big.symptoms}
+    assert "weight_initialization" in [f.type for f in big.faults]
+    ok = _run(tmp_path, "unit", OUT_OF_SCALE_INIT.replace("SCALE", "1"))
+    assert "shrinking_weights" not in {s["symptom"] for s in ok.symptoms}

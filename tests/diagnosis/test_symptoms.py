@@ -314,3 +314,17 @@ def test_dead_gradients_fire_when_training_stops_short_of_fitting(tmp_path):
     replace(tb, "grad_norm_total", MODEL, np.geomspace(1.0, 1e-6, 120))
     replace(tb, "loss", LOSS, np.full(120, 2.0))
     assert "dead_gradients" not in fired(tb, tmp_path, name="small.sqlite")
+
+
+def test_shrinking_weights_fire_when_training_undoes_an_out_of_scale_init(tmp_path):
+    tb = healthy()
+    replace(tb, "weight_norm_total", MODEL, 270 * np.exp(-np.arange(120) / 30) + 1.0)
+    d = fired(tb, tmp_path, name="shrink.sqlite")["shrinking_weights"]
+    assert d.details["initial"] == pytest.approx(271.0) and d.details["end"] < 27
+    # a weight decay that is set explains the shrinking: strong_weight_decay judges it
+    tb.series("weight_decay", OPT + "#g0", np.full(120, 0.5))
+    assert "shrinking_weights" not in fired(tb, tmp_path, name="shrink_wd.sqlite")
+    # weights that shrink threefold (a normal init settling): nothing
+    tb = healthy()
+    replace(tb, "weight_norm_total", MODEL, np.linspace(3.0, 1.0, 120))
+    assert "shrinking_weights" not in fired(tb, tmp_path, name="settle.sqlite")

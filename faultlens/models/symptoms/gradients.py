@@ -277,3 +277,39 @@ class AdversaryImbalance(Symptom):
                              f"{lo_node.split(':')[-1]} barely moves (update ratio {fmt(lo)}) while its adversary "
                              f"{hi_node.split(':')[-1]} trains ({fmt(hi)})", 1.0, adversary=hi_node)]
         return []
+
+
+@register
+class ShrinkingWeights(Symptom):
+    """Training spends itself shrinking weights that started far too large.
+
+    Threshold (faultlens): a model's total weight norm over the last 20% of its records is
+    <= 0.1x its first record (after >= 5 records), falling (its last third below its first),
+    with no weight decay of 1e-2 or more set (``strong_weight_decay`` judges decay). Training
+    moves the weights towards a solution whose scale the data sets; weights that must shrink
+    tenfold to get there were initialised out of scale (a ``randn() * 100``, a constant far
+    from zero), and the run spends its budget undoing that."""
+
+    name = "shrinking_weights"
+    category = "failure"
+    reliability = 0.7
+    evidence = {"weight_initialization": 2.0, "learning_rate": 0.3, "regularization": 0.3}
+
+    def detect(self, tv, gf):
+        for node in tv.nodes("weight_decay"):
+            _, wd = finite(*tv.series("weight_decay", node))
+            if len(wd) and float(np.max(wd)) >= 1e-2:
+                return []
+        for node in tv.nodes("weight_norm_total"):
+            s, w = finite(*tv.series("weight_norm_total", node))
+            if len(w) < 5 or w[0] <= 0:
+                continue
+            k = max(1, len(w) // 5)
+            third = max(1, len(w) // 3)
+            end = float(np.median(w[-k:]))
+            if end <= 0.1 * float(w[0]) and np.mean(w[-third:]) < np.mean(w[:third]):
+                return [self.hit(int(s[0]), node, float(w[0]) / max(end, 1e-30),
+                                 f"weight norm of {node.split(':')[-1]} fell from {fmt(float(w[0]))} to {fmt(end)} "
+                                 "during training: the weights started out of scale",
+                                 min(1.0, math.log10(float(w[0]) / max(end, 1e-30)) / 2), initial=float(w[0]), end=end)]
+        return []
