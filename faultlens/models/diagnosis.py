@@ -76,7 +76,8 @@ OUTPUT_MISMATCH: dict[str, dict[str, float]] = {
 }
 
 #: symptoms whose learning-rate reading is explained away by a broken output/loss contract
-EXPLAINED_BY_CONTRACT = {"nan_or_inf", "diverging_loss", "exploding_gradient", "oscillating_loss", "loss_spike"}
+EXPLAINED_BY_CONTRACT = {"nan_or_inf", "diverging_loss", "exploding_gradient", "oscillating_loss", "loss_spike",
+                         "dead_gradients"}
 
 #: crash kind -> {fault type: score}
 CRASH_EVIDENCE: dict[str, dict[str, float]] = {
@@ -419,7 +420,8 @@ def _explainers(dets: list[Detection], gf: GraphFacts) -> set[str]:
     """Observed causes that explain a blow-up better than the learning rate does."""
     ex = set()
     for d in dets:
-        if d.symptom in ("output_range_mismatch", "negative_loss", "accumulating_gradients"):
+        if d.symptom in ("output_range_mismatch", "negative_loss", "accumulating_gradients",
+                         "regression_loss_on_class_indices"):
             ex.add(d.symptom)
         if d.symptom in ("input_out_of_range", "target_out_of_range") and d.strength >= 1.0:
             ex.add(d.symptom)

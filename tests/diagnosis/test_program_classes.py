@@ -1072,3 +1072,45 @@ def test_weights_that_training_must_shrink_tenfold_point_to_the_init(tmp_path):
     assert "weight_initialization" in [f.type for f in big.faults]
     ok = _run(tmp_path, "unit", OUT_OF_SCALE_INIT.replace("SCALE", "1"))
     assert "shrinking_weights" not in {s["symptom"] for s in ok.symptoms}
+
+
+DEMO_LAYER_THEN_MSE_ON_INDICES = """
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+torch.manual_seed(0)
+demo = nn.Linear(5, 3)                      # a tutorial's demo of a layer, called once
+print(demo(torch.randn(2, 5)))
+words = torch.randint(0, 2, (40, 26)).float()
+labels = (words[:, 0] > 0).long()
+
+
+class BoW(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.linear = nn.Linear(26, 2)
+
+    def forward(self, v):
+        return F.log_softmax(self.linear(v), dim=1)
+
+
+model = BoW()
+loss_function = nn.MSELoss()
+optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+for epoch in range(10):
+    for i in range(40):
+        model.zero_grad()
+        log_probs = model(words[i:i + 1])
+        loss = loss_function(log_probs, labels[i:i + 1])
+        loss.backward()
+        optimizer.step()
+"""
+
+
+def test_a_demo_layer_called_first_does_not_hide_the_model_that_trains(tmp_path):
+    """A module called once before training (the tutorials' demo layers) records its batch first;
+    the symptoms read the model that trains (the longest series), so MSE between two class
+    scores and class indices is seen, and it explains the vanishing updates it causes."""
+    rep = _run(tmp_path, "demo", DEMO_LAYER_THEN_MSE_ON_INDICES)
+    assert "regression_loss_on_class_indices" in {s["symptom"] for s in rep.symptoms}
+    assert rep.verdict == "faulty" and rep.faults[0].type == "loss_function"

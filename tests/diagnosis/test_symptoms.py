@@ -328,3 +328,16 @@ def test_shrinking_weights_fire_when_training_undoes_an_out_of_scale_init(tmp_pa
     tb = healthy()
     replace(tb, "weight_norm_total", MODEL, np.linspace(3.0, 1.0, 120))
     assert "shrinking_weights" not in fired(tb, tmp_path, name="settle.sqlite")
+
+
+def test_a_series_without_a_node_is_the_longest_one(tmp_path):
+    """A module called once before training records its batch first: series(metric) with no
+    node reads the model with the most records, the first recorded among equals."""
+    tb = healthy()
+    tb.series("target_max", "model:train.py:5:demo", [7.0], [0])
+    tb.series("target_max", MODEL, np.full(12, 9.0), np.arange(0, 120, 10))
+    tv = TraceView.of(str(tb.write(tmp_path / "two.sqlite")))
+    assert tv.nodes("target_max")[0] == "model:train.py:5:demo"
+    s, v = tv.series("target_max")
+    assert len(s) == 12 and set(v.tolist()) == {9.0}
+    assert tv.series("target_max", "model:train.py:5:demo")[1].tolist() == [7.0]

@@ -196,12 +196,14 @@ class TraceView:
         return bool(self._nodes.get(metric))
 
     def series(self, metric: str, node: str | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """``(steps, values)`` for one node; with ``node=None`` the first node recorded."""
+        """``(steps, values)`` for one node; with ``node=None`` the node with the most records
+        (the first recorded among equals): a module called once before training (a tutorial's
+        demo layer) must not stand for the model that trains."""
         if node is None:
             ns = self._nodes.get(metric) or []
             if not ns:
                 return np.zeros(0, dtype=np.int64), np.zeros(0)
-            node = ns[0]
+            node = max(ns, key=lambda n: len(self._series.get((metric, n), ((),))[0]))
         return self._series.get((metric, node), (np.zeros(0, dtype=np.int64), np.zeros(0)))
 
     def all_series(self, metric: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
