@@ -92,3 +92,17 @@ def test_label_entropy_of_counts():
     assert label_counts(torch.tensor([0.0, 1.0, 1.0])).tolist() == [1.0, 2.0]
     assert label_counts(torch.tensor([0.2, 1.0])) is None          # soft targets
     assert label_counts(torch.tensor([True, False])) is None
+
+
+def test_which_forward_arguments_are_taken_for_targets():
+    import torch
+
+    from faultlens.instrumenter.probes.batch import forward_targets
+
+    x = torch.randn(4, 3)
+    idx = torch.tensor([0, 2, 1, 1])
+    assert forward_targets(x, (x, idx), {}) is idx                      # model(x, targets)
+    assert forward_targets(x, (x,), {"labels": idx}) is idx             # model(x, labels=...)
+    assert forward_targets(x, (x, torch.randn(4, 3)), {}) is None       # a float second input
+    assert forward_targets(x, (x, idx[:2]), {}) is None                 # not the batch size
+    assert forward_targets(x, (x,), {"y": idx}) is None                 # a second input, named y

@@ -108,8 +108,9 @@ class BatchProbe(Probe):
                 ctx.put("target_entropy", node, entropy_of_counts(acc))
 
 
-#: keyword names under which a model that computes its own loss is given the targets
-TARGET_KWARGS = ("labels", "targets", "target", "label", "y")
+#: keyword names under which a model that computes its own loss is given the targets (``y`` is
+#: left out: a model of two inputs often names its second one so)
+TARGET_KWARGS = ("labels", "targets", "target", "label")
 
 
 def forward_targets(x: torch.Tensor, args: tuple, kwargs: dict) -> torch.Tensor | None:
