@@ -1,8 +1,6 @@
 """What a sampled training forward receives and what its loss compares against."""
 from __future__ import annotations
 
-import math
-
 import torch
 
 from faultlens.instrumenter.probes.base import Probe, first_tensor, register, tensor_stats

@@ -5,7 +5,7 @@ import math
 
 import numpy as np
 
-from faultlens.models.symptoms.base import Symptom, finite, fmt, judged, register
+from faultlens.models.symptoms.base import Symptom, adversarial_training, finite, fmt, head_tail, judged, register
 from faultlens.models.symptoms.graph_facts import GraphFacts, base_node
 from faultlens.models.symptoms.trace_view import TraceView
 
@@ -215,8 +215,6 @@ class DeadGradients(Symptom):
     evidence = {"learning_rate": 1.8, "activation": 0.8, "weight_initialization": 0.4, "optimizer": 0.3}
 
     def detect(self, tv, gf):
-        from faultlens.models.symptoms.base import head_tail
-
         _, loss = finite(*tv.series("loss"))
         if len(loss) >= 10:
             lh, lt = head_tail(loss)
@@ -255,8 +253,6 @@ class AdversaryImbalance(Symptom):
     evidence = {"learning_rate": 2.0, "optimizer": 0.6}
 
     def detect(self, tv, gf):
-        from faultlens.models.symptoms.base import adversarial_training
-
         if adversarial_training(tv) is None:
             return []
         rates: dict[str, float] = {}
