@@ -49,6 +49,11 @@ VERDICT_EXIT_CODES: dict[str, int] = {"healthy": 0, "faulty": 1, "crashed": 1, "
 #: and the diagnosis (models/diagnosis.py) alike.
 MIN_STEPS: int = 10
 
+#: The autograd error of a second backward through a graph whose saved tensors were freed: typed
+#: ``training_loop`` by the diagnosis, located at the statement that carries the graph by the
+#: localizer (faultlens/localizer/carried.py).
+FREED_GRAPH_MESSAGE = "backward through the graph a second time"
+
 #: How the instrumenter classifies an exception (instrumenter/runner.py), recorded as the
 #: trace's crash ``kind``. ``index_range``: IndexError / "out of bounds" (e.g. a label >= the
 #: number of classes). The order is the order of the ``event.crash_kind_*`` features.

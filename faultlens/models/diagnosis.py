@@ -39,7 +39,7 @@ from faultlens.models.symptoms.graph_facts import is_constant_weight_init
 from faultlens.models.symptoms.amp import amp_note, amp_summary
 from faultlens.models.symptoms.loss import cut_by_budget, settled_early
 from faultlens.taxonomy import ADAPTIVE_OPTIMIZERS as _ADAPTIVE
-from faultlens.taxonomy import CRASH_CATEGORIES, FAULT_TYPES, MIN_STEPS, VERDICTS  # noqa: F401 (re-exported)
+from faultlens.taxonomy import CRASH_CATEGORIES, FAULT_TYPES, FREED_GRAPH_MESSAGE, MIN_STEPS, VERDICTS  # noqa: F401 (re-exported)
 from faultlens.taxonomy import REGRESSION_LOSSES as _REGRESSION_LOSSES
 
 CLASSIFIER_WEIGHT = 0.3
@@ -118,7 +118,7 @@ def crash_scores(crash: dict[str, Any], gf: GraphFacts | None = None) -> dict[st
     raised while a data loop fetched its next batch is the data pipeline's (its transforms)."""
     kind = crash.get("kind") or "other"
     msg = str(crash.get("message") or "")
-    if "backward through the graph a second time" in msg:
+    if FREED_GRAPH_MESSAGE in msg:
         return {"training_loop": 3.5, "architecture": 0.3}
     if _raised_by_the_data_loop(crash, gf):
         # raised while the ``for`` statement fetched the next batch: the dataset's item or its

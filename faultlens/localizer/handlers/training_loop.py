@@ -15,7 +15,6 @@ before backward) or moved to the top of the loop.
 from __future__ import annotations
 
 import ast
-import os
 from typing import Any
 
 from faultlens.localizer import Collector, resolve_path
@@ -25,9 +24,7 @@ from faultlens.localizer.handlers._base import EditPlan, Example, FaultHandler
 from faultlens.localizer.handlers._common import graph_node, var_name
 from faultlens.localizer.patches import CommandLine
 from faultlens.localizer.carried import carried_statements
-
-#: the autograd error of a second backward through a freed graph
-FREED_GRAPH = "backward through the graph a second time"
+from faultlens.taxonomy import FREED_GRAPH_MESSAGE
 
 #: the note of an insertion point that names the last statement of a block: the missing call
 #: belongs after it (nothing follows it in the block, so there is no statement to insert before)
@@ -466,16 +463,17 @@ class TrainingLoop(FaultHandler):
         """A backward through an already freed graph: the statement that carries the graph into
         it (a recurrent state kept across iterations, one output fed to two losses), role
         ``carries`` with the carrying variable as its note (faultlens/localizer/carried.py)."""
-        crash = c.crash or {}
-        if FREED_GRAPH not in str(crash.get("message") or "") or not crash.get("line") or c.graph is None:
-            return
         g = c.graph
-        p = crash.get("path") or ""
-        ab = p if os.path.isabs(p) else resolve_path(g, p)
+        if g is None or FREED_GRAPH_MESSAGE not in str((c.crash or {}).get("message") or ""):
+            return
+        # the statement that raised, as the crash handler located it (it runs first)
+        raised = next((l for l in c.out if l.role == "crash"), None)
+        if raised is None:
+            return
         modules = {v for n in g.nodes("model") + g.nodes("layer") if (v := var_name(n, ""))}
         modules |= {str(n.get("attr")) for n in g.nodes("layer") if n.get("attr")}
-        for hit in carried_statements(ab, int(crash["line"]), modules):
-            c.add_pos(ab, src.pos_of(hit.stmt), None, "carries", f"{hit.kind}:{hit.name}")
+        for hit in carried_statements(raised.abspath, raised.line, modules):
+            c.add_pos(raised.abspath, src.pos_of(hit.stmt), None, "carries", f"{hit.kind}:{hit.name}")
 
     def patch(self, fault, g, tv, locations) -> EditPlan | CommandLine | None:
         carries = [l for l in (locations or []) if l.role == "carries"]

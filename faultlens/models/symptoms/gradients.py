@@ -5,7 +5,9 @@ import math
 
 import numpy as np
 
-from faultlens.models.symptoms.base import Symptom, adversarial_training, finite, fmt, head_tail, judged, register
+from faultlens.models.symptoms.base import (
+    MIN_STEPS, Symptom, adversarial_training, finite, fmt, head_tail, judged, register,
+)
 from faultlens.models.symptoms.graph_facts import GraphFacts, base_node
 from faultlens.models.symptoms.trace_view import TraceView
 
@@ -215,8 +217,8 @@ class DeadGradients(Symptom):
     evidence = {"learning_rate": 1.8, "activation": 0.8, "weight_initialization": 0.4, "optimizer": 0.3}
 
     def detect(self, tv, gf):
-        _, loss = finite(*tv.series("loss"))
-        if len(loss) >= 10:
+        _, loss = finite(*tv.loss())
+        if len(loss) >= MIN_STEPS:
             lh, lt = head_tail(loss)
             if lh > 0 and lt < 0.5 * lh:
                 return []

@@ -411,10 +411,6 @@ class NoBetterThanBaseline(Symptom):
         return []
 
 
-#: losses of class indices or 0/1 targets, whose input-blind optimum is the label entropy
-_CLASS_LOSSES = frozenset(("CrossEntropyLoss", "NLLLoss", "BCELoss", "BCEWithLogitsLoss"))
-
-
 @register
 class LearningRateCollapse(Symptom):
     """The learning rate decays to (almost) zero early in the run, so the rest of the
@@ -587,6 +583,8 @@ def far_enough(tv: TraceView, gf: GraphFacts) -> str | None:
 
 #: cross-entropy family (the losses of class indices whose chance level is log C)
 _CE_LOSSES = frozenset(("CrossEntropyLoss", "NLLLoss"))
+#: losses of class indices or 0/1 targets, whose input-blind optimum is the label entropy
+_CLASS_LOSSES = _CE_LOSSES | {"BCELoss", "BCEWithLogitsLoss"}
 
 
 def fitted_cross_entropy(tv: TraceView, gf: GraphFacts) -> str | None:

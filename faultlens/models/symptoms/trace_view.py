@@ -203,7 +203,7 @@ class TraceView:
             ns = self._nodes.get(metric) or []
             if not ns:
                 return np.zeros(0, dtype=np.int64), np.zeros(0)
-            node = max(ns, key=lambda n: len(self._series.get((metric, n), ((),))[0]))
+            node = max(ns, key=lambda n: len(self.series(metric, n)[0]))
         return self._series.get((metric, node), (np.zeros(0, dtype=np.int64), np.zeros(0)))
 
     def all_series(self, metric: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -211,12 +211,7 @@ class TraceView:
 
     def loss(self) -> tuple[np.ndarray, np.ndarray]:
         """The training loss; when several loss nodes were recorded, the longest series."""
-        best = (np.zeros(0, dtype=np.int64), np.zeros(0))
-        for n in self.nodes("loss"):
-            s = self.series("loss", n)
-            if len(s[0]) > len(best[0]):
-                best = s
-        return best
+        return self.series("loss")
 
     def steps_by_iteration(self) -> dict[int, list[Event]]:
         out: dict[int, list[Event]] = {}
