@@ -241,8 +241,12 @@ NONLINEAR_OPS: frozenset[str] = frozenset({
 
 NONLINEAR_LAYERS: frozenset[str] = ACTIVATION_LAYERS | {"MaxPool1d", "MaxPool2d", "MaxPool3d", "AdaptiveMaxPool1d",
                                                         "AdaptiveMaxPool2d", "LSTM", "GRU", "RNN",
+                                                        # the cells gate through sigmoid/tanh as the
+                                                        # full layers do (torch.nn.LSTMCell docs)
+                                                        "LSTMCell", "GRUCell", "RNNCell",
                                                         "TransformerEncoder", "TransformerEncoderLayer",
-                                                        "MultiheadAttention"}
+                                                        "TransformerDecoder", "TransformerDecoderLayer",
+                                                        "Transformer", "MultiheadAttention"}
 
 # ================================================================= PyTorch catalogue: optimizers
 
@@ -286,6 +290,11 @@ REFERENCE_LR: dict[str, float] = {"SGD": 1e-2, "Adam": 1e-3, "AdamW": 1e-3, "RMS
 #: Adadelta): UMLAUT's learning-rate bounds for them (lr > 0.01 is high) differ from SGD's.
 ADAPTIVE_OPTIMIZERS: frozenset[str] = frozenset({"Adam", "AdamW", "Adamax", "NAdam", "RAdam", "RMSprop",
                                                  "Adagrad", "Adadelta", "SparseAdam"})
+
+#: Optimizers whose ``step(closure)`` evaluates the closure many times per call, updating the
+#: parameters between evaluations (LBFGS: up to ``max_eval`` per step; torch.optim.LBFGS docs).
+#: The others call it once, to get the loss before their single update.
+CLOSURE_REEVALUATING_OPTIMIZERS: frozenset[str] = frozenset({"LBFGS"})
 
 #: Optimizers the features one-hot encode (``static.opt_<name>``), in feature order.
 FEATURE_OPTIMIZERS: tuple[str, ...] = ("SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "LBFGS")

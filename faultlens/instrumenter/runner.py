@@ -377,6 +377,13 @@ def execute(path: str, argv: Sequence[str] | None = None, trace_path: str | None
                                "rewrite_skipped": rewrite.skipped,
                                "instrumented": sorted({e.node for rw in (rewrite, *locals_.values())
                                                        for e in rw.edits if e.kind == "watch" and e.node})})
+        S.child_config = {
+            "codes": {f: rw.exec_code for f, rw in locals_.items()}, "main_code": rewrite.exec_code,
+            "graph": graph.to_json(indent=None) if graph is not None and hasattr(graph, "to_json") else None,
+            "program": program, "roots": sorted({prog_dir, os.path.abspath(getattr(graph, "root", None) or prog_dir)}),
+            "max_steps": max_steps, "deadline": None if max_seconds is None else time.time() + float(max_seconds),
+            "curvature": curvature, "early_stop": early_stop, "sample_every": sample_every,
+            "deterministic": seed is not None}
         if tee:
             sys.stdout = _Tee(sys.stdout, tail)
             sys.stderr = _Tee(sys.stderr, tail)
@@ -428,6 +435,9 @@ def execute(path: str, argv: Sequence[str] | None = None, trace_path: str | None
         meta: dict[str, Any] = {}
         try:
             meta = rt.finish(status, crash=crash, stop_reason=stop_reason, returncode=returncode)
+            # a worker process's crash or stop becomes the run's (workers.py)
+            status = meta.get("status", status)
+            stop_reason, crash = meta.get("stop_reason", stop_reason), meta.get("crash", crash)
         finally:
             rt.reset()
             if finder is not None and finder in sys.meta_path:

@@ -31,6 +31,7 @@ here is a no-op that returns its first argument.
 """
 from __future__ import annotations
 
+import functools
 import os
 import sys
 import time
@@ -71,6 +72,10 @@ NONFINITE_STOP_STEPS = 3
 #: once the run reaches it the symptom has fired and cannot un-fire (the settled early stop).
 AMP_COLLAPSE_RUN = 16
 AMP_MIN_SCALE = 1.0
+
+#: How long the end of a run waits for a worker process still running (it stops at the same
+#: deadline as the run, so only its last step and the closing of its shard are left)
+CHILD_GRACE_SECONDS = 5.0
 
 #: Fraction of the training time the detailed (sampled) probes may use: a sampled step is
 #: postponed while the probes' total time exceeds it. Chosen so the whole instrumentation
@@ -179,6 +184,9 @@ class RunState:
         self.t0 = time.perf_counter()
         self.train_t0 = None
         self.step = 0
+        self.closure_evals = 0            # closure evaluations after the first of a step call
+        self.children = []                # processes started with a wrapped target (workers.py)
+        self.child_config = None          # what a child needs to record (set by runner.execute)
         self.seq = 0
         self.started = False
         self.dirty = False
@@ -422,6 +430,21 @@ class RunState:
             self.flush_step()
         except Exception:  # pragma: no cover
             pass
+        processes = None
+        if self.children:
+            from faultlens.instrumenter import workers
+            for rec in self.children:
+                if not rec.merged:
+                    # a child stops at the same deadline: give it a moment to close its shard
+                    workers.settle(rec, CHILD_GRACE_SECONDS)
+                    workers.merge_child(self, rec)
+            worst, processes = workers.outcome(self)
+            if worst is not None and status == "finished":
+                # the training ran in the child: its crash or its stop is the run's
+                status, stop_reason = worst["status"], worst.get("stop_reason")
+                crash = crash or worst.get("crash")
+                if worst.get("settled"):
+                    self.writer.set_meta(settled=worst["settled"])
         meta = {
             "status": status, "finished": time.time(), "steps": self.steps_done(),
             "seconds": round(self.elapsed(), 4), "probe_errors": self.probe_errors,
@@ -429,6 +452,8 @@ class RunState:
             "training_seconds": None if self.train_t0 is None else round(time.perf_counter() - self.train_t0, 4),
             "crash": crash, "stop_reason": stop_reason, "returncode": returncode,
             "amp": None if self.amp is None else self.amp.to_meta(),
+            "closure_evaluations": self.closure_evals,
+            "processes": processes,
             "watched": {
                 "models": [m.node for m in self.models.values()],
                 "optimizers": [o.node for o in self.optimizers.values() if o.node],
@@ -437,6 +462,9 @@ class RunState:
                 "schedulers": list(self.schedulers.values()),
             },
         }
+        if self.children:
+            from faultlens.instrumenter.workers import with_children_watched
+            meta["watched"] = with_children_watched(self, meta["watched"])
         self.writer.set_meta(**meta)
         self.writer.close()
         return meta
@@ -484,12 +512,12 @@ def finish(status: str, crash: dict[str, Any] | None = None, stop_reason: str | 
     return _S.finish(status, crash=crash, stop_reason=stop_reason, returncode=returncode)
 
 
-def reset() -> None:
-    """Remove every hook and wrapper and forget all watched objects."""
+def _detach() -> RunState | None:
+    """Take every hook and wrapper off and forget the current run; returns its state."""
     global _S
     S, _S = _S, None
     if S is None:
-        return
+        return None
     for mw in S.models.values():
         _remove_act_hooks(mw)
         for h in mw.handles:
@@ -504,8 +532,24 @@ def reset() -> None:
             delattr(obj, name)
         else:
             setattr(obj, name, orig)
-    if not S.writer.closed:
+    return S
+
+
+def reset() -> None:
+    """Remove every hook and wrapper and forget all watched objects."""
+    S = _detach()
+    if S is not None and not S.writer.closed:
         S.writer.close()
+
+
+def abandon() -> RunState | None:
+    """Forget the current run without touching its trace (a forked child's inherited copy of
+    the parent's run): its hooks and wrappers come off in this process only; the returned
+    state must be kept referenced, its writer never closed (workers.py)."""
+    S = _detach()
+    if S is not None:
+        S.writer.closed = True  # nothing of it is flushed from here
+    return S
 
 
 def _patch(S: RunState, obj: Any, name: str, make: Callable[[Any], Any]) -> None:
@@ -599,6 +643,7 @@ def _install_global_hooks(S: RunState) -> None:
         return __call__
 
     _patch(S, torch.nn.Module, "__call__", make_call)
+    _install_process_hooks(S)
 
     def make_train(orig):
         def train(self, mode: bool = True):
@@ -623,6 +668,58 @@ def _install_global_hooks(S: RunState) -> None:
         _patch(S, torch.nn.utils, fname, make_clip)
 
     _install_amp_hooks(S)
+
+
+def _install_process_hooks(S: RunState) -> None:
+    """Training in worker processes (faultlens/instrumenter/workers.py): ``Process.start`` wraps
+    a target of the program's own code so the child records a trace shard; ``Process.join``
+    merges it; a spawned child's preparation data carries the rewritten local modules."""
+    import multiprocessing.process as mp_process
+    import multiprocessing.spawn as mp_spawn
+    from faultlens.instrumenter import workers
+
+    def make_start(orig):
+        def start(self):
+            s = _S
+            cfg = s.child_config if s is not None and not s.suspended else None
+            target = getattr(self, "_target", None)
+            args, kwargs = tuple(getattr(self, "_args", ()) or ()), dict(getattr(self, "_kwargs", {}) or {})
+            if cfg is not None and target is not None and not isinstance(target, workers.ChildEntry) \
+                    and workers.is_program_target(target, args, cfg["roots"]):
+                rank = len(s.children)
+                path = f"{s.writer.path}.proc{rank}"
+                self._target = workers.ChildEntry(
+                    target, {**cfg, "trace_path": path, "rank": rank, "parent_trace": s.writer.path},
+                    workers.watched_paths(s, args, kwargs))
+                s.children.append(workers.ChildRecord(self, path, s.step, rank))
+            return orig(self)
+        return start
+
+    def make_join(orig):
+        def join(self, timeout=None):
+            out = orig(self, timeout)
+            s = _S
+            if s is not None and self.exitcode is not None:
+                for rec in s.children:
+                    if rec.proc is self and not rec.merged:
+                        workers.merge_child(s, rec)
+            return out
+        return join
+
+    def make_prep(orig):
+        def get_preparation_data(name):
+            d = orig(name)
+            s = _S
+            cfg = s.child_config if s is not None else None
+            if cfg is not None:
+                d["faultlens_bootstrap"] = workers._Bootstrap(cfg.get("codes") or {}, cfg.get("program"),
+                                                              cfg.get("main_code"))
+            return d
+        return get_preparation_data
+
+    _patch(S, mp_process.BaseProcess, "start", make_start)
+    _patch(S, mp_process.BaseProcess, "join", make_join)
+    _patch(S, mp_spawn, "get_preparation_data", make_prep)
 
 
 def _install_amp_hooks(S: RunState) -> None:
@@ -1027,7 +1124,43 @@ def _opt_pre_hook(opt, args, kwargs):
         S.advance()
     S.event("step", ow.node, S.last_training_mode)
     S.run_probes("on_opt_pre", ow)
-    return None
+    return _with_counted_closure(ow, args, kwargs)
+
+
+def _with_counted_closure(ow: OptWatch, args: tuple, kwargs: dict):
+    """A closure passed to ``step`` (LBFGS, and any optimizer that re-evaluates the loss):
+    each evaluation after the first follows a parameter update made inside ``step`` (LBFGS
+    updates, then evaluates again, up to ``max_eval`` times per call; torch.optim.LBFGS docs),
+    so it is an iteration of its own. Without this a program of a few LBFGS calls records a
+    few iterations although it made dozens of updates, and reads as cut short. Each later
+    evaluation closes the iteration, opens the next and records the update as a ``step``
+    event before the closure's own calls, the same order as the first evaluation's. An
+    optimizer that calls its closure once (SGD, Adam) records exactly what it did before.
+    Returns the pre hook's ``(args, kwargs)`` with the closure wrapped, or None (no closure)."""
+    # the step wrapper passes the optimizer itself as args[0] (torch.optim.Optimizer.profile_hook_step)
+    closure = kwargs.get("closure") if "closure" in kwargs else (args[1] if len(args) > 1 else None)
+    if not callable(closure):
+        return None
+    calls = [0]
+
+    @functools.wraps(closure)
+    def counted(*a, **k):
+        s = _S
+        if s is not None and not s.suspended:
+            if calls[0] and s.dirty:
+                s.advance()
+                s.closure_evals += 1
+                s.event("step", ow.node, s.last_training_mode)
+            calls[0] += 1
+        out = closure(*a, **k)
+        s = _S
+        if s is not None and not s.suspended:
+            s.mark_dirty()
+        return out
+
+    if "closure" in kwargs:
+        return args, {**kwargs, "closure": counted}
+    return (args[0], counted, *args[2:]), kwargs
 
 
 def _opt_post_hook(opt, args, kwargs):

@@ -39,7 +39,9 @@ from faultlens.models.symptoms.graph_facts import is_constant_weight_init
 from faultlens.models.symptoms.amp import amp_note, amp_summary
 from faultlens.models.symptoms.loss import cut_by_budget, settled_early
 from faultlens.taxonomy import ADAPTIVE_OPTIMIZERS as _ADAPTIVE
+from faultlens.taxonomy import CLOSURE_REEVALUATING_OPTIMIZERS
 from faultlens.taxonomy import CRASH_CATEGORIES, FAULT_TYPES, FREED_GRAPH_MESSAGE, MIN_STEPS, VERDICTS  # noqa: F401 (re-exported)
+from faultlens.taxonomy import REFERENCE_LR as _REFERENCE_LR
 from faultlens.taxonomy import REGRESSION_LOSSES as _REGRESSION_LOSSES
 
 CLASSIFIER_WEIGHT = 0.3
@@ -74,6 +76,29 @@ OUTPUT_MISMATCH: dict[str, dict[str, float]] = {
     "logits_into_bce": {"loss_function": 3.0, "activation": 2.0},                # BCELoss on logits
     "bounded_output_regression": {"activation": 3.0, "loss_function": 1.0},      # ReLU/sigmoid output head
 }
+
+#: too_few_steps where the loop hands ``step`` a closure that its optimizer evaluates once
+#: (replaces the default row): the loop is written for an optimizer that makes many updates per
+#: call (LBFGS), so its few outer steps are few updates under SGD or Adam
+CLOSURE_ONCE: dict[str, float] = {"optimizer": 3.5, "epochs": 2.0}
+
+
+def closure_evaluated_once(gf: GraphFacts) -> str | None:
+    """The optimizer node whose ``step(closure)`` calls evaluate the closure once per step
+    (every torch optimizer but those of :data:`CLOSURE_REEVALUATING_OPTIMIZERS`), else None."""
+    g = gf.graph
+    if g is None:
+        return None
+    for call in g.nodes("call", method="step"):
+        if not call.get("closure"):
+            continue
+        target = call.get("target")
+        opt = g.node(target) if target and target in g else None
+        otype = opt.get("optimizer_type") if opt is not None else None
+        if otype and otype not in CLOSURE_REEVALUATING_OPTIMIZERS and not opt.get("manual"):
+            return opt.id
+    return None
+
 
 #: symptoms whose learning-rate reading is explained away by a broken output/loss contract
 EXPLAINED_BY_CONTRACT = {"nan_or_inf", "diverging_loss", "exploding_gradient", "oscillating_loss", "loss_spike",
@@ -268,7 +293,9 @@ def _graph_scores(gf: GraphFacts, fired: set[str], det: list[Detection], tv: Tra
         adaptive = otype in _ADAPTIVE
         # UMLAUT: lr > 0.01 for Adam-like optimizers; plain SGD tolerates ~1
         high = lr > (0.01 if adaptive else (0.5 if momentum else 1.0))
-        low = lr < (1e-5 if adaptive else 1e-4)
+        # plain steps: also a hundredth of the optimizer's reference rate, which for a
+        # quasi-Newton or line-search method (LBFGS, default 1; torch.optim docs) is far above SGD's
+        low = lr < (1e-5 if adaptive else max(1e-4, 1e-2 * _REFERENCE_LR.get(otype, 0.0)))
         if explosive and high:
             add("learning_rate", 2.0, opt.id)
         if stuck and low:
@@ -547,7 +574,8 @@ def _summary(t: str, dets: list[Detection], gf: GraphFacts) -> str:
                           "learning rate decays to ~0 too early" if direction == "collapse" else
                           "learning rate too low" if direction == "low" else "learning rate badly chosen")
         + (f" (lr={fmt(lr)})" if lr is not None else ""),
-        "optimizer": "the optimizer does not update the model well",
+        "optimizer": (_closure_head(gf) if "too_few_steps" in names and closure_evaluated_once(gf)
+                      else "the optimizer does not update the model well"),
         "loss_function": "the loss function does not match the model output",
         "activation": "an activation does not fit (output activation / loss pairing or saturation)",
         "weight_initialization": "the weight initialisation breaks training",
@@ -560,6 +588,12 @@ def _summary(t: str, dets: list[Detection], gf: GraphFacts) -> str:
         "data": "the data or labels prevent learning",
     }[t]
     return f"{head}: {key}" if key else head
+
+
+def _closure_head(gf: GraphFacts) -> str:
+    opt = gf.graph.node(closure_evaluated_once(gf))
+    return (f"step(closure) is written for an optimizer that re-evaluates the closure (LBFGS), but "
+            f"{opt.get('optimizer_type')} evaluates it once: one update per outer step")
 
 
 def _loop_head(names: set[str]) -> str:
@@ -624,6 +658,8 @@ def diagnose(trace: Any, graph: Any = None, lint: list[Any] | None = None, *, us
             table = {"learning_rate": 2.0}
         if d.symptom == "too_few_steps" and d.details.get("one_step_epochs"):
             table = {"batch_size": 3.5, "epochs": 2.0}
+        if d.symptom == "too_few_steps" and closure_evaluated_once(gf):
+            table = dict(CLOSURE_ONCE)
         if d.symptom == "capacity_limit":
             table = dict(CAPACITY[d.details.get("problem", "narrow")])
         if d.symptom == "amp_scale_collapse" and d.details.get("loss_nonfinite"):

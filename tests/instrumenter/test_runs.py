@@ -213,10 +213,14 @@ def test_objects_built_in_another_local_file_are_watched(programs, run_inproc):
     assert "helpers" not in sys.modules
 
 
-def test_lbfgs_counts_one_step_per_step_call(programs, run_inproc):
+def test_lbfgs_counts_each_closure_evaluation(programs, run_inproc):
+    """LBFGS updates the parameters between the evaluations of one step(closure) call (at most
+    max_iter=5 here), so each evaluation is an iteration of its own."""
     res, t = run_inproc(programs / "lbfgs.py")
-    assert res.steps == 9        # 8 step(closure) calls + the final closure() forward after the loop
-    assert t.series("lr")[0].tolist() == list(range(8))
+    assert res.steps == 41       # 8 calls of 5 evaluations + the final closure() forward after the loop
+    assert t.meta["closure_evaluations"] == 32  # the evaluations after each call's first
+    assert sum(e.event == "step" for e in t.events) == 40
+    assert len(t.series("lr")[0]) == 8  # the optimizer's own hooks still run once a call
 
 
 def test_raw_tensor_training_counts_backward_iterations(programs, run_inproc):

@@ -113,6 +113,43 @@ def test_structure_of_a_healthy_net():
     assert f["static.no_bias_frac"] == 0.0 and f["static.norm_per_weight_layer"] == 0.0
 
 
+RECURRENT_CELLS = """
+import torch
+import torch.nn as nn
+
+
+class Seq(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.inp = nn.Linear(1, 8)
+        self.cell = nn.CELL(8, 16)
+        self.head = nn.Linear(16, 1)
+
+    def forward(self, x):
+        h = torch.zeros(x.size(0), 16)
+        outs = []
+        for x_t in x.split(1, dim=1):
+            h = self.cell(self.inp(x_t), h)
+            outs.append(self.head(h))
+        return torch.cat(outs, dim=1)
+
+
+model = Seq()
+loss_fn = nn.MSELoss()
+opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+"""
+
+
+@pytest.mark.parametrize("cell", ["RNNCell", "GRUCell"])
+def test_a_recurrent_cell_between_weight_layers_is_nonlinear(cell):
+    # input projection -> cell -> head: the cell's gates make it no single linear map
+    from faultlens.analyzer import build_graph
+    from faultlens.models.features import structure_features
+
+    f = structure_features(build_graph(RECURRENT_CELLS.replace("CELL", cell)))
+    assert f["static.linear_chain_frac"] == 0.0
+
+
 def test_structure_shows_each_architecture_fault():
     from faultlens.models.features import structure_features
 

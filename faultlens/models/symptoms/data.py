@@ -88,7 +88,9 @@ class OutputRangeMismatch(Symptom):
     * regression losses (MSE/L1/Huber): the output is bounded (never below 0, e.g. a final
       ReLU/sigmoid) while the targets go below -0.5 std in >= 50% of batches, or the output stays
       in [0, 1] while the targets exceed 1 + 0.5 std in >= 50% of batches: the model cannot
-      represent its targets."""
+      represent its targets. Without a bounding head in the graph the outputs must reach the
+      bound (a minimum within 1% of the maximum's scale of 0, a maximum >= 0.99): outputs of
+      an affine head that stayed positive because training barely moved them are no bound."""
 
     name = "output_range_mismatch"
     category = "defect"
@@ -144,13 +146,18 @@ class OutputRangeMismatch(Symptom):
                     sd = float(np.median(tsd)) if len(tsd) else 1.0
                     below = float(np.mean(tmin < -0.5 * sd))
                     above = float(np.mean(tmax > 1 + 0.5 * sd))
-                    if np.all(mn >= 0) and below >= 0.5:
+                    # without a bounding head in the graph, outputs that merely stayed positive
+                    # (a model that barely trained) are no bound: a bounded output pushed towards
+                    # targets beyond its bound reaches it (a ReLU's zeros, a saturated sigmoid)
+                    at_floor = bounded_head or float(mn.min()) <= 0.01 * max(float(mx.max()), 1e-12)
+                    at_ceiling = bounded_head or float(mx.max()) >= 0.99
+                    if np.all(mn >= 0) and below >= 0.5 and at_floor:
                         bounded = "[0, 1]" if np.all(mx <= 1 + 1e-6) else "[0, inf)"
                         return [self.hit(int(s[0]), node, [float(mn.min()), float(mx.max())],
                                          f"outputs never go below 0 ({bounded}) but targets do in {below:.0%} of "
                                          f"batches (min {fmt(float(tmin.min()))})", 1.0,
                                          loss_type=lt, problem="bounded_output_regression")]
-                    if np.all(mn >= 0) and np.all(mx <= 1 + 1e-6) and above >= 0.5:
+                    if np.all(mn >= 0) and np.all(mx <= 1 + 1e-6) and above >= 0.5 and at_ceiling:
                         return [self.hit(int(s[0]), node, [float(mn.min()), float(mx.max())],
                                          f"outputs stay in [0, 1] but targets exceed 1 in {above:.0%} of batches "
                                          f"(max {fmt(float(tmax.max()))})", 1.0,

@@ -453,7 +453,9 @@ class LossSpike(Symptom):
     loss-decrease ratio rho < 0 overshot. Threshold (faultlens): some recorded loss > 3x the initial loss
     (median of the first 3 records) and > initial + 1, after step 0. A well-scaled run starts
     at its highest loss (chance level); climbing 3x above it within the run means the updates
-    are too large for the curvature."""
+    are too large for the curvature. A closure optimizer's evaluations (LBFGS; the trace's
+    ``closure_evaluations``) include trial points: a peak that the next 3 evaluations leave
+    again (back under 3x the initial loss) is a step it backed away from, not an overshoot."""
 
     name = "loss_spike"
     category = "failure"
@@ -471,6 +473,8 @@ class LossSpike(Symptom):
         i = int(np.argmax(later)) + 1
         peak = float(v[i])
         if peak > 3 * init and peak > init + 1:
+            if tv.meta.get("closure_evaluations") and float(np.min(v[i + 1: i + 4], initial=np.inf)) <= 3 * init:
+                return []  # a trial point that the closure optimizer backed away from
             return [self.hit(int(s[i]), tv.nodes("loss")[0], peak / init,
                              f"loss jumped to {fmt(peak)} at step {int(s[i])} from {fmt(init)} at the start",
                              min(1.0, 0.5 + math.log10(peak / init) / 2), initial=init, peak=peak)]
