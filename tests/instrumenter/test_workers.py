@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 
-@pytest.mark.parametrize("method", ["spawn", "fork"])
+@pytest.mark.parametrize("method", ["spawn", "fork", "mp.spawn"])
 def test_a_workers_training_is_the_runs_training(programs, run_inproc, method):
     res, t = run_inproc(programs / "hogwild.py", [method, "0.1", "1"], max_seconds=60)
     assert res.status == "finished", res.crash
@@ -39,3 +39,11 @@ def test_library_processes_are_not_wrapped(programs, run_inproc):
     res, t = run_inproc(programs / "loader_workers.py")
     assert res.status == "finished", res.crash
     assert not t.meta.get("processes")
+
+
+def test_a_crash_in_the_worker_is_the_runs_crash(programs, run_inproc):
+    # lr=-1: SGD refuses it in the worker, whose training never starts; the parent goes on
+    res, t = run_inproc(programs / "hogwild.py", ["fork", "-1", "1"], max_seconds=60)
+    assert res.status == "crashed"
+    assert res.crash["type"] == "ValueError" and res.crash["path"].endswith("hogwild.py")
+    assert t.meta["processes"][0]["status"] == "crashed"

@@ -1,5 +1,5 @@
 """Hogwild training: worker processes train one shared model; the parent evaluates it after.
-argv: start method, learning rate, number of processes."""
+argv: start method (or "mp.spawn"), learning rate, number of processes."""
 import sys
 
 import torch
@@ -31,11 +31,14 @@ if __name__ == "__main__":
     torch.manual_seed(0)
     model = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 3))
     model.share_memory()
-    ctx = mp.get_context(method)
-    procs = [ctx.Process(target=train, args=(r, model, x, y, lr)) for r in range(nproc)]
-    for p in procs:
-        p.start()
-    for p in procs:
-        p.join()
+    if method == "mp.spawn":  # torch's helper: spawned processes, rank first, joined for us
+        mp.spawn(train, args=(model, x, y, lr), nprocs=nproc)
+    else:
+        ctx = mp.get_context(method)
+        procs = [ctx.Process(target=train, args=(r, model, x, y, lr)) for r in range(nproc)]
+        for p in procs:
+            p.start()
+        for p in procs:
+            p.join()
     with torch.no_grad():
         print("accuracy", (model(x).argmax(1) == y).float().mean().item())
