@@ -341,3 +341,29 @@ def test_a_series_without_a_node_is_the_longest_one(tmp_path):
     s, v = tv.series("target_max")
     assert len(s) == 12 and set(v.tolist()) == {9.0}
     assert tv.series("target_max", "model:train.py:5:demo")[1].tolist() == [7.0]
+
+
+def _short_of_target(loss):
+    """The healthy trace with another loss and an accuracy far from any target."""
+    tb = healthy()
+    n = len(loss)
+    replace(tb, "loss", LOSS, loss)
+    replace(tb, "accuracy", LOSS, np.full(n, 0.4))
+    replace(tb, "val_accuracy", LOSS, np.full(n // 10, 0.38), np.arange(n)[::10])
+    return tb
+
+
+def test_a_descent_cut_short_is_still_improving(tmp_path):
+    t = np.arange(280)
+    loss = 2.2 * np.exp(-t / 400) + 0.1 + np.random.default_rng(0).normal(0, 0.01, 280)
+    assert "still_improving" in fired(_short_of_target(loss), tmp_path)
+
+
+def test_a_noisy_plateau_that_dips_at_the_end_is_not_still_improving(tmp_path):
+    # contrastive pairs, small batches: the loss plateaus at 0.05 with a scatter of 0.03, and the
+    # last tenth happens to sit a little lower; below the third-to-last window, not below the best
+    rng = np.random.default_rng(0)
+    loss = 0.05 + rng.normal(0, 0.03, 280)
+    loss[:28] = 0.2
+    loss[-28:] -= 0.015
+    assert "still_improving" not in fired(_short_of_target(loss), tmp_path)

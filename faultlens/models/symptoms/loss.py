@@ -486,8 +486,11 @@ class StillImproving(Symptom):
     """Training stopped while the loss was still falling fast: more epochs would help.
 
     Threshold (faultlens): on 10 windowed means of the loss, the last window is >= 10% below
-    the third-to-last (the last 20% of the run still cut the loss by a tenth), and that drop
-    is >= 5% of the initial loss (so tiny losses that keep shrinking relatively do not count).
+    every window before the last 20% (the last 20% of the run still cut the loss by a tenth
+    below its best so far), that drop is >= 5%
+    of the initial loss (so tiny losses that keep shrinking relatively do not count), and it is
+    more than the batch-to-batch noise explains (2 standard errors of the difference of two
+    window means, the noise measured about the trend of the last 30%).
     AUTOTRAINER judges convergence only after 30% of training; this is its end-of-budget
     counterpart."""
 
@@ -502,7 +505,7 @@ class StillImproving(Symptom):
             return []  # a run that already reached a good result gets advice instead (could_train_longer)
         s, z, rel = hit
         return [self.hit(int(s[-1]), tv.nodes("loss")[0], rel,
-                         f"the loss was still falling at the end ({fmt(float(z[-3]))} -> {fmt(float(z[-1]))} "
+                         f"the loss was still falling at the end ({fmt(float(np.min(z[:-2])))} -> {fmt(float(z[-1]))} "
                          "over the last 20% of the run)", min(1.0, rel / 0.2))]
 
 
@@ -515,10 +518,26 @@ def _still_falling(tv: TraceView) -> tuple[np.ndarray, np.ndarray, float] | None
     if len(z) < 5:
         return None
     head = float(np.mean(v[: max(1, len(v) // 10)]))
-    drop = float(z[-3] - z[-1])
-    if z[-1] > 0 and drop / z[-1] >= 0.1 and drop >= 0.05 * abs(head):
+    # below the lowest window before the last 20%, not just below the third-to-last: a loss
+    # that plateaued and dips by chance at the end is not still falling
+    drop = float(np.min(z[:-2]) - z[-1])
+    if z[-1] > 0 and drop / z[-1] >= 0.1 and drop >= 0.05 * abs(head) and drop >= _window_noise(v, len(z)):
         return s, z, drop / z[-1]
     return None
+
+
+def _window_noise(v: np.ndarray, n_windows: int) -> float:
+    """The smallest drop between two windowed means that the batch-to-batch noise does not
+    explain: 2 standard errors of a difference of two window means (2 * sqrt(2) * sd / sqrt(w)),
+    with sd the scatter of the last 30% of the loss about its straight-line trend. A noisy loss
+    (contrastive pairs, small batches) moves its last windows by chance."""
+    tail = v[-max(3, int(round(0.3 * len(v)))):]
+    w = max(1, len(v) // max(1, n_windows))
+    if len(tail) < 3 or w < 2:
+        return 0.0
+    x = np.arange(len(tail), dtype=float)
+    resid = tail - np.polyval(np.polyfit(x, tail, 1), x)
+    return float(2.0 * math.sqrt(2.0) * np.std(resid, ddof=2) / math.sqrt(w))
 
 
 #: a result counts as good (training longer is advice, not a fault) when the accuracy over
@@ -653,7 +672,7 @@ class CouldTrainLonger(Symptom):
             return []
         s, z, rel = hit
         return [self.hit(int(s[-1]), tv.nodes("loss")[0], rel,
-                         f"could train longer: the loss still fell at the end ({fmt(float(z[-3]))} -> "
+                         f"could train longer: the loss still fell at the end ({fmt(float(np.min(z[:-2])))} -> "
                          f"{fmt(float(z[-1]))}), with a good result already ({good})", min(1.0, rel / 0.2))]
 
 
