@@ -367,3 +367,30 @@ def test_a_noisy_plateau_that_dips_at_the_end_is_not_still_improving(tmp_path):
     loss[:28] = 0.2
     loss[-28:] -= 0.015
     assert "still_improving" not in fired(_short_of_target(loss), tmp_path)
+
+
+def _per_example(loss):
+    """The healthy trace with one example per loss (target_numel 1)."""
+    tb = healthy()
+    n = len(loss)
+    replace(tb, "loss", LOSS, loss)
+    replace(tb, "target_numel", LOSS, np.ones(n // 10), np.arange(n)[::10])
+    return tb
+
+
+def test_one_wrong_example_is_no_loss_spike(tmp_path):
+    # per-example NLL: mostly small, now and then a confidently wrong example costs ~5
+    rng = np.random.default_rng(0)
+    loss = rng.exponential(0.4, 2000) + 0.05
+    loss[[300, 900, 1500]] = 5.0
+    assert "loss_spike" not in fired(_per_example(loss), tmp_path)
+    tb = healthy()
+    replace(tb, "loss", LOSS, loss)  # the same curve read as batch losses is a spike
+    assert "loss_spike" in fired(tb, tmp_path, name="batch.sqlite")
+
+
+def test_a_blow_up_of_per_example_losses_is_still_a_spike(tmp_path):
+    rng = np.random.default_rng(0)
+    loss = rng.exponential(0.4, 2000) + 0.05
+    loss[1000:1200] += 20.0
+    assert "loss_spike" in fired(_per_example(loss), tmp_path)

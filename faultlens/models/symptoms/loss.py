@@ -445,6 +445,17 @@ class LearningRateCollapse(Symptom):
         return []
 
 
+#: records per window where each loss is one example's (``single_example_losses``)
+SPIKE_WINDOW = 16
+
+
+def single_example_losses(tv: TraceView) -> bool:
+    """Each training loss is over one or two target elements (batch size 1: per-example
+    training, as character-RNN tutorials do), by the median of the sampled batches."""
+    _, n = finite(*tv.series("target_numel"))
+    return len(n) >= 3 and float(np.median(n)) <= 2
+
+
 @register
 class LossSpike(Symptom):
     """The loss jumps far above where it started: an optimizer step overshot.
@@ -455,7 +466,9 @@ class LossSpike(Symptom):
     at its highest loss (chance level); climbing 3x above it within the run means the updates
     are too large for the curvature. A closure optimizer's evaluations (LBFGS; the trace's
     ``closure_evaluations``) include trial points: a peak that the next 3 evaluations leave
-    again (back under 3x the initial loss) is a step it backed away from, not an overshoot."""
+    again (back under 3x the initial loss) is a step it backed away from, not an overshoot.
+    Where each loss is one example's (batch size 1), the rule reads means over windows of 16
+    records: one confidently wrong example is no overshoot."""
 
     name = "loss_spike"
     category = "failure"
@@ -466,6 +479,12 @@ class LossSpike(Symptom):
         s, v = _loss(tv)
         if len(v) < MIN_STEPS:
             return []
+        if single_example_losses(tv) and len(v) >= 2 * MIN_STEPS * SPIKE_WINDOW:
+            # the loss of one example is heavy-tailed (a confidently wrong example costs several
+            # times the mean): judge means over windows of examples, as a batch would
+            k = len(v) // SPIKE_WINDOW
+            s = s[: k * SPIKE_WINDOW: SPIKE_WINDOW]
+            v = v[: k * SPIKE_WINDOW].reshape(k, SPIKE_WINDOW).mean(1)
         init = float(np.median(v[:3]))
         if init <= 0:
             return []
