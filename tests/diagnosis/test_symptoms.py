@@ -394,3 +394,39 @@ def test_a_blow_up_of_per_example_losses_is_still_a_spike(tmp_path):
     loss = rng.exponential(0.4, 2000) + 0.05
     loss[1000:1200] += 20.0
     assert "loss_spike" in fired(_per_example(loss), tmp_path)
+
+
+def _language_model(loss, entropy, vocab=50):
+    """A next-token model's trace: 50 token classes, an accuracy that plateaus at 0.16 (text is
+    stochastic), the token frequencies' entropy as recorded by the batch probe."""
+    from faultlens.analyzer.graph import Span
+
+    n = len(loss)
+    tb = healthy(n=n)
+    ts = np.arange(n)[::10]
+    replace(tb, "loss", LOSS, loss)
+    replace(tb, "accuracy", LOSS, np.minimum(0.16, 0.02 + np.arange(n) / n))
+    replace(tb, "val_accuracy", LOSS, np.full(len(ts), 0.15), ts)
+    replace(tb, "target_max", LOSS, np.full(len(ts), vocab - 1.0), ts)
+    replace(tb, "target_is_int", LOSS, np.ones(len(ts)), ts)
+    replace(tb, "target_entropy", LOSS, np.full(len(ts), entropy), ts)
+    g = graph()
+    g.add_node("layer", "Net.emb", Span("train.py", 9, 1, 9, 40), "self.emb = nn.Embedding(50, 64)",
+               node_id="layer:train.py:9:Net.emb", layer_type="Embedding", owner="module_class:train.py:8:Net",
+               args={"num_embeddings": vocab, "embedding_dim": 64})
+    return tb, g
+
+
+def test_a_converged_language_model_is_not_below_target(tmp_path):
+    t = np.arange(300)
+    loss = 2.7 + 1.2 * np.exp(-t / 40) + np.random.default_rng(0).normal(0, 0.02, 300)
+    tb, g = _language_model(loss, entropy=3.9)
+    assert "slow_convergence" not in fired(tb, tmp_path, g)
+
+
+def test_a_language_model_still_at_the_token_frequencies_is_slow(tmp_path):
+    t = np.arange(300)
+    loss = 3.85 + 0.05 * np.exp(-t / 40) + np.random.default_rng(0).normal(0, 0.02, 300)
+    tb, g = _language_model(loss, entropy=3.9)
+    d = fired(tb, tmp_path, g).get("slow_convergence")
+    assert d is not None and d.details.get("rule") in ("accuracy", "below_target")

@@ -144,7 +144,8 @@ class SlowConvergence(Symptom):
     loss fell by 1%-50% only (last 20% vs first 10%) and is still falling at the end (the last
     third of the run holds >= 20% of the total drop), i.e. neither converged nor stuck.
     Neither end-of-run rule fires when the classification accuracy reached the task's target
-    (``reached_target``)."""
+    (``reached_target``); neither accuracy rule fires for a language model that converged on its
+    stochastic targets (``_converged_language_model``)."""
 
     name = "slow_convergence"
     category = "failure"
@@ -158,7 +159,8 @@ class SlowConvergence(Symptom):
         if len(a) >= MIN_STEPS:
             js, ja = judged(s, a)
             w = epoch_means(tv, js, ja, min_windows=5)
-            if len(w) >= 3 and np.all(np.abs(np.diff(w)) <= 0.01) and np.max(w) < 0.6:
+            if len(w) >= 3 and np.all(np.abs(np.diff(w)) <= 0.01) and np.max(w) < 0.6 \
+                    and not _converged_language_model(tv, gf):
                 return [self.hit(int(js[-1]), tv.nodes("accuracy")[0], float(np.max(w)),
                                  f"accuracy stuck at {fmt(float(np.max(w)))} (changes <= 0.01)", 1.0, rule="accuracy")]
         if cut_by_budget(tv) or reached_target(tv) is not None:
@@ -181,7 +183,8 @@ class SlowConvergence(Symptom):
                 else:
                     best = float(np.max(a[len(a) // 2:]))
                 _, tail = head_tail(v_l)
-                if n_cls >= 2 and best < 0.6 and tail > 0.5 * math.log(n_cls):
+                if n_cls >= 2 and best < 0.6 and tail > 0.5 * math.log(n_cls) \
+                        and not _converged_language_model(tv, gf):
                     return [self.hit(int(s[-1]), tv.nodes("accuracy")[0], best,
                                      f"best training accuracy {best:.2f} (< 0.6) and loss {fmt(tail)} > "
                                      f"0.5*log({n_cls}) at the end of the run", 0.8, rule="below_target")]
@@ -761,6 +764,37 @@ class TooFewSteps(Symptom):
 
 #: runs shorter than this that end by themselves are judged by ``too_few_steps``'s short-run rule
 SHORT_RUN = 100
+
+
+#: a language model counts as converged on its stochastic targets when its last third gave
+#: less than this share of the loss's drop and its loss ended this far below the entropy of the
+#: token frequencies
+LM_FLAT_SHARE = 0.2
+LM_BELOW_FREQUENCIES = 0.9
+
+
+def _converged_language_model(tv: TraceView, gf: GraphFacts) -> bool:
+    """A next-token model that converged: its inputs are embedded tokens of a vocabulary that
+    holds the target classes (an ``nn.Embedding`` of >= n_cls entries, n_cls >= 20), its loss
+    flattened (``late_drop_share`` < LM_FLAT_SHARE) well below the token frequencies' entropy
+    (``target_entropy``). Text is stochastic: the best next-token accuracy of a language model
+    is often far below AUTOTRAINER's 0.6, and its cross-entropy above half of log(C), so the
+    accuracy and below-target rules, written for labels that the inputs determine, do not apply."""
+    _, tmax = finite(*tv.series("target_max"))
+    _, v = _loss(tv)
+    if not len(tmax) or len(v) < MIN_STEPS or gf.graph is None:
+        return False
+    n_cls = int(np.max(tmax)) + 1
+    if n_cls < 20:
+        return False
+    _, tail = head_tail(v)
+    vocab = [(n.get("args") or {}).get("num_embeddings", (n.get("args") or {}).get("0"))
+             for n in gf.graph.nodes("layer") if n.get("layer_type") == "Embedding"]
+    if not any(isinstance(x, int) and not isinstance(x, bool) and x >= n_cls for x in vocab):
+        return False
+    share = late_drop_share(v)
+    _, h = finite(*tv.series("target_entropy"))
+    return share is not None and share < LM_FLAT_SHARE and len(h) > 0 and tail <= LM_BELOW_FREQUENCIES * float(h[-1])
 
 
 def late_drop_share(v: np.ndarray) -> float | None:
