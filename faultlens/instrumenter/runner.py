@@ -379,7 +379,7 @@ def execute(path: str, argv: Sequence[str] | None = None, trace_path: str | None
                                                        for e in rw.edits if e.kind == "watch" and e.node})})
         S.child_config = {
             "codes": {f: rw.exec_code for f, rw in locals_.items()}, "main_code": rewrite.exec_code,
-            "graph": graph.to_json(indent=None) if graph is not None and hasattr(graph, "to_json") else None,
+            "graph": graph,  # serialised at the first Process.start only (workers.shard_config)
             "program": program, "roots": sorted({prog_dir, os.path.abspath(getattr(graph, "root", None) or prog_dir)}),
             "max_steps": max_steps, "deadline": None if max_seconds is None else time.time() + float(max_seconds),
             "curvature": curvature, "early_stop": early_stop, "sample_every": sample_every,

@@ -430,11 +430,11 @@ class RunState:
             self.flush_step()
         except Exception:  # pragma: no cover
             pass
-        processes = None
+        processes = workers = None
         if self.children:
             from faultlens.instrumenter import workers
             for rec in self.children:
-                if not rec.merged:
+                if not rec.done:
                     # a child stops at the same deadline: give it a moment to close its shard
                     workers.settle(rec, CHILD_GRACE_SECONDS)
                     workers.merge_child(self, rec)
@@ -462,9 +462,8 @@ class RunState:
                 "schedulers": list(self.schedulers.values()),
             },
         }
-        if self.children:
-            from faultlens.instrumenter.workers import with_children_watched
-            meta["watched"] = with_children_watched(self, meta["watched"])
+        if workers is not None:
+            meta["watched"] = workers.with_children_watched(self, meta["watched"])
         self.writer.set_meta(**meta)
         self.writer.close()
         return meta
@@ -689,7 +688,7 @@ def _install_process_hooks(S: RunState) -> None:
                 rank = len(s.children)
                 path = f"{s.writer.path}.proc{rank}"
                 self._target = workers.ChildEntry(
-                    target, {**cfg, "trace_path": path, "rank": rank, "parent_trace": s.writer.path},
+                    target, workers.shard_config(cfg, trace_path=path, rank=rank, parent_trace=s.writer.path),
                     workers.watched_paths(s, args, kwargs))
                 s.children.append(workers.ChildRecord(self, path, s.step, rank))
             return orig(self)
@@ -701,7 +700,7 @@ def _install_process_hooks(S: RunState) -> None:
             s = _S
             if s is not None and self.exitcode is not None:
                 for rec in s.children:
-                    if rec.proc is self and not rec.merged:
+                    if rec.proc is self and not rec.done:
                         workers.merge_child(s, rec)
             return out
         return join

@@ -4,7 +4,7 @@
 A process the program starts runs the program's code in another interpreter, where nothing of
 the runtime exists: a spawned child imports the program's files afresh, and a pickled model
 arrives without the forward hooks its original had. So the runtime, at ``Process.start`` in the
-instrumented run (:func:`wrap_start`), replaces the process's target by a :class:`ChildEntry`
+instrumented run (``runtime._install_process_hooks``), replaces the process's target by a :class:`ChildEntry`
 that, in the child, records into a trace shard of its own (``<trace>.proc<n>``): it configures
 the runtime there, watches the models among the target's arguments under the nodes the parent
 watched them as, runs the target and closes the shard. A spawned (or forkserver) child also
@@ -23,7 +23,6 @@ executor pools run library code and are left alone.
 """
 from __future__ import annotations
 
-import json
 import os
 import sqlite3
 import sys
@@ -43,15 +42,18 @@ _ABANDONED: list[Any] = []
 
 
 class ChildRecord:
-    """One process the program started with a wrapped target."""
+    """One process the program started with a wrapped target: ``done`` once its shard was
+    taken in (``meta``: the shard's meta, None when unreadable), ``merged`` when its rows were
+    copied into the parent's trace."""
 
-    __slots__ = ("proc", "path", "start_step", "rank", "merged", "meta")
+    __slots__ = ("proc", "path", "start_step", "rank", "done", "merged", "meta")
 
     def __init__(self, proc: Any, path: str, start_step: int, rank: int):
         self.proc = proc
         self.path = path
         self.start_step = start_step
         self.rank = rank
+        self.done = False
         self.merged = False
         self.meta: dict[str, Any] | None = None
 
@@ -147,6 +149,15 @@ class _Bootstrap:
         return (_bootstrap_child, (self.codes, self.main_path, self.main_code))
 
 
+def shard_config(cfg: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    """What a child is given: the run's ``child_config`` with the graph as JSON (serialised once,
+    at the first process the run starts, not at every run's start) and ``extra``."""
+    if "graph_json" not in cfg:
+        g = cfg.get("graph")
+        cfg["graph_json"] = g.to_json(indent=None) if g is not None and hasattr(g, "to_json") else None
+    return {**{k: v for k, v in cfg.items() if k != "graph"}, **extra}
+
+
 class ChildEntry:
     """The wrapped target of a process: records the child's training into its trace shard."""
 
@@ -164,9 +175,9 @@ class ChildEntry:
             _ABANDONED.append(rt.abandon())
         _install_codes(cfg.get("codes") or {})
         graph = None
-        if cfg.get("graph"):
+        if cfg.get("graph_json"):
             from faultlens.analyzer.graph import ProgramGraph
-            graph = ProgramGraph.from_json(cfg["graph"])
+            graph = ProgramGraph.from_json(cfg["graph_json"])
         deadline = cfg.get("deadline")
         rt.configure(trace_path=cfg["trace_path"], graph=graph, program=cfg.get("program"),
                      max_steps=cfg.get("max_steps"),
@@ -207,50 +218,32 @@ def settle(rec: ChildRecord, timeout: float) -> None:
         pass
 
 
-def read_shard(path: str) -> tuple[dict[str, Any], dict[int, tuple], list[tuple], list[tuple]] | None:
-    """(meta, series keys, scalars, events) of a child's trace shard, or None when unreadable."""
-    if not os.path.exists(path):
-        return None
-    try:
-        con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-        try:
-            meta = {k: json.loads(v) for k, v in con.execute("SELECT key, value FROM meta")}
-            keys = {kid: (m, n) for kid, m, n in con.execute("SELECT id, metric, node FROM series_keys")}
-            scalars = con.execute("SELECT step, key, value FROM scalars ORDER BY rowid").fetchall()
-            events = con.execute("SELECT step, seq, event, node, training, grad_enabled FROM events "
-                                 "ORDER BY rowid").fetchall()
-        finally:
-            con.close()
-    except (sqlite3.Error, ValueError):
-        return None
-    return meta, keys, scalars, events
-
-
 def merge_child(S: Any, rec: ChildRecord) -> None:
-    """Copy a finished child's shard into the parent's trace (see the module docstring)."""
-    if rec.merged:
+    """Take in a finished child's shard: copy it into the parent's trace (see the module
+    docstring), or only keep its meta for a worker beside one already merged."""
+    if rec.done:
         return
-    rec.merged = True
-    shard = read_shard(rec.path)
-    if shard is None:
+    rec.done = True
+    if not os.path.exists(rec.path):
         return
-    meta, keys, scalars, events = shard
+    from faultlens.instrumenter.trace import read_tables
+    try:
+        meta, _, data, events = read_tables(rec.path, strict=False)
+    except sqlite3.Error:
+        return
     rec.meta = meta
-    if any(o.merged and o.meta is not None and o.start_step == rec.start_step and o is not rec
-           for o in S.children):
+    if any(o.merged and o.start_step == rec.start_step for o in S.children):
         return  # a worker beside an already merged one: summarised only
+    rec.merged = True
     off = rec.start_step
     S.flush_step()
-    for step, kid, value in scalars:
-        key = keys.get(kid)
-        if key is not None:
-            S.writer.scalar_row(int(step) + off, key, value)
+    for key, (steps, values) in data.items():
+        for step, value in zip(steps.tolist(), values.tolist()):
+            S.writer.scalar_row(step + off, key, value)
     seq0 = S.seq
-    top = 0
-    for step, seq, ev, node, training, grad in events:
-        S.writer.event_row((int(step) + off, int(seq) + seq0, ev, node, training, grad))
-        top = max(top, int(seq))
-    S.seq = seq0 + top + 1
+    for e in events:
+        S.writer.event_row((e.step + off, e.seq + seq0, e.event, e.node, e.training, e.grad_enabled))
+    S.seq = seq0 + max((e.seq for e in events), default=0) + 1
     steps = int(meta.get("steps") or 0)
     if steps:
         S.step = max(S.step, off + steps)
@@ -258,7 +251,6 @@ def merge_child(S: Any, rec: ChildRecord) -> None:
             S.started = True
             S.train_t0 = time.perf_counter()
         S.dirty = False
-    rec.meta["merged"] = True
     S.writer.flush(S.step)
 
 
@@ -270,8 +262,8 @@ def outcome(S: Any) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
         m = rec.meta or {}
         summaries.append({"rank": rec.rank, "trace": os.path.basename(rec.path), "start_step": rec.start_step,
                           "steps": m.get("steps"), "status": m.get("status"),
-                          "stop_reason": m.get("stop_reason"), "merged": bool(m.get("merged"))})
-        if m.get("merged") and m.get("status") in ("crashed", "cut_short"):
+                          "stop_reason": m.get("stop_reason"), "merged": rec.merged})
+        if rec.merged and m.get("status") in ("crashed", "cut_short"):
             if worst is None or m.get("status") == "crashed":
                 worst = m
     return worst, summaries
@@ -281,10 +273,9 @@ def with_children_watched(S: Any, watched: dict[str, list]) -> dict[str, list]:
     """The parent's ``watched`` meta with what its merged children watched added."""
     out = {k: list(v) for k, v in watched.items()}
     for rec in S.children:
-        m = rec.meta or {}
-        if not m.get("merged"):
+        if not rec.merged:
             continue
-        for k, v in (m.get("watched") or {}).items():
+        for k, v in (rec.meta.get("watched") or {}).items():
             for x in v or []:
                 if x not in out.setdefault(k, []):
                     out[k].append(x)

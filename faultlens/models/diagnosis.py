@@ -569,13 +569,13 @@ def _summary(t: str, dets: list[Detection], gf: GraphFacts) -> str:
     key = "; ".join(d.message for d in dets[:2] if d.message)
     _, lr = gf.optimizer_lr()
     direction = lr_direction(dets)
+    once = closure_evaluated_once(gf) if t == "optimizer" and "too_few_steps" in names else None
     head = {
         "learning_rate": ("learning rate too high" if direction == "high" else
                           "learning rate decays to ~0 too early" if direction == "collapse" else
                           "learning rate too low" if direction == "low" else "learning rate badly chosen")
         + (f" (lr={fmt(lr)})" if lr is not None else ""),
-        "optimizer": (_closure_head(gf) if "too_few_steps" in names and closure_evaluated_once(gf)
-                      else "the optimizer does not update the model well"),
+        "optimizer": (_closure_head(gf, once) if once else "the optimizer does not update the model well"),
         "loss_function": "the loss function does not match the model output",
         "activation": "an activation does not fit (output activation / loss pairing or saturation)",
         "weight_initialization": "the weight initialisation breaks training",
@@ -590,8 +590,8 @@ def _summary(t: str, dets: list[Detection], gf: GraphFacts) -> str:
     return f"{head}: {key}" if key else head
 
 
-def _closure_head(gf: GraphFacts) -> str:
-    opt = gf.graph.node(closure_evaluated_once(gf))
+def _closure_head(gf: GraphFacts, opt_id: str) -> str:
+    opt = gf.graph.node(opt_id)
     return (f"step(closure) is written for an optimizer that re-evaluates the closure (LBFGS), but "
             f"{opt.get('optimizer_type')} evaluates it once: one update per outer step")
 

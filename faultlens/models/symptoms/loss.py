@@ -1,6 +1,7 @@
 """Symptoms read from the loss / accuracy curves."""
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any
 
@@ -156,11 +157,12 @@ class SlowConvergence(Symptom):
     def detect(self, tv, gf):
         out = []
         s, a = finite(*tv.series("accuracy"))
+        lm_converged = functools.cache(lambda: _converged_language_model(tv, gf))  # both accuracy rules
         if len(a) >= MIN_STEPS:
             js, ja = judged(s, a)
             w = epoch_means(tv, js, ja, min_windows=5)
             if len(w) >= 3 and np.all(np.abs(np.diff(w)) <= 0.01) and np.max(w) < 0.6 \
-                    and not _converged_language_model(tv, gf):
+                    and not lm_converged():
                 return [self.hit(int(js[-1]), tv.nodes("accuracy")[0], float(np.max(w)),
                                  f"accuracy stuck at {fmt(float(np.max(w)))} (changes <= 0.01)", 1.0, rule="accuracy")]
         if cut_by_budget(tv) or reached_target(tv) is not None:
@@ -171,11 +173,10 @@ class SlowConvergence(Symptom):
             # the run ended below AUTOTRAINER's typical task target (0.6) while the loss is still
             # far from fitting (> half of the chance-level cross-entropy log(C)); sparse
             # accuracy records (>= 3) suffice: the best of the last half is used
-            _, tmax = finite(*tv.series("target_max"))
+            n_cls = classes_seen(tv)
             _, isint = finite(*tv.series("target_is_int"))
             s_l, v_l = _loss(tv)
-            if len(tmax) and len(v_l) >= MIN_STEPS and (not len(isint) or np.median(isint) > 0.5):
-                n_cls = int(np.max(tmax)) + 1
+            if n_cls is not None and len(v_l) >= MIN_STEPS and (not len(isint) or np.median(isint) > 0.5):
                 if len(a) >= MIN_STEPS:
                     js, ja = judged(s, a)
                     w = epoch_means(tv, js, ja, min_windows=5)
@@ -184,7 +185,7 @@ class SlowConvergence(Symptom):
                     best = float(np.max(a[len(a) // 2:]))
                 _, tail = head_tail(v_l)
                 if n_cls >= 2 and best < 0.6 and tail > 0.5 * math.log(n_cls) \
-                        and not _converged_language_model(tv, gf):
+                        and not lm_converged():
                     return [self.hit(int(s[-1]), tv.nodes("accuracy")[0], best,
                                      f"best training accuracy {best:.2f} (< 0.6) and loss {fmt(tail)} > "
                                      f"0.5*log({n_cls}) at the end of the run", 0.8, rule="below_target")]
@@ -641,10 +642,9 @@ def fitted_cross_entropy(tv: TraceView, gf: GraphFacts) -> str | None:
     lts = set(gf.loss_types())
     if (lts and not lts <= _CE_LOSSES) or _sum_reduced(gf):
         return None
-    _, tmax = finite(*tv.series("target_max"))
-    if not (len(tmax) and integer_targets(tv)):
+    c = classes_seen(tv)
+    if c is None or not integer_targets(tv):
         return None
-    c = int(np.max(tmax)) + 1
     _, v = _loss(tv)
     if c < 2 or len(v) < MIN_STEPS:
         return None
@@ -766,6 +766,12 @@ class TooFewSteps(Symptom):
 SHORT_RUN = 100
 
 
+def classes_seen(tv: TraceView) -> int | None:
+    """The number of classes the targets index (their largest value + 1), None unrecorded."""
+    _, tmax = finite(*tv.series("target_max"))
+    return int(np.max(tmax)) + 1 if len(tmax) else None
+
+
 #: a language model counts as converged on its stochastic targets when its last third gave
 #: less than this share of the loss's drop and its loss ended this far below the entropy of the
 #: token frequencies
@@ -780,12 +786,9 @@ def _converged_language_model(tv: TraceView, gf: GraphFacts) -> bool:
     (``target_entropy``). Text is stochastic: the best next-token accuracy of a language model
     is often far below AUTOTRAINER's 0.6, and its cross-entropy above half of log(C), so the
     accuracy and below-target rules, written for labels that the inputs determine, do not apply."""
-    _, tmax = finite(*tv.series("target_max"))
+    n_cls = classes_seen(tv)
     _, v = _loss(tv)
-    if not len(tmax) or len(v) < MIN_STEPS or gf.graph is None:
-        return False
-    n_cls = int(np.max(tmax)) + 1
-    if n_cls < 20:
+    if n_cls is None or n_cls < 20 or len(v) < MIN_STEPS or gf.graph is None:
         return False
     _, tail = head_tail(v)
     vocab = [(n.get("args") or {}).get("num_embeddings", (n.get("args") or {}).get("0"))
