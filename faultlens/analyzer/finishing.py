@@ -84,9 +84,12 @@ class Finisher:
         g = self.g
         loops = self.rec.loops
         has_bw: dict[str, bool] = {}
+        # a loop that derives its gradients by hand trains without backward: its loss node
+        # (StatementWalker._hand_derived) stands for the backward
+        hand = [n.get("loops") or [] for n in g.nodes("loss") if n.get("hand_derived")]
         for lid in loops:
             direct = any(rec.method == "backward" and lid in g.store.nodes[rec.id]["attrs"]["loops"]
-                         for rec in self.rec.calls)
+                         for rec in self.rec.calls) or any(lid in ls for ls in hand)
             via = any(self._fn_backward(f) for f in self.rec.loop_fn_calls.get(lid, []))
             has_bw[lid] = direct or via
         in_training = self._functions_in_training(has_bw)

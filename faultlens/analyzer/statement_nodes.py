@@ -160,11 +160,13 @@ class StatementNodes:
                             expr=b.text(fi, v.right))
 
     # ---------------------------------------------------------------- hand-written updates
-    def manual_update(self, stmt, expr, ctx: Ctx, parents, pvar: str, tensor: bool = False) -> None:
+    def manual_update(self, stmt, expr, ctx: Ctx, parents, pvar: str, tensor: bool = False, lr_expr: Any = None) -> None:
         """``p.data.add_(p.grad, alpha=-lr)`` / ``p -= lr * p.grad`` inside
         ``for p in model.parameters()``, or ``w -= lr * w.grad`` on a raw leaf tensor:
         a hand-written SGD step. One manual optimizer per parameter loop (or, for raw
-        tensors, per innermost loop), listing the tensors it updates in ``params``."""
+        tensors, per innermost loop), listing the tensors it updates in ``params``.
+        ``lr_expr``: the step size where the gradient is a variable of the program's own
+        (``w -= lr * grad_w``, no ``.grad`` to tell the factors apart)."""
         b = self.b
         fi = ctx.scope.file
         pos = b.pos(fi, stmt)
@@ -176,9 +178,9 @@ class StatementNodes:
             if pvar not in params:
                 params.append(pvar)
         else:
-            self.manual_opt[key] = self._manual_optimizer(stmt, expr, ctx, pos, pcall, pvar, tensor)
+            self.manual_opt[key] = self._manual_optimizer(stmt, expr, ctx, pos, pcall, pvar, tensor, lr_expr)
         oid = self.manual_opt[key]
-        if _update_sign(stmt, expr) > 0:
+        if _update_sign(stmt, expr, hand=lr_expr is not None) > 0:
             # the update adds the gradient: gradient ascent (a sign slip in a hand-written step)
             self.g.set_attr(oid, ascent=True, ascent_span=b.span(fi, stmt).to_dict())
         call = expr if isinstance(expr, cst.Call) else None
@@ -190,17 +192,18 @@ class StatementNodes:
         self.place(parents, ctx.scope, cid)
         self.rec.calls.append(CallRecord(cid, "step", ctx.scope, pos, call, None, pvar))
 
-    def _manual_optimizer(self, stmt, expr, ctx: Ctx, pos, pcall, pvar: str, tensor: bool) -> str:
+    def _manual_optimizer(self, stmt, expr, ctx: Ctx, pos, pcall, pvar: str, tensor: bool, lr_expr: Any = None) -> str:
         """The ``manual`` optimizer node of a hand-written update, with its learning rate."""
         b = self.b
         fi = ctx.scope.file
-        lr_expr = _lr_factor(expr)
+        hand = lr_expr is not None
+        lr_expr = _unsigned(lr_expr) if hand else _lr_factor(expr)
         mk = dotted(pcall.func.value) if pcall is not None else None
         pm = b.resolve_obj(mk, ctx.scope, pos) if mk else None
         oid = b.add("optimizer", "manual_sgd", fi, stmt, ctx.scope, var=None, optimizer_type="manual",
                     manual=True, params_source=b.text(fi, pcall) if pcall is not None else pvar,
                     params_model=pm, params_kind="all" if pm else ("tensors" if tensor else "unknown"),
-                    params=[pvar], expr_span=b.span(fi, stmt).to_dict())
+                    params=[pvar], expr_span=b.span(fi, stmt).to_dict(), hand_derived=hand)
         b.stmt_lookup[oid] = stmt
         args, res, spans, hps = {}, {}, {}, {}
         varies = False
@@ -246,10 +249,11 @@ def _sign(e) -> int:
     return 1
 
 
-def _update_sign(stmt, expr) -> int:
+def _update_sign(stmt, expr, hand: bool = False) -> int:
     """+1 when a hand-written update adds the gradient (``p += lr * p.grad``,
-    ``p.add_(lr * p.grad)``, ``p -= -lr * g``), -1 when it subtracts it, 0 when unknown."""
-    if isinstance(stmt, cst.AugAssign) and expr is not None and mentions_grad(expr):
+    ``p.add_(lr * p.grad)``, ``p -= -lr * g``), -1 when it subtracts it, 0 when unknown.
+    ``hand``: the gradient is a variable the program derived itself (``w -= lr * grad_w``)."""
+    if isinstance(stmt, cst.AugAssign) and expr is not None and (hand or mentions_grad(expr)):
         op = 1 if isinstance(stmt.operator, cst.AddAssign) else -1 if isinstance(stmt.operator, cst.SubtractAssign) else 0
         return op * _sign(expr)
     if isinstance(expr, cst.Call) and isinstance(expr.func, cst.Attribute) and expr.func.attr.value in ("add_", "sub_"):

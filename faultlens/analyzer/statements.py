@@ -5,6 +5,7 @@ What it records (:class:`~faultlens.analyzer.walk_state.WalkRecord`) is the inpu
 finishing pass (``faultlens.analyzer.finishing``)."""
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any
 
 import libcst as cst
@@ -12,9 +13,10 @@ import libcst as cst
 from faultlens.analyzer import names as N
 from faultlens.analyzer.cst_util import body_of, iter_calls, mentions_grad, stmt_exprs, unwrap_iter
 from faultlens.analyzer.index import END, ClassInfo, Scope, is_main_guard
-from faultlens.analyzer.names import dotted, head, names_in
+from faultlens.analyzer.names import dotted, head, iter_nodes, names_in
 from faultlens.analyzer.refs import Callee, LocalClass
 from faultlens.analyzer.statement_nodes import StatementNodes
+from faultlens.analyzer.values import is_number
 from faultlens.analyzer.walk_state import CallAt, Ctx, LoopInfo, WalkRecord
 
 if TYPE_CHECKING:
@@ -41,6 +43,59 @@ def _attr_chain(e) -> list[str]:
     return out
 
 
+#: names a hand-written training loop gives its loss (``loss``, ``train_loss``, ``cost``)
+_HAND_LOSS_NAME = re.compile(r"^(?:\w+_)?(?:loss|cost)(?:_\w+)?$", re.I)
+
+
+def _loss_inputs(loss_stmt, loop, loss_pos, pos_of) -> set[str]:
+    """The names a loss assignment is computed from inside its loop: the names of its value,
+    and, back through the loop body's assignments before it, the names those were computed
+    from (``loss <- y_pred <- h_relu, w2 <- h <- x, w1``)."""
+    assigns: list[tuple[tuple[int, int], set[str], set[str]]] = []
+    for n in iter_nodes(loop):
+        if isinstance(n, (cst.Assign, cst.AugAssign)) and n is not loss_stmt:
+            p = pos_of(n)
+            if p >= loss_pos:
+                continue
+            targets = [t.target for t in n.targets] if isinstance(n, cst.Assign) else [n.target]
+            tnames = set().union(*(names_in(t) for t in targets))
+            assigns.append((p, tnames, names_in(n.value)))
+    feeds = set(names_in(loss_stmt.value))
+    for _ in range(len(assigns) + 1):
+        grown = set(feeds)
+        for _, tnames, reads in assigns:
+            if tnames & feeds:
+                grown |= reads
+        if grown == feeds:
+            break
+        feeds = grown
+    return feeds
+
+
+def _hand_lr_factor(sm) -> Any:
+    """The step size of ``w -= lr * grad_w`` / ``w += -lr * g`` / ``a -= step * g.sum()``: an
+    in-place subtraction (or addition) of a product whose one factor is a plain name or number,
+    the other an expression of the gradient (a tuple of both factors where both are plain names
+    and neither says ``grad``: the one with a numeric value is chosen once values are known);
+    None for other augmented assignments (counters, running sums: ``total += loss``)."""
+    if not isinstance(sm.operator, (cst.SubtractAssign, cst.AddAssign)):
+        return None
+    v = sm.value
+    if not (isinstance(v, cst.BinaryOperation) and isinstance(v.operator, cst.Multiply)):
+        return None
+
+    def simple(e) -> bool:
+        if isinstance(e, cst.UnaryOperation) and isinstance(e.operator, cst.Minus):
+            e = e.expression
+        return isinstance(e, (cst.Name, cst.Integer, cst.Float)) or (isinstance(e, cst.Attribute) and dotted(e) is not None)
+
+    sides = [e for e in (v.left, v.right) if simple(e)]
+    if len(sides) == 2:  # ``lr * grad_w``: the gradient is the side its name says is one
+        named = [e for e in sides if "grad" not in (dotted(e) or "").lower()]
+        sides = named if len(named) == 1 else sides
+    return sides[0] if len(sides) == 1 else (tuple(sides) if sides else None)
+
+
 def _is_weight_ref(e) -> bool:
     chain = _attr_chain(e)
     return any(x in ("weight", "bias", "data", "grad") for x in chain)
@@ -63,6 +118,46 @@ class StatementWalker:
                 self.class_by_node[id(ci.node)] = ci
         for fi in self.b.files.values():
             self._block(list(fi.parsed.module.body), Ctx(scope=fi.module_scope), top=True)
+        self._hand_derived()
+
+    def _hand_derived(self) -> None:
+        """A program that trains without autograd: no ``backward()``, no optimizer and no loss
+        criterion anywhere, and a loop that assigns a loss (``loss = (y_pred - y).pow(2).sum()``)
+        next to in-place updates of the form ``w -= lr * grad_w`` (the gradients derived by hand,
+        as the numpy-style first steps of the PyTorch tutorials write them). The loss becomes a
+        ``loss`` node (``hand_derived``) recorded at its assignment, and the updates a manual
+        optimizer with the learning rate of their factor. Any autograd or optimizer use in the
+        program leaves this alone: its own nodes describe the training."""
+        rec, g = self.record, self.g
+        if not rec.hand_losses or not rec.hand_updates:
+            return
+        if any(c.method == "backward" for c in rec.calls) or g.nodes("optimizer") or g.nodes("loss"):
+            return
+        b = self.b
+        for sm, ctx, parents, name in rec.hand_losses:
+            lid = ctx.loops[-1]
+            fi = ctx.scope.file
+            feeds = _loss_inputs(sm, rec.loops[lid].stmt, b.pos(fi, sm), lambda n: b.pos(fi, n))
+            # an update of a name the loss is computed from (``w2`` -> ``y_pred`` -> ``loss``);
+            # a decay or running sum beside the loss (``eps -= 0.05 * eps``) feeds nothing
+            ups = [u for u in rec.hand_updates if u[1].loops and u[1].loops[-1] == lid and u[1].scope is ctx.scope
+                   and u[3] in feeds]
+            if not ups:
+                continue
+            value = sm.value
+            text = b.text(fi, value)
+            reduction = "sum" if ".sum(" in text or text.startswith("torch.sum(") or text.startswith("sum(") else "mean"
+            nid = b.add("loss", name, fi, sm, ctx.scope, var=name, loss_type=None, functional=False,
+                        hand_derived=True, loops=list(ctx.loops), expr=text[:200], args={"reduction": reduction},
+                        args_resolved={"reduction": True}, expr_span=b.span(fi, value).to_dict())
+            b.stmt_lookup[nid] = sm
+            self.nodes.place(parents, ctx.scope, nid)
+            for usm, uctx, uparents, target, lr in ups:
+                if isinstance(lr, tuple):  # ``step * g``: the factor whose value is a number
+                    pos = b.pos(fi, usm)
+                    lr = next((e for e in lr if is_number(b.eval(e, uctx.scope, pos).value)), lr[0])
+                self.nodes.manual_update(usm, usm.value, uctx, uparents, target, tensor=True, lr_expr=lr)
+            return  # one training loop
 
     # ================================================================ compound statements
     def _block(self, stmts, ctx: Ctx, top: bool = False, parents=None) -> None:
@@ -215,6 +310,15 @@ class StatementWalker:
                     nodes.manual_update(sm, sm.value, ctx, parents, head(tk))
                 elif f"{head(tk)}.grad" in names_in(sm.value):
                     nodes.manual_update(sm, sm.value, ctx, parents, head(tk), tensor=True)
+        if isinstance(sm, cst.AugAssign) and ctx.module_class is None and ctx.loops:
+            tk = dotted(sm.target)
+            lr = _hand_lr_factor(sm) if tk and "." not in tk else None
+            if lr is not None:
+                self.record.hand_updates.append((sm, ctx, list(parents), tk, lr))
+        if isinstance(sm, cst.Assign) and ctx.module_class is None and len(sm.targets) == 1 and ctx.loops:
+            t = sm.targets[0].target
+            if isinstance(t, cst.Name) and _HAND_LOSS_NAME.match(t.value):
+                self.record.hand_losses.append((sm, ctx, list(parents), t.value))
         if isinstance(sm, cst.Assign) and ctx.module_class is None and len(sm.targets) == 1:
             nodes.transform_assign(sm, ctx)
             tk = dotted(sm.targets[0].target)

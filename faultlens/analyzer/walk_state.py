@@ -4,6 +4,7 @@ call being walked (:class:`CallAt`), and the loops, calls and call relations it 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import libcst as cst
 
@@ -74,6 +75,12 @@ class WalkRecord:
     scope_top: dict[int, list[str]] = field(default_factory=dict)        # id(scope) -> its top-level node ids
     closures: set[int] = field(default_factory=set)   # id(function scope) passed to optimizer.step
     init_fns: set[int] = field(default_factory=set)   # id(function scope) passed to .apply
+    # candidates of a loop that computes its gradients by hand (no autograd), kept until the
+    # whole program is walked (``StatementWalker._hand_derived``): ``w -= lr * grad_w``
+    # updates (stmt, ctx, parents, target, lr expression) and ``loss = ...`` assignments
+    # (stmt, ctx, parents, name)
+    hand_updates: list[tuple[Any, Any, list[str], str, Any]] = field(default_factory=list)
+    hand_losses: list[tuple[Any, Any, list[str], str]] = field(default_factory=list)
 
     def top(self, scope: Scope, nid: str) -> None:
         self.scope_top.setdefault(id(scope), []).append(nid)

@@ -103,6 +103,10 @@ def plan_from_graph(graph: Any, relpath: str) -> tuple[dict[int, list[tuple[str,
         if n.span.path != relpath:
             continue
         if n.kind in WATCH_FN:
+            if n.kind == "loss" and n.get("hand_derived"):
+                # a loss computed by hand in a loop without autograd: recorded as assigned
+                after.setdefault(n.span.line, []).append(("record_loss", n.get("var"), n.id))
+                continue
             if n.kind == "loss" and n.get("functional"):
                 es = n.get("expr_span") or n.span.to_dict()
                 if isinstance(es, dict):

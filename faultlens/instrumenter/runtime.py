@@ -132,7 +132,7 @@ class RunState:
     lead: ModelWatch | None           # the model whose training forward opens an iteration
     optimizers: dict[int, OptWatch]
     any_opt_known: bool               # an optimizer was watched or stepped
-    losses: dict[int, LossWatch]
+    losses: dict[Any, LossWatch]  # id(fn), or ("hand", node) for record_loss
     backward_loss: LossWatch          # the loss of a hand-written ``.backward()``
     loaders: dict[int, str]
     schedulers: dict[int, str]
@@ -905,6 +905,37 @@ def _functional_loss_type(fn: Any) -> str:
     return _FUNCTIONAL_LOSSES.get(name, name)
 
 
+def record_loss(value: Any, node: str | None = None) -> None:
+    """The loss of a loop that derives its gradients by hand (no autograd, no optimizer: the
+    analyzer's ``hand_derived`` loss), recorded where the program assigns it. As with raw
+    tensors and ``backward`` (no watched model or optimizer), each recording after the first
+    closes an iteration; the value is a training loss although no graph was built for it."""
+    S = _S
+    if S is None or S.suspended:
+        return
+    if isinstance(value, torch.Tensor):
+        if value.numel() != 1:
+            return
+        t = value.detach().float().reshape(())
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        t = torch.tensor(float(value))
+    else:
+        return
+    if S.lead is None and not S.any_opt_known:
+        if not S.started:
+            S.started = True
+            S.train_t0 = time.perf_counter()
+        elif S.dirty:
+            S.advance()
+    key = ("hand", node)
+    lw = S.losses.get(key)
+    if lw is None:
+        lw = S.losses[key] = LossWatch(None, node or "loss", "hand_derived")
+    _on_loss(S, lw, t, (), {}, training=True)
+    if not S.any_opt_known:
+        S.dirty = True
+
+
 def watch_loader(loader: Any, node: str | None = None) -> Any:
     S = _S
     if S is None or loader is None:
@@ -1057,10 +1088,12 @@ def _producer(S: RunState, t: Any) -> ModelWatch | None:
     return None
 
 
-def _on_loss(S: RunState, lw: LossWatch, out: Any, args: tuple, kwargs: dict) -> None:
+def _on_loss(S: RunState, lw: LossWatch, out: Any, args: tuple, kwargs: dict, training: bool = False) -> None:
+    """Record one loss value. ``training``: a training loss that has no autograd graph (a
+    hand-derived loss, ``record_loss``), else training means that a graph was built for it."""
     if not isinstance(out, torch.Tensor):
         return
-    grad = torch.is_grad_enabled() and out.requires_grad
+    grad = training or (torch.is_grad_enabled() and out.requires_grad)
     first = args[0] if args else None
     mw = _producer(S, first) if first is not None else None
     if mw is not None and mw.node not in S.fed_loss:

@@ -19,6 +19,8 @@ Roles (``Location.role``):
                     kept across iterations, one output fed to two backwarded losses): where a
                     ``.detach()`` belongs, after a "backward through the graph a second time"
                     crash (:mod:`faultlens.localizer.carried`); ``note`` is ``kind:variable``;
+``update``          a hand-written parameter update whose rule is wrong (``w += lr * grad``:
+                    it climbs the loss);
 ``misplaced``       a call that is in the wrong place (``zero_grad`` between backward and step);
 ``data``            statements that load or scale the data entering the model;
 ``crash``           the statement that raised;

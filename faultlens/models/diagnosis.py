@@ -35,7 +35,6 @@ from typing import Any
 
 from faultlens.models.symptoms import REGISTRY, Detection, GraphFacts, TraceView, detect_all
 from faultlens.models.symptoms.base import adversarial_training, fmt  # noqa: F401 (re-exported)
-from faultlens.models.symptoms.graph_facts import is_constant_weight_init
 from faultlens.models.symptoms.amp import amp_note, amp_summary
 from faultlens.models.symptoms.loss import cut_by_budget, settled_early
 from faultlens.taxonomy import ADAPTIVE_OPTIMIZERS as _ADAPTIVE
@@ -132,6 +131,21 @@ def _crash_loss_type(crash: dict[str, Any], gf: GraphFacts | None) -> str | None
     return t.get("loss_type") if t.kind == "loss" else None
 
 
+def _crash_construction(crash: dict[str, Any], gf: GraphFacts | None) -> str | None:
+    """``optimizer`` or ``scheduler`` when the crash statement is that object's construction
+    (the crash's graph node is the optimizer or scheduler node), else None."""
+    g = getattr(gf, "graph", None)
+    node = crash.get("node")
+    if g is None or not node or node not in g:
+        return None
+    kind = g.node(node).kind
+    return kind if kind in ("optimizer", "scheduler") else None
+
+
+#: words of torch.optim's argument checks ("Invalid learning rate: -0.1") that name the rate
+_LR_WORDS = re.compile(r"\b(learning[ _]rate|lr)\b", re.I)
+
+
 def crash_scores(crash: dict[str, Any], gf: GraphFacts | None = None) -> dict[str, float]:
     """Scores from a crash: its kind (CRASH_EVIDENCE) refined by the message and by the role of
     the statement that raised it: a class target out of range is a data fault when negative
@@ -140,11 +154,21 @@ def crash_scores(crash: dict[str, Any], gf: GraphFacts | None = None) -> dict[st
     (loss_function); a shape or dtype error raised in a regression loss's call (MSELoss given
     class indices) is the loss function's; backward through a freed graph is a loop that
     carries state (a recurrent hidden state) across iterations without detaching it; an error
-    raised while a data loop fetched its next batch is the data pipeline's (its transforms)."""
+    raised while a data loop fetched its next batch is the data pipeline's (its transforms); an
+    error raised by the optimizer's (or lr scheduler's) construction is the optimizer's, or the
+    learning rate's where the message names the rate."""
     kind = crash.get("kind") or "other"
     msg = str(crash.get("message") or "")
     if FREED_GRAPH_MESSAGE in msg:
         return {"training_loop": 3.5, "architecture": 0.3}
+    built = _crash_construction(crash, gf)
+    if built is not None:
+        # raised while the optimizer (or lr scheduler) was built: an argument its class does
+        # not take (``momentum=`` given to Adam after a swap from SGD) or a value torch.optim's
+        # checks refuse ("Invalid learning rate", "Invalid beta parameter")
+        if _LR_WORDS.search(msg) or built == "scheduler":
+            return {"learning_rate": 3.5, "optimizer": 2.0}
+        return {"optimizer": 3.5, "learning_rate": 0.5}
     if _raised_by_the_data_loop(crash, gf):
         # raised while the ``for`` statement fetched the next batch: the dataset's item or its
         # transforms (a Normalize for three channels on one-channel images, a missing
@@ -368,7 +392,7 @@ def _graph_scores(gf: GraphFacts, fired: set[str], det: list[Detection], tv: Tra
         for n in gf.graph.nodes("init"):
             fn = n.get("fn") or n.get("applied_fn") or ""
             val = n.get("value")
-            bad = is_constant_weight_init(n)
+            bad = gf.symmetric_init(n)
             big = fn in {"normal_", "uniform_"} and isinstance(val, (int, float)) and abs(val) >= 1
             if (bad or big) and (stuck or explosive or fired & {"vanishing_gradient", "dead_relu", "saturated_activation"}):
                 add("weight_initialization", 2.0, n.id)

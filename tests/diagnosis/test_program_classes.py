@@ -1114,3 +1114,93 @@ def test_a_demo_layer_called_first_does_not_hide_the_model_that_trains(tmp_path)
     rep = _run(tmp_path, "demo", DEMO_LAYER_THEN_MSE_ON_INDICES)
     assert "regression_loss_on_class_indices" in {s["symptom"] for s in rep.symptoms}
     assert rep.verdict == "faulty" and rep.faults[0].type == "loss_function"
+
+
+OPT_BUILD = """
+import torch
+import torch.nn as nn
+from sklearn.datasets import load_breast_cancer
+X, y = load_breast_cancer(return_X_y=True)
+X = torch.tensor((X - X.mean(0)) / X.std(0), dtype=torch.float32)
+y = torch.tensor(y, dtype=torch.float32).unsqueeze(1)
+model = nn.Sequential(nn.Linear(30, 16), nn.ReLU(), nn.Linear(16, 1))
+optimizer = OPTIMIZER
+crit = nn.BCEWithLogitsLoss()
+for epoch in range(50):
+    optimizer.zero_grad()
+    loss = crit(model(X), y)
+    loss.backward()
+    optimizer.step()
+"""
+
+
+@pytest.mark.parametrize("ctor,ftype", [
+    # SGD swapped for Adam, its momentum argument kept: Adam takes none
+    ("torch.optim.Adam(model.parameters(), lr=0.01, momentum=0.9)", "optimizer"),
+    # torch.optim's check of the rate ("Invalid learning rate: -0.01")
+    ("torch.optim.SGD(model.parameters(), lr=-0.01)", "learning_rate"),
+])
+def test_a_crash_building_the_optimizer_is_the_optimizers(tmp_path, ctor, ftype):
+    src = OPT_BUILD.replace("OPTIMIZER", ctor)
+    rep = _run(tmp_path, "optbuild", src)
+    assert rep.verdict == "crashed"
+    assert rep.faults[0].type == ftype, [(f.type, f.summary) for f in rep.faults]
+    line = next(i for i, ln in enumerate(src.splitlines(), 1) if ln.startswith("optimizer ="))
+    assert line in {loc.line for loc in rep.faults[0].locations}
+
+
+ZERO_HEAD = """
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from sklearn.datasets import load_digits
+torch.manual_seed(0)
+X, y = load_digits(return_X_y=True)
+X = torch.tensor(X / 16.0, dtype=torch.float32)
+y = torch.tensor(y)
+
+
+class Gated(nn.Module):
+    # a per-feature gate that starts as the identity (weights zero, bias one), like a spatial
+    # transformer's localisation head, in front of a classifier
+    def __init__(self):
+        super().__init__()
+        self.gate = nn.Sequential(nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, 64))
+        self.gate[2].weight.data.zero_()
+        self.gate[2].bias.data.fill_(1.0)
+        self.fc1 = nn.Linear(64, 64)
+        self.fc2 = nn.Linear(64, 10)
+
+    def forward(self, x):
+        x = x * self.gate(x)
+        return self.fc2(F.relu(self.fc1(x)))
+
+
+model = Gated()
+opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+for epoch in range(EPOCHS):
+    for i in range(0, 1500, 50):
+        opt.zero_grad()
+        loss = F.cross_entropy(model(X[i:i + 50]), y[i:i + 50])
+        loss.backward()
+        opt.step()
+"""
+
+
+def test_a_zero_initialised_output_layer_of_a_sub_network_is_no_symmetry_fault(tmp_path):
+    from faultlens.analyzer import build_graph
+    from faultlens.models.symptoms.graph_facts import GraphFacts
+
+    p = tmp_path / "gated.py"
+    p.write_text(ZERO_HEAD.replace("EPOCHS", "3"))
+    gf = GraphFacts.of(build_graph(str(p)))
+    (init,) = [n for n in gf.graph.nodes("init") if "weight" in str(n.get("target"))]
+    assert gf.init_layer(init).get("module_path") == "gate.2"
+    assert gf.output_layer_init(init) and not gf.symmetric_init(init)
+    # the same zero init of the gate's hidden layer leaves its units alike
+    p.write_text(ZERO_HEAD.replace("self.gate[2].weight.data.zero_()", "self.gate[0].weight.data.zero_()"))
+    gf = GraphFacts.of(build_graph(str(p)))
+    (init,) = [n for n in gf.graph.nodes("init") if "weight" in str(n.get("target"))]
+    assert not gf.output_layer_init(init) and gf.symmetric_init(init)
+    rep = _run(tmp_path, "gated", ZERO_HEAD.replace("EPOCHS", "3"))
+    assert "weight_initialization" not in [f.type for f in rep.faults]

@@ -107,6 +107,21 @@ def test_unchanged_weights_and_update_ratio(tmp_path):
     assert d.node == L1
 
 
+def test_a_parameter_whose_sgd_steps_round_away_is_not_left_out_of_the_optimizer(tmp_path):
+    # gradients of 1e-7 (behind a zero-initialised head) under SGD lr 0.05: steps of 5e-9 on a
+    # weight norm of 0.5 are below float32's resolution, so the weights cannot move
+    tb = healthy()
+    replace(tb, "update_ratio", L1 + "#weight", np.zeros(120))
+    replace(tb, "grad_norm", L1 + "#weight", np.full(120, 1e-7))
+    replace(tb, "weight_norm", L1 + "#weight", np.full(120, 0.5))
+    assert "unchanged_weights" not in fired(tb, tmp_path, name="round.sqlite")
+    # the same gradients under Adam take lr-sized steps: a parameter that never moves then is frozen
+    assert "unchanged_weights" in fired(tb, tmp_path, graph(otype="Adam", lr=1e-3), name="round_adam.sqlite")
+    # gradients of normal size that never move a parameter: it is not in the optimizer
+    replace(tb, "grad_norm", L1 + "#weight", np.full(120, 0.5))
+    assert "unchanged_weights" in fired(tb, tmp_path, name="frozen.sqlite")
+
+
 def test_loop_event_symptoms(tmp_path):
     def with_order(order, n=30, **kw):
         tb = healthy(n=n)

@@ -369,6 +369,11 @@ class TrainingLoop(FaultHandler):
         names = [d.symptom for d in c.detections]
         ab = None
         self._locate_freed_graph(c)
+        for o in g.nodes("optimizer"):
+            # a hand-written update that adds the gradient (``w += lr * grad_w``): the update
+            # statement whose sign is wrong, not the first update of the optimizer
+            if o.get("manual") and o.get("ascent") and isinstance(o.get("ascent_span"), dict):
+                c.add_span(o.get("ascent_span"), o.id, "update", "adds the gradient")
         if "accumulating_gradients" in names:
             back = _calls(g, "backward")
             step_loops = g.nodes("loop", role="step") or [n for n in g.nodes("loop") if n.get("role") != "epoch"]

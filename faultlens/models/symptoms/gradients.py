@@ -9,6 +9,7 @@ from faultlens.models.symptoms.base import (
     MIN_STEPS, Symptom, adversarial_training, finite, fmt, head_tail, judged, register,
 )
 from faultlens.models.symptoms.graph_facts import GraphFacts, base_node
+from faultlens.taxonomy import ADAPTIVE_OPTIMIZERS
 from faultlens.models.symptoms.trace_view import TraceView
 
 
@@ -118,6 +119,22 @@ class VanishingGradient(Symptom):
         return []
 
 
+#: a relative change below which float32 weights round back to themselves: a few units of
+#: its machine epsilon (2**-23 ~ 1.2e-7)
+FLOAT32_STEP = 1e-6
+
+
+def _plain_step_size(tv: TraceView, gf: GraphFacts) -> float | None:
+    """The largest recorded lr where every optimizer of the program takes plain gradient steps
+    (a step of lr x gradient, as SGD's; not an adaptive one, whose step is about lr whatever
+    the gradient's size), else None."""
+    if not gf.optimizers or any((o.get("optimizer_type") or "") in ADAPTIVE_OPTIMIZERS or not o.get("optimizer_type")
+                                for o in gf.optimizers):
+        return None
+    lrs = [float(np.max(v)) for v in (finite(*tv.series("lr", n))[1] for n in tv.nodes("lr")) if len(v)]
+    return max(lrs) if lrs else None
+
+
 @register
 class UnchangedWeights(Symptom):
     """The weights do not change.
@@ -126,7 +143,9 @@ class UnchangedWeights(Symptom):
     relative update ||dw||/||w|| (``update_ratio_total``) over >= 5 checks; or the total weight
     norm equal to the mean of its last 5 checks (unchanged weights). Also fires per parameter
     when a parameter receives non-zero gradients but never moves while others do (it is not
-    in the optimizer)."""
+    in the optimizer), unless plain gradient steps of that size (lr x the gradient's norm) are
+    below float32's resolution of the weights' norm: a sub-network behind a zero-initialised
+    head (a spatial transformer's localisation net) gets gradients of 1e-7 that round away."""
 
     name = "unchanged_weights"
     category = "failure"
@@ -146,13 +165,17 @@ class UnchangedWeights(Symptom):
                 return [self.hit(int(s[-6]), node, float(w[-1]), "total weight norm constant over 5 checks", 1.0)]
         # per-parameter: gradients but no movement while others move
         moving, frozen = [], []
+        step_size = _plain_step_size(tv, gf)
         for node in tv.nodes("update_ratio"):
             s, u = finite(*tv.series("update_ratio", node))
             gs, g = finite(*tv.series("grad_norm", node))
             if len(u) < 3:
                 continue
             if np.all(u < 1e-12):
-                if len(g) and np.median(g) > 1e-8:
+                _, w = finite(*tv.series("weight_norm", node))
+                rounded = step_size is not None and len(g) and len(w) and \
+                    step_size * float(np.median(g)) < FLOAT32_STEP * float(np.median(w))
+                if len(g) and np.median(g) > 1e-8 and not rounded:
                     frozen.append((node, int(s[0])))
             else:
                 moving.append(node)

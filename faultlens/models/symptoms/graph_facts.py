@@ -8,6 +8,7 @@ trace.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +25,24 @@ def is_constant_weight_init(n: Any) -> bool:
     """An ``init`` node that sets weights (not only biases) to one constant."""
     fn = n.get("fn") or n.get("applied_fn") or ""
     return fn in CONSTANT_INITS and "bias" not in str(n.get("target") or "")
+
+
+_INDEX = re.compile(r"\[(\d+)\]")
+
+
+def init_module_path(n: Any) -> tuple[str, str] | None:
+    """(root name, module path) of an ``init`` node whose target names one layer's weight
+    through attributes and indices -- ``self.fc_loc[2].weight.data`` -> ("self", "fc_loc.2"),
+    ``model.out.weight`` -> ("model", "out") -- else None (a loop variable's ``m.weight`` names
+    every module the loop visits)."""
+    t = str(n.get("target") or "")
+    t = t[:-len(".data")] if t.endswith(".data") else t
+    if not t.endswith(".weight"):
+        return None
+    parts = _INDEX.sub(lambda m: "." + m.group(1), t[:-len(".weight")]).split(".")
+    if len(parts) < 2 or not all(p.isidentifier() or p.isdigit() for p in parts):
+        return None
+    return parts[0], ".".join(parts[1:])
 
 
 def base_node(node: str | None) -> str | None:
@@ -171,6 +190,46 @@ class GraphFacts:
         each "epoch" is one step by construction."""
         g = self.graph
         return g is not None and bool(g.nodes("loop", role="epoch")) and not g.nodes("loop", role="step")
+
+    def init_layer(self, n: Any) -> Any:
+        """The layer node an ``init`` node's target names (``init_module_path``): a layer of
+        the init's own module class (``self....``) or of the model built under that name."""
+        g = self.graph
+        named = init_module_path(n)
+        if g is None or named is None:
+            return None
+        root, path = named
+        owners = {n.get("owner")} if root == "self" and n.get("owner") else \
+            {m.id for m in self.models if m.name == root} | {m.get("class") for m in self.models if m.name == root}
+        owners.discard(None)
+        return next((la for la in g.nodes("layer") if la.get("owner") in owners and la.get("module_path") == path), None)
+
+    def output_layer_init(self, n: Any) -> bool:
+        """The init sets the weights of one named layer whose outputs no weight layer of its
+        own container reads: the last weight layer of an ``nn.Sequential``, or the last item of
+        a model's forward. Its units are the container's distinct outputs (the six affine
+        parameters of a spatial transformer's localisation head, started at zero so the
+        transform starts as the identity; a zero-initialised classifier head), each with its
+        own gradient: no symmetry among hidden units to break (Goodfellow, Bengio and
+        Courville, Deep Learning, 8.4), unlike a constant over every layer."""
+        la = self.init_layer(n)
+        g = self.graph
+        if la is None:
+            return False
+        parent = la.get("parent")
+        if parent:
+            sibs = [x for x in g.nodes("layer") if x.get("parent") == parent and x.get("layer_type") in PARAM_LAYER_TYPES]
+
+            def index(x: Any) -> int:
+                tail = str(x.get("module_path") or "").rsplit(".", 1)[-1]
+                return int(tail) if tail.isdigit() else -1
+            return bool(sibs) and max(sibs, key=index).id == la.id and index(la) >= 0
+        return any(x.id == la.id for x in self.last_forward_items())
+
+    def symmetric_init(self, n: Any) -> bool:
+        """An init that leaves units of a layer alike: weights set to one constant
+        (``is_constant_weight_init``), other than a lone output layer's (``output_layer_init``)."""
+        return is_constant_weight_init(n) and not self.output_layer_init(n)
 
     def loss_types(self) -> list[str]:
         return [n.get("loss_type") for n in self.losses if n.get("loss_type")]

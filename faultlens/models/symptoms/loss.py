@@ -11,7 +11,7 @@ from faultlens.models.symptoms.base import (
     MIN_STEPS, chunk_means, Detection, Symptom, epoch_means, finite, fmt, head_tail, integer_targets, judged,
     register,
 )
-from faultlens.models.symptoms.graph_facts import GraphFacts, is_constant_weight_init
+from faultlens.models.symptoms.graph_facts import GraphFacts
 from faultlens.models.symptoms.trace_view import TraceView
 from faultlens.taxonomy import ABS_LOSSES as _ABS_LOSSES, NONNEG_LOSSES as _NONNEG_LOSSES
 
@@ -741,12 +741,16 @@ class TooFewSteps(Symptom):
         20% at most 90% of its first 10%) without staying above twice its first value for more than
         a tenth of the run (a blow-up that settles is the learning rate's, not a cut descent; one
         early bump of an adaptive optimizer is not one), the last third of the run still delivered at least a
-        quarter of the whole drop (a converged curve has flattened by then: its last third
-        gives a few percent), and the run did not go far enough (``far_enough``). The 10-window
+        quarter of the whole drop, or lowered the loss by a quarter of its own level
+        (``late_relative_drop``: a geometric descent from a large start, as a summed squared
+        error's, gives its first steps most of the drop yet is far from flat) -- a converged
+        curve has flattened by then: its last third gives a few percent -- and the run did not go
+        far enough (``far_enough``). The 10-window
         ``still_improving`` rule reads windows of fewer than ten steps here."""
         head, tail = head_tail(v)
         share = late_drop_share(v)
-        if not (head > 0 and tail <= 0.9 * head and share is not None and share >= 0.25):
+        rel = late_relative_drop(v)
+        if not (head > 0 and tail <= 0.9 * head and share is not None and (share >= 0.25 or rel >= 0.25)):
             return []
         if float(np.mean(v > 2.0 * float(v[0]))) > 0.1:
             return []  # it stayed far above its start for a while: a blow-up settling, not a cut descent
@@ -812,13 +816,25 @@ def late_drop_share(v: np.ndarray) -> float | None:
     return float((np.mean(v[-2 * third:-third]) - np.mean(v[-third:])) / total)
 
 
+def late_relative_drop(v: np.ndarray) -> float:
+    """How far the last third of a loss curve lies below its second third, relative to the last
+    third's level: (mean of the second third - mean of the last) / |mean of the last|; 0 for a
+    curve too short (< 6 points) or not falling."""
+    n = len(v)
+    third = max(2, n // 3)
+    if n < 6:
+        return 0.0
+    mid, last = float(np.mean(v[-2 * third:-third])), float(np.mean(v[-third:]))
+    return max(0.0, (mid - last) / abs(last)) if last != 0 else 0.0
+
+
 def _constant_weight_init(gf: GraphFacts) -> Any:
     """The graph's first initialisation that sets weights (not only biases) to one constant --
     ``nn.init.constant_(p, 0.01)`` in a loop over ``model.parameters()`` included -- or None.
     Units that start equal stay equal (the same gradient each): the layer has the capacity of
     one unit, the symmetry that random initialisation exists to break (Goodfellow, Bengio and
     Courville, Deep Learning, 8.4)."""
-    return next((n for n in gf.graph.nodes("init") if is_constant_weight_init(n)), None)
+    return next((n for n in gf.graph.nodes("init") if gf.symmetric_init(n)), None)
 
 
 #: layers whose state or output width is a keyword argument other than ``out_features``
