@@ -51,19 +51,15 @@ def _loss_inputs(loss_stmt, loop, loss_pos, pos_of) -> set[str]:
     """The names a loss assignment is computed from inside its loop: the names of its value,
     and, back through the loop body's assignments before it, the names those were computed
     from (``loss <- y_pred <- h_relu, w2 <- h <- x, w1``)."""
-    assigns: list[tuple[tuple[int, int], set[str], set[str]]] = []
+    assigns: list[tuple[set[str], set[str]]] = []  # (names assigned, names read) before the loss
     for n in iter_nodes(loop):
-        if isinstance(n, (cst.Assign, cst.AugAssign)) and n is not loss_stmt:
-            p = pos_of(n)
-            if p >= loss_pos:
-                continue
+        if isinstance(n, (cst.Assign, cst.AugAssign)) and n is not loss_stmt and pos_of(n) < loss_pos:
             targets = [t.target for t in n.targets] if isinstance(n, cst.Assign) else [n.target]
-            tnames = set().union(*(names_in(t) for t in targets))
-            assigns.append((p, tnames, names_in(n.value)))
+            assigns.append((set().union(*(names_in(t) for t in targets)), names_in(n.value)))
     feeds = set(names_in(loss_stmt.value))
     for _ in range(len(assigns) + 1):
         grown = set(feeds)
-        for _, tnames, reads in assigns:
+        for tnames, reads in assigns:
             if tnames & feeds:
                 grown |= reads
         if grown == feeds:

@@ -366,6 +366,23 @@ class RunState:
     def elapsed(self) -> float:
         return time.perf_counter() - self.t0
 
+    def start_training(self) -> bool:
+        """Mark the first training call (forward, backward, step, recorded loss): training has
+        started and its clock (``train_t0``, the probes' time budget) runs from now. True when
+        it had started already."""
+        if self.started:
+            return True
+        self.started = True
+        self.train_t0 = time.perf_counter()
+        return False
+
+    def raw_iteration(self) -> None:
+        """With no watched model or optimizer (raw tensors, hand-written updates), each
+        ``backward`` -- or each hand-derived loss (``record_loss``) -- opens an iteration: the
+        first starts training, each later one after training work closes the previous one."""
+        if self.lead is None and not self.any_opt_known and self.start_training() and self.dirty:
+            self.advance()
+
     def advance(self) -> None:
         """Close the current iteration and open the next (called at the lead model's
         training forward after a backward/step)."""
@@ -576,14 +593,7 @@ def _install_global_hooks(S: RunState) -> None:
         def backward(*args, **kwargs):
             s = _S
             if s is not None and not s.suspended:
-                if s.lead is None and not s.any_opt_known:
-                    # no watched model or optimizer (raw tensors, hand-written updates):
-                    # each backward is an iteration
-                    if not s.started:
-                        s.started = True
-                        s.train_t0 = time.perf_counter()
-                    elif s.dirty:
-                        s.advance()
+                s.raw_iteration()
                 s.event("backward", s.lead.node if s.lead else None,
                         s.last_training_mode, True)
                 t = args[0] if args else kwargs.get("tensors")
@@ -921,12 +931,7 @@ def record_loss(value: Any, node: str | None = None) -> None:
         t = torch.tensor(float(value))
     else:
         return
-    if S.lead is None and not S.any_opt_known:
-        if not S.started:
-            S.started = True
-            S.train_t0 = time.perf_counter()
-        elif S.dirty:
-            S.advance()
+    S.raw_iteration()
     key = ("hand", node)
     lw = S.losses.get(key)
     if lw is None:
@@ -1040,9 +1045,7 @@ def _fwd_pre_hook(module, args, kwargs):
             S.lead = mw
         if mw is S.lead and S.dirty and not S.batch_loops:
             S.advance()
-        if not S.started:
-            S.started = True
-            S.train_t0 = time.perf_counter()
+        S.start_training()
         S.fwd_since_step = True
         S.event("forward", mw.node, training, True)
         if S.keep_last_batch:
@@ -1147,10 +1150,7 @@ def _opt_pre_hook(opt, args, kwargs):
     ow = S.optimizers.get(id(opt))
     if ow is None:
         ow = S.optimizers[id(opt)] = OptWatch(opt, None)
-    if not S.started:
-        S.started = True
-        S.train_t0 = time.perf_counter()
-    elif S.dirty and not S.fwd_since_step:
+    if S.start_training() and S.dirty and not S.fwd_since_step:
         # no watched training forward since the last step (LBFGS closures run inside step();
         # a model called through .forward() bypasses hooks): the step itself opens an iteration
         S.advance()

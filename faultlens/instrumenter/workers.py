@@ -247,9 +247,7 @@ def merge_child(S: Any, rec: ChildRecord) -> None:
     steps = int(meta.get("steps") or 0)
     if steps:
         S.step = max(S.step, off + steps)
-        if not S.started:
-            S.started = True
-            S.train_t0 = time.perf_counter()
+        S.start_training()
         S.dirty = False
     S.writer.flush(S.step)
 

@@ -116,14 +116,21 @@ CRASH_EVIDENCE: dict[str, dict[str, float]] = {
 _TARGET_OOB = re.compile(r"[Tt]arget (-?\d+) is out of bounds")
 
 
+def _crash_node(crash: dict[str, Any], gf: GraphFacts | None) -> Any:
+    """The graph node of the crash statement, or None (no graph, or a statement it lacks)."""
+    g = getattr(gf, "graph", None)
+    node = crash.get("node")
+    return g.node(node) if g is not None and node and node in g else None
+
+
 def _crash_loss_type(crash: dict[str, Any], gf: GraphFacts | None) -> str | None:
     """The loss type of the loss call the crash was raised in (the crash statement's graph
     node is a call whose target is a loss), else None."""
-    g = getattr(gf, "graph", None)
-    node = crash.get("node")
-    if g is None or not node or node not in g:
+    n = _crash_node(crash, gf)
+    if n is None:
         return None
-    n = g.node(node)
+    g = gf.graph
+    node = n.id
     target = n.get("target") if n.kind == "call" else (node if n.kind == "loss" else None)
     if not target or target not in g:
         return None
@@ -134,12 +141,8 @@ def _crash_loss_type(crash: dict[str, Any], gf: GraphFacts | None) -> str | None
 def _crash_construction(crash: dict[str, Any], gf: GraphFacts | None) -> str | None:
     """``optimizer`` or ``scheduler`` when the crash statement is that object's construction
     (the crash's graph node is the optimizer or scheduler node), else None."""
-    g = getattr(gf, "graph", None)
-    node = crash.get("node")
-    if g is None or not node or node not in g:
-        return None
-    kind = g.node(node).kind
-    return kind if kind in ("optimizer", "scheduler") else None
+    n = _crash_node(crash, gf)
+    return n.kind if n is not None and n.kind in ("optimizer", "scheduler") else None
 
 
 #: words of torch.optim's argument checks ("Invalid learning rate: -0.1") that name the rate

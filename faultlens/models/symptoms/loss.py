@@ -807,25 +807,31 @@ def _converged_language_model(tv: TraceView, gf: GraphFacts) -> bool:
 def late_drop_share(v: np.ndarray) -> float | None:
     """The share of a loss curve's drop (first 10% -> last 20%) that its last third delivered
     (mean of the second third minus mean of the last third), or None when it did not fall."""
-    n = len(v)
-    third = max(2, n // 3)
+    thirds = _late_thirds(v)
     head, tail = head_tail(v)
     total = head - tail
-    if n < 6 or total <= 0:
+    if thirds is None or total <= 0:
         return None
-    return float((np.mean(v[-2 * third:-third]) - np.mean(v[-third:])) / total)
+    return float((thirds[0] - thirds[1]) / total)
 
 
 def late_relative_drop(v: np.ndarray) -> float:
     """How far the last third of a loss curve lies below its second third, relative to the last
     third's level: (mean of the second third - mean of the last) / |mean of the last|; 0 for a
     curve too short (< 6 points) or not falling."""
-    n = len(v)
-    third = max(2, n // 3)
-    if n < 6:
+    thirds = _late_thirds(v)
+    if thirds is None:
         return 0.0
-    mid, last = float(np.mean(v[-2 * third:-third])), float(np.mean(v[-third:]))
+    mid, last = thirds
     return max(0.0, (mid - last) / abs(last)) if last != 0 else 0.0
+
+
+def _late_thirds(v: np.ndarray) -> tuple[float, float] | None:
+    """(mean of the second third, mean of the last third) of a loss curve of >= 6 points."""
+    if len(v) < 6:
+        return None
+    third = max(2, len(v) // 3)
+    return float(np.mean(v[-2 * third:-third])), float(np.mean(v[-third:]))
 
 
 def _constant_weight_init(gf: GraphFacts) -> Any:
