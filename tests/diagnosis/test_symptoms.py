@@ -258,6 +258,21 @@ def test_lr_collapse_and_below_target(tmp_path):
     assert d.details["rule"] == "below_target"
 
 
+@pytest.mark.parametrize("batch,fires", [(1, False), (64, True)])
+def test_below_target_needs_enough_examples_behind_the_accuracy(tmp_path, batch, fires):
+    """Three sampled accuracy records of a batch-1 loop (3 examples, all wrong) say nothing of
+    how well the model fits; the same records over batches of 64 do. The loss has levelled off
+    above 0.5*log(10), so only the accuracy rule can fire."""
+    t = np.arange(120)
+    tb = healthy()
+    replace(tb, "loss", LOSS, 1.3 + np.exp(-t / 15))
+    replace(tb, "accuracy", LOSS, np.zeros(3), np.array([40, 80, 110]))
+    replace(tb, "target_numel", MODEL, np.full(3, float(batch)), np.array([40, 80, 110]))
+    tb.series("target_max", MODEL, np.full(120, 9.0)).series("target_is_int", MODEL, np.ones(120))
+    got = fired(tb, tmp_path, name=f"few{batch}.sqlite").get("slow_convergence")
+    assert (got is not None and got.details["rule"] == "below_target") is fires
+
+
 def test_degenerate_step_numbering(tmp_path):
     """A run whose step counter never advanced (functional model): records are numbered."""
     tb = TraceBuilder()

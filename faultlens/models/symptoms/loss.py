@@ -144,6 +144,7 @@ class SlowConvergence(Symptom):
     Loss rule (faultlens, for runs without accuracy or where the accuracy still moves): the
     loss fell by 1%-50% only (last 20% vs first 10%) and is still falling at the end (the last
     third of the run holds >= 20% of the total drop), i.e. neither converged nor stuck.
+    Both accuracy rules need the accuracy records to cover >= ``MIN_ACCURACY_EXAMPLES`` targets.
     Neither end-of-run rule fires when the classification accuracy reached the task's target
     (``reached_target``); neither accuracy rule fires for a language model that converged on its
     stochastic targets (``_converged_language_model``)."""
@@ -157,6 +158,10 @@ class SlowConvergence(Symptom):
     def detect(self, tv, gf):
         out = []
         s, a = finite(*tv.series("accuracy"))
+        if accuracy_examples(tv, s) < MIN_ACCURACY_EXAMPLES:
+            # a handful of sampled batches of one or two examples: their accuracy says nothing
+            # about how well the model fits; the loss rule below still judges the run
+            s, a = s[:0], a[:0]
         lm_converged = functools.cache(lambda: _converged_language_model(tv, gf))  # both accuracy rules
         if len(a) >= MIN_STEPS:
             js, ja = judged(s, a)
@@ -768,6 +773,25 @@ class TooFewSteps(Symptom):
 
 #: runs shorter than this that end by themselves are judged by ``too_few_steps``'s short-run rule
 SHORT_RUN = 100
+
+
+#: fewest examples behind the training accuracy records that the accuracy rules judge: the
+#: standard error of an accuracy read from n examples is up to sqrt(0.25/n), 0.09 at n = 30,
+#: already a tenth of the 0.6 target (binomial sampling; the rule-of-thumb n >= 30)
+MIN_ACCURACY_EXAMPLES = 30
+
+
+def accuracy_examples(tv: TraceView, steps: np.ndarray) -> float:
+    """How many target values the accuracy records at ``steps`` were computed from (the
+    ``target_numel`` recorded at those steps; one per record where it is missing); infinite
+    for a trace that records no ``target_numel`` (nothing to count with)."""
+    if not len(steps):
+        return 0.0
+    st, nm = finite(*tv.series("target_numel"))
+    if not len(st):
+        return math.inf
+    by_step = dict(zip(st.tolist(), nm.tolist()))
+    return float(sum(max(1.0, by_step.get(int(x), 1.0)) for x in steps))
 
 
 def classes_seen(tv: TraceView) -> int | None:
