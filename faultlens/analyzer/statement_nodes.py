@@ -74,6 +74,19 @@ class StatementNodes:
         cid = self.call_node("loss", b.text(fi, call.func), lid, at)
         self.g.set_attr(cid, loss=lid)
 
+    def user_loss(self, at: CallAt, fn) -> None:
+        """``loss = loss_func(pred, yb)``, a loss function of the program's own that feeds
+        ``backward()`` (``StatementWalker._user_fn_losses``): a functional loss node of no
+        known type, recorded at the call."""
+        b = self.b
+        call, ctx = at.call, at.ctx
+        fi = ctx.scope.file
+        lid = b.add("loss", fn.qualname, fi, at.stmt, ctx.scope, var=None, loss_type=None, functional=True,
+                    user_fn=fn.qualname, qualname=fn.qualname, expr_span=b.span(fi, call).to_dict(),
+                    args={}, args_resolved={})
+        b.stmt_lookup[lid] = at.stmt
+        self.place(at.parents, ctx.scope, lid)
+
     # ---------------------------------------------------------------- init calls
     def init(self, call, stmt, ctx: Ctx, fn: str, target_text) -> None:
         b = self.b

@@ -115,6 +115,21 @@ class StatementWalker:
         for fi in self.b.files.values():
             self._block(list(fi.parsed.module.body), Ctx(scope=fi.module_scope), top=True)
         self._hand_derived()
+        self._user_fn_losses()
+
+    def _user_fn_losses(self) -> None:
+        """A loss computed by a function the program defines and then given to ``backward()``
+        (``loss = loss_func(pred, yb)`` with ``def nll(input, target)``, as the "from scratch"
+        tutorials write it): a functional loss node at that call, so that the call is recorded
+        with its input and target (accuracy, the targets' statistics) as a criterion's call is.
+        Without it only the loss value is seen, at ``backward()``. The runtime records the call
+        only when its first argument carries gradients and its second does not (a prediction
+        and a target, not ``compute_loss(x, y)`` on raw inputs)."""
+        rec = self.record
+        backs = {(c.receiver, id(c.scope)) for c in rec.calls if c.method == "backward"}
+        for at, fn in rec.fn_losses:
+            if (at.result, id(at.ctx.scope)) in backs:
+                self.nodes.user_loss(at, fn)
 
     def _hand_derived(self) -> None:
         """A program that trains without autograd: no ``backward()``, no optimizer and no loss
@@ -339,6 +354,8 @@ class StatementWalker:
         at = CallAt(call, stmt, ctx, parents, result, b.pos(fi, stmt))
         k = dotted(call.func)
         cat = b.classify_callee(fi, call.func) if k else None
+        if cat is None and k and "." not in k and result and _HAND_LOSS_NAME.match(result):
+            cat = self._aliased_function(k, ctx, at.pos)
         if cat and cat.kind == "init":  # initialisation (also inside module classes)
             self.nodes.init(call, stmt, ctx, cat.name, b.text(fi, call.args[0].value) if call.args else None)
             return
@@ -482,8 +499,21 @@ class StatementWalker:
             return True
         if kind == "func":
             self.record.fn_call(at.ctx, cat.fn)
+            if (at.result and _HAND_LOSS_NAME.match(at.result) and len(at.call.args) >= 2
+                    and isinstance(at.stmt, cst.Assign) and at.stmt.value is at.call):
+                self.record.fn_losses.append((at, cat.fn))
             return True
         return kind == "class"
+
+    def _aliased_function(self, name: str, ctx: Ctx, pos) -> Callee | None:
+        """``loss_func = nll`` before ``loss = loss_func(pred, yb)``: the program's function a
+        plain name was last bound to (in its scope, else at module level), None otherwise."""
+        fi = ctx.scope.file
+        d = ctx.scope.latest(name, pos) or fi.module_scope.latest(name, END)
+        if d is None or d.kind != "assign" or not isinstance(d.value, cst.Name):
+            return None
+        cat = self.b.classify_callee(fi, d.value)
+        return cat if cat is not None and cat.kind == "func" else None
 
     def _clip_grad(self, at: CallAt, tname: str) -> None:
         b = self.b

@@ -81,6 +81,9 @@ class WalkRecord:
     # (stmt, ctx, parents, name)
     hand_updates: list[tuple[Any, Any, list[str], str, Any]] = field(default_factory=list)
     hand_losses: list[tuple[Any, Any, list[str], str]] = field(default_factory=list)
+    # ``loss = loss_fn(pred, y)`` with ``loss_fn`` a function of the program: (call, local
+    # function) kept until the walk has seen the ``backward()`` calls (``_user_fn_losses``)
+    fn_losses: list[tuple[Any, Any]] = field(default_factory=list)
 
     def top(self, scope: Scope, nid: str) -> None:
         self.scope_top.setdefault(id(scope), []).append(nid)

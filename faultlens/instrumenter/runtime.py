@@ -86,6 +86,11 @@ PROBE_BUDGET = 0.01
 #: The every-step probes that cost a few tensor ops (accuracy, fused gradient norm) skip a
 #: step while the probes' total time exceeds this fraction of the training time.
 TIER1_BUDGET = 0.02
+#: ... except within the run's first this many seconds of probe time: a small model's steps
+#: take tens of microseconds, so 2% of its training time buys a handful of records (three
+#: batch-1 accuracy records in a 460-step run), too few to judge anything, while a tenth of a
+#: second is nothing beside the run's start (importing torch alone takes ~2 s)
+TIER1_FLOOR_SECONDS = 0.1
 
 #: Reasons (``meta.stop_reason``) that map to status ``cut_short``.
 #: ``settled``: the early stop (default on, ``--no-early-stop`` turns it off) ended a run whose
@@ -403,7 +408,7 @@ class RunState:
         if self.sampled:
             self.last_sampled = nxt
         self.tier1 = self.sampled or self.train_t0 is None or self.deterministic or (
-            self.probe_time <= TIER1_BUDGET * (time.perf_counter() - self.train_t0))
+            self.probe_time <= max(TIER1_FLOOR_SECONDS, TIER1_BUDGET * (time.perf_counter() - self.train_t0)))
         self.trigger_sample = False
         w = self.writer
         if w.flush_due(nxt):
@@ -898,6 +903,10 @@ def call_loss(fn: Callable[..., Any], *args: Any, node: str | None = None, **kwa
     S = _S
     if S is None or S.suspended:
         return out
+    if getattr(fn, "__name__", "") not in _FUNCTIONAL_LOSSES and not _prediction_and_target(args):
+        # the program's own loss function called on something else than a prediction and a
+        # target (``compute_loss(x, y)`` on raw inputs): its value is seen at backward()
+        return out
     key = id(fn)
     lw = S.losses.get(key)
     if lw is None or lw.node != node:
@@ -908,6 +917,15 @@ def call_loss(fn: Callable[..., Any], *args: Any, node: str | None = None, **kwa
 
 
 _FUNCTIONAL_LOSSES = TRACED_FUNCTIONAL_LOSSES
+
+
+def _prediction_and_target(args: tuple) -> bool:
+    """The first two arguments of a loss function of the program's own are a prediction (a
+    tensor that carries gradients, or any tensor while gradients are off) and a target (a
+    tensor that does not)."""
+    if len(args) < 2 or not isinstance(args[0], torch.Tensor) or not isinstance(args[1], torch.Tensor):
+        return False
+    return (args[0].requires_grad or not torch.is_grad_enabled()) and not args[1].requires_grad
 
 
 def _functional_loss_type(fn: Any) -> str:

@@ -46,6 +46,22 @@ def test_nan_first_step_and_node(tmp_path):
     assert d.step == 57 and d.node == L2 + "#weight"
 
 
+@pytest.mark.parametrize("shape, fires", [("spikes", False), ("growth", True)])
+def test_exploding_gradient_reads_sustained_growth_not_the_largest_of_many_records(tmp_path, shape, fires):
+    """A thousand gradient-norm records of a net whose depth changes per batch (log-normal
+    noise around 130, a few batches 25x larger) have a record 10x above the start by chance;
+    a norm that climbs 30x and stays there is growth."""
+    rng = np.random.default_rng(0)
+    g = 130 * np.exp(rng.normal(0, 0.6, 1000))
+    if shape == "spikes":
+        g[[300, 610, 870]] = 3300.0
+    else:
+        g[500:] *= np.geomspace(1, 30, 500)
+    tb = healthy()
+    replace(tb, "grad_norm_total", MODEL, g)
+    assert ("exploding_gradient" in fired(tb, tmp_path, name=f"x{shape}.sqlite")) is fires
+
+
 def test_exploding_and_vanishing(tmp_path):
     tb = healthy()
     replace(tb, "grad_norm", L1 + "#weight", np.full(120, 200.0))

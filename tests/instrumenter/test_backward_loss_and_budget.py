@@ -106,3 +106,32 @@ def test_which_forward_arguments_are_taken_for_targets():
     assert forward_targets(x, (x, torch.randn(4, 3)), {}) is None       # a float second input
     assert forward_targets(x, (x, idx[:2]), {}) is None                 # not the batch size
     assert forward_targets(x, (x,), {"y": idx}) is None                 # a second input, named y
+
+
+def test_a_loss_function_of_the_programs_own_is_watched_at_its_call(programs, run_inproc):
+    """``loss = loss_func(model(xb), yb)`` with ``loss_func = nll`` defined in the program: the
+    call is a loss node and its input and target are recorded (accuracy, the targets'
+    statistics), once per iteration; the loss of the small, fast loop is recorded at every
+    step and its accuracy on many of them (the every-step probes' floor, no --seed)."""
+    from faultlens.analyzer import build_graph
+
+    g = build_graph(str(programs / "scratch_loss_fn.py"))
+    (ln,) = g.nodes("loss")
+    assert ln.get("user_fn") == "nll" and ln.get("functional") and ln.span.line == 31
+    res, t = run_inproc(programs / "scratch_loss_fn.py")
+    assert res.status == "finished" and res.steps == 80
+    assert len(t.series("loss")[0]) == 80
+    assert sum(1 for e in t.events if e.event == "loss") == 80
+    s, acc = t.series("accuracy")
+    assert len(s) >= 30 and acc[-5:].mean() > 0.8
+    assert t.series("target_max")[1].max() == 3
+
+
+def test_a_loss_function_given_the_raw_batch_records_its_value_only(programs, run_inproc):
+    """``compute_loss(xb, yb)`` runs the model inside: its first argument carries no gradient,
+    so the call is not read as (prediction, target); the criterion inside it is watched."""
+    res, t = run_inproc(programs / "raw_input_loss_fn.py")
+    assert res.status == "finished" and res.steps == 40
+    assert len(t.series("loss")[0]) == 40
+    nodes = {e.node for e in t.events if e.event == "loss"}
+    assert nodes and all("cross_entropy" in n for n in nodes)

@@ -50,13 +50,19 @@ def _ratio_series(tv: TraceView) -> tuple[str, str, np.ndarray, np.ndarray, np.n
     return first, last, common[ok], a[ok], b[ok]
 
 
+#: consecutive gradient-norm records whose median ``exploding_gradient`` reads as the peak
+#: (fewer where the series has under 20 records per window)
+PEAK_WINDOW = 5
+
+
 @register
 class ExplodingGradient(Symptom):
     """Gradients blow up.
 
     Threshold (AUTOTRAINER): ||g_first layer|| / ||g_last layer|| >= 70 (median over the run
     after its first 30%); or (DEFault: max gradient > 70) the total gradient norm exceeds 70
-    and grew >= 10x over the run. Non-finite gradients are reported by ``nan_or_inf``."""
+    and grew >= 10x over the run, the peak read on medians of ``PEAK_WINDOW`` consecutive records
+    (one large batch is a spike). Non-finite gradients are reported by ``nan_or_inf``."""
 
     name = "exploding_gradient"
     category = "failure"
@@ -80,11 +86,19 @@ class ExplodingGradient(Symptom):
                 k = max(1, len(g) // 10)
                 early = float(np.median(g[:k]))
                 # the peak after the early window: a run whose largest gradient is its first one
-                # (a large initial loss that training then brings down) did not grow
-                peak_i = k + int(np.argmax(g[k:]))
-                if g[peak_i] > 70 and g[peak_i] >= 10 * max(early, 1e-12):
-                    return [self.hit(int(s[peak_i]), node, float(g[peak_i]),
-                                     f"total gradient norm grew to {fmt(float(g[peak_i]))} from {fmt(early)}", 1.0)]
+                # (a large initial loss that training then brings down) did not grow. Read on
+                # medians of PEAK_WINDOW consecutive records where there are many: one large
+                # batch gradient among hundreds of records is a spike, not growth, and the
+                # largest of n noisy records grows with n alone
+                late = g[k:]
+                w = min(PEAK_WINDOW, max(1, len(g) // 20))
+                if w > 1 and len(late) >= w:
+                    late = np.median(np.lib.stride_tricks.sliding_window_view(late, w), axis=1)
+                peak_i = int(np.argmax(late))
+                peak = float(late[peak_i])
+                if peak > 70 and peak >= 10 * max(early, 1e-12):
+                    return [self.hit(int(s[k + peak_i]), node, peak,
+                                     f"total gradient norm grew to {fmt(peak)} from {fmt(early)}", 1.0)]
         return []
 
 

@@ -783,15 +783,17 @@ MIN_ACCURACY_EXAMPLES = 30
 
 def accuracy_examples(tv: TraceView, steps: np.ndarray) -> float:
     """How many target values the accuracy records at ``steps`` were computed from (the
-    ``target_numel`` recorded at those steps; one per record where it is missing); infinite
-    for a trace that records no ``target_numel`` (nothing to count with)."""
+    ``target_numel`` recorded at those steps; its median where a step has none: the batch
+    statistics are sampled more sparsely than the accuracy); infinite for a trace that records
+    no ``target_numel`` (nothing to count with)."""
     if not len(steps):
         return 0.0
     st, nm = finite(*tv.series("target_numel"))
     if not len(st):
         return math.inf
     by_step = dict(zip(st.tolist(), nm.tolist()))
-    return float(sum(max(1.0, by_step.get(int(x), 1.0)) for x in steps))
+    typical = float(np.median(nm))
+    return float(sum(max(1.0, by_step.get(int(x), typical)) for x in steps))
 
 
 def classes_seen(tv: TraceView) -> int | None:
