@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING
 import libcst as cst
 
 from faultlens.analyzer import names as N
-from faultlens.analyzer.cst_util import iter_calls, unwrap_iter
+from faultlens.analyzer.cst_util import body_of, iter_calls, unwrap_iter
 from faultlens.analyzer.index import Scope
-from faultlens.analyzer.names import dotted, head, names_in
+from faultlens.analyzer.names import dotted, head, iter_nodes, names_in
 from faultlens.analyzer.values import Val, jsonable
 from faultlens.analyzer.walk_state import LoopInfo, WalkRecord
 
@@ -46,6 +46,10 @@ def _range_has_step(st) -> bool:
         return False
     it = st.iter
     return isinstance(it, cst.Call) and dotted(it.func) == "range" and len([a for a in it.args if not a.keyword]) == 3
+
+
+#: comparison operators of a bound (``iter_num > max_iters``), not of a flag (``iter_num == 0``)
+_ORDERING = (cst.GreaterThan, cst.GreaterThanEqual, cst.LessThan, cst.LessThanEqual)
 
 
 class Finisher:
@@ -107,6 +111,11 @@ class Finisher:
             if not has_bw[lid]:
                 roles[lid] = "other"
                 continue
+            # an endless counter (``for i in itertools.count(1)``, ``while True`` ended by a break)
+            # has no bound of its own: a break ends it (``_break_bounds``)
+            unbounded = self._unbounded(info)
+            if unbounded:
+                g.set_attr(lid, unbounded=True)
             nested = any(has_bw[o] and lid in g.store.nodes[o]["attrs"]["loops"] for o in loops if o != lid)
             if nested or self._calls_train_loop(lid, fn_has_train_loop):
                 roles[lid] = "epoch"
@@ -115,11 +124,7 @@ class Finisher:
                 or _scope_in(info.scope, in_training)
             loaderish = bool(a.get("iterates")) or bool(_LOADER_HINT.search(a.get("iter") or "")) \
                 or _range_has_step(info.stmt)
-            # an endless counter (``for i in itertools.count(1)``, ``while True`` ended by a break)
-            # counts batches: it has no epoch count to judge or change
-            unbounded = self._unbounded(info)
-            if unbounded:
-                g.set_attr(lid, unbounded=True)
+            # an unbounded loop that trains directly counts batches: it has no epoch count
             roles[lid] = "step" if (outer_training or loaderish or unbounded) else "epoch"
         for lid, role in roles.items():
             g.set_attr(lid, role=role)
@@ -182,6 +187,8 @@ class Finisher:
         sc = info.scope
         fi = sc.file
         pos = info.pos
+        if self.g.store.nodes[lid]["attrs"].get("unbounded"):
+            self._break_bounds(lid, info)
         if isinstance(st, cst.While):
             t = st.test
             if isinstance(t, cst.Comparison) and len(t.comparisons) == 1:
@@ -223,6 +230,47 @@ class Finisher:
                 self.g.add_edge(dep, lid, "uses", arg="range_step")
         if role == "epoch" and not stop.resolved:
             b.unresolved(lid, "range", b.text(fi, stop_e), "epoch count not resolved")
+
+    def _break_bounds(self, lid: str, info: LoopInfo) -> None:
+        """An unbounded loop (``while True``, ``itertools.count``) ends where its body breaks:
+        the ``if <test>: ... break`` statements of its body (outside nested loops) are its
+        bound (``break_spans``, in source order), and what their comparisons compare against
+        (``if iter_num > max_iters``) is used by the loop as its range. Tests of a counter the
+        loop increments come first."""
+        b, fi, sc = self.b, info.scope.file, info.scope
+        spans: list[tuple[bool, dict]] = []
+        counters = {dotted(n.target) for n in iter_nodes(info.stmt)
+                    if isinstance(n, cst.AugAssign) and isinstance(n.operator, cst.AddAssign) and dotted(n.target)}
+
+        def visit(stmts) -> None:
+            for st in stmts:
+                if isinstance(st, cst.If):
+                    if any(isinstance(sm, cst.Break) for line in body_of(st) if isinstance(line, cst.SimpleStatementLine)
+                           for sm in line.body) or (isinstance(st.body, cst.SimpleStatementSuite)
+                                                    and any(isinstance(sm, cst.Break) for sm in st.body.body)):
+                        # a test of a counter the loop increments (``iter_num > max_iters``)
+                        # bounds it; others (``eval_only``, ``loss < tol``) come after
+                        counts = any(isinstance(part.operator, _ORDERING) and names_in(cmp) & counters
+                                     for cmp in iter_nodes(st.test) if isinstance(cmp, cst.Comparison)
+                                     for part in cmp.comparisons)
+                        spans.append((not counts, b.span(fi, st.test).to_dict()))
+                        t = st.test
+                        if isinstance(t, cst.Comparison):
+                            pos = b.pos(fi, st)
+                            for part in t.comparisons:
+                                for dep in sorted(b.eval(part.comparator, sc, pos).deps):
+                                    self.g.add_edge(dep, lid, "uses", arg="range")
+                    visit(body_of(st))
+                    if isinstance(st.orelse, cst.Else):
+                        visit(body_of(st.orelse))
+                    elif isinstance(st.orelse, cst.If):
+                        visit([st.orelse])
+                elif isinstance(st, (cst.With, cst.Try)):
+                    visit(body_of(st))
+
+        visit(body_of(info.stmt))
+        if spans:
+            self.g.set_attr(lid, break_spans=[sp for _, sp in sorted(spans, key=lambda t: t[0])])
 
     # ---------------------------------------------------------------- data flow between calls
     def _feeds_and_targets(self) -> None:

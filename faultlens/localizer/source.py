@@ -129,8 +129,9 @@ def next_stmt(path: str, line: int) -> tuple[ast.stmt | None, ast.stmt | None]:
     return st, (body[i + 1] if i + 1 < len(body) else None)
 
 
-def self_calls(path: str, class_name: str, attr: str, method: str = "forward") -> list[Pos]:
-    """Positions of the statements in ``class_name.method`` that call ``self.<attr>(...)``."""
+def self_calls(path: str, class_name: str, attr: str, method: str | None = "forward") -> list[Pos]:
+    """Positions of the statements in ``class_name.method`` (``None``: any method but
+    ``__init__``) that call ``self.<attr>(...)``."""
     _, tree = parse(path)
     if tree is None:
         return []
@@ -140,7 +141,8 @@ def self_calls(path: str, class_name: str, attr: str, method: str = "forward") -
         if not (isinstance(cls, ast.ClassDef) and cls.name == short):
             continue
         for fn in cls.body:
-            if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)) and fn.name == method:
+            if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)) and (
+                    fn.name == method or (method is None and fn.name != "__init__")):
                 for body in _walk_bodies(fn):
                     for st in body:
                         if isinstance(st, (ast.If, ast.For, ast.While, ast.With, ast.Try)):

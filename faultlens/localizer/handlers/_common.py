@@ -72,18 +72,20 @@ def locate_loss(c: Collector) -> None:
             c.add_span(call.span, call.id, "call")
 
 
-def _layer_with_call(c: Collector, n: Any) -> None:
+def layer_with_call(c: Collector, n: Any) -> None:
     c.add_span(n.get("expr_span") or n.span, n.id, "construction")
     if n.kind == "layer":
         owner = c.node(n.get("owner"))
         attr = n.get("attr") or n.name.split(".")[-1]
         if owner is not None and attr:
             ab = resolve_path(c.graph, owner.span.path)
-            for p in src.self_calls(ab, owner.get("qualname") or owner.name, attr)[:1]:
+            cls = owner.get("qualname") or owner.name
+            # in forward, else in the helper method forward calls (``decode``, ``encode``)
+            for p in (src.self_calls(ab, cls, attr) or src.self_calls(ab, cls, attr, method=None))[:1]:
                 c.add_pos(ab, p, n.id, "call")
 
 
-def _is_act(n: Any) -> bool:
+def is_activation(n: Any) -> bool:
     return (n.kind == "layer" and n.get("layer_type") in LOCALIZER_ACTIVATION_LAYERS) or \
         (n.kind == "op" and n.get("op") in LOCALIZER_ACTIVATION_OPS)
 
@@ -93,13 +95,13 @@ def locate_activation(c: Collector, nodes: list[str]) -> None:
     the graph): at most two, each construction with its call in ``forward``."""
     g = c.graph
     cand = [n for n in (c.node(x) for x in nodes) if n is not None and n.kind in ("layer", "op")]
-    acts = [n for n in cand if _is_act(n)]
+    acts = [n for n in cand if is_activation(n)]
     if not acts and cand:
         acts = cand
     if not acts:
-        acts = [n for n in g.nodes() if n.kind in ("layer", "op") and _is_act(n)]
+        acts = [n for n in g.nodes() if n.kind in ("layer", "op") and is_activation(n)]
     for n in acts[:2]:
-        _layer_with_call(c, n)
+        layer_with_call(c, n)
 
 
 # ------------------------------------------------------------------ data statements

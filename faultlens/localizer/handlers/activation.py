@@ -2,7 +2,8 @@
 
 Located: the activations among the evidence nodes (else the layers/ops given, else the
 graph's), at most two, each with its call in ``forward``; the loss too when the output/loss
-contract is broken (``output_range_mismatch``). Patched as ``loss_function``: a softmax/sigmoid
+contract is broken (``output_range_mismatch``); first the model's last layer and its call when
+BCELoss was given values outside [0, 1] (the sigmoid is missing there). Patched as ``loss_function``: a softmax/sigmoid
 before a logits loss removed (an op call replaced by its input, an ``nn.Softmax`` element of a
 Sequential dropped), or the loss swapped.
 """
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 from faultlens.localizer import Collector
 from faultlens.localizer.handlers._base import EditPlan, Example, FaultHandler
-from faultlens.localizer.handlers._common import locate_activation, locate_loss
+from faultlens.localizer.handlers._common import is_activation, layer_with_call, locate_activation, locate_loss
 from faultlens.localizer.handlers._output import output_pairing
 from faultlens.localizer.patches import CommandLine
 
@@ -148,12 +149,53 @@ class Activation(FaultHandler):
             lines=(("construction", 3),),
             detections=(("vanishing_gradient", {}),),
             note="saturating activations: located, not patched"),
+        Example("""
+            import torch
+            import torch.nn as nn
+            class Decoder(nn.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.fc1 = nn.Linear(4, 16)
+                    self.fc2 = nn.Linear(16, 8)
+                def forward(self, z):
+                    h = torch.relu(self.fc1(z))
+                    return self.fc2(h)
+            model = Decoder()
+            criterion = nn.BCELoss()
+            optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+            z, x = torch.randn(16, 4), torch.rand(16, 8)
+            for step in range(5):
+                optimizer.zero_grad()
+                loss = criterion(model(z), x)
+                loss.backward()
+                optimizer.step()
+            """,
+            lines=(("crash", 17), ("construction", 7), ("call", 10), ("construction", 9)),
+            crash={"kind": "other", "path": "example.py", "line": 17, "column": 5, "end_line": 17, "end_column": 36,
+                   "message": "all elements of input should be between 0 and 1"},
+            note="BCELoss given a Linear output: the last layer and its call, where the sigmoid belongs"),
     ]
 
     def locate(self, c: Collector) -> None:
+        if _probabilities_missing(c):
+            # BCELoss given values outside [0, 1]: the squashing activation is missing after the
+            # model's last layer, so that layer and its call in forward are where it belongs
+            from faultlens.models.symptoms.graph_facts import GraphFacts
+            for last in GraphFacts.of(c.graph).last_forward_items()[:1]:
+                if not is_activation(last):
+                    layer_with_call(c, last)
         locate_activation(c, c.nodes)
         if any(d.symptom == "output_range_mismatch" for d in c.detections):
             locate_loss(c)
 
     def patch(self, fault, g, tv, locations) -> EditPlan | CommandLine | None:
         return output_pairing(fault, g)
+
+
+def _probabilities_missing(c: Collector) -> bool:
+    """A probability loss (BCELoss) was given values outside [0, 1]: torch's range check raised
+    ("all elements of input should be between 0 and 1"), or the run saw logits fed to it."""
+    if c.crash and "between 0 and 1" in str(c.crash.get("message") or ""):
+        return True
+    return any(d.symptom == "output_range_mismatch" and (d.details or {}).get("problem") == "logits_into_bce"
+               for d in c.detections)
