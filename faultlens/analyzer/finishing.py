@@ -48,6 +48,68 @@ def _range_has_step(st) -> bool:
     return isinstance(it, cst.Call) and dotted(it.func) == "range" and len([a for a in it.args if not a.keyword]) == 3
 
 
+#: the base class of custom autograd functions, as imported
+_AUTOGRAD_FUNCTION_BASES = frozenset(("torch.autograd.Function", "torch.autograd.function.Function"))
+
+
+#: calls whose derivative is zero almost everywhere (or undefined): a Function built on them
+#: supplies a surrogate gradient on purpose (a straight-through estimator)
+_STEP_CALLS = frozenset(("round", "sign", "floor", "ceil", "trunc", "argmax", "argmin", "bernoulli",
+                         "heaviside", "quantize_per_tensor", "fake_quantize_per_tensor_affine"))
+
+
+def _surrogate_forward(fn: cst.FunctionDef) -> bool:
+    """A custom Function whose backward is not meant to be its forward's derivative: the forward
+    is a step function (rounding, sign, thresholding ``(x > 0).float()``: a straight-through
+    estimator) or the identity (``x.view_as(x)``, ``x.clone()``: a gradient-reversal or
+    gradient-scaling layer, Ganin & Lempitsky 2015)."""
+    params = [p.name.value for p in fn.params.params[1:]]  # after ctx
+    for n in iter_nodes(fn):
+        if isinstance(n, cst.Call):
+            name = dotted(n.func) or ""
+            if name.split(".")[-1] in _STEP_CALLS:
+                return True
+        if isinstance(n, cst.Comparison) and any(
+                isinstance(p.operator, _ORDERING) for p in n.comparisons):
+            return True
+        if isinstance(n, cst.Return) and n.value is not None:
+            v = n.value
+            if isinstance(v, cst.Name) and v.value in params:
+                return True
+            if isinstance(v, cst.Call) and isinstance(v.func, cst.Attribute) and v.func.attr.value in (
+                    "view_as", "clone", "view", "detach") and isinstance(v.func.value, cst.Name) \
+                    and v.func.value.value in params:
+                return True
+    return False
+
+
+def _gradient_statements(fn: cst.FunctionDef) -> tuple[list, list]:
+    """The statements of a ``backward`` that compute what it returns: its returns whose value is
+    computed (not bare names), and the assignments to the returned names."""
+    returns = [n for n in iter_nodes(fn) if isinstance(n, cst.Return) and n.value is not None]
+    names: set[str] = set()
+    out = []
+    for r in returns:
+        v = r.value
+        parts = [e.value for e in v.elements] if isinstance(v, cst.Tuple) else [v]
+        bare = [p for p in parts if isinstance(p, cst.Name)]
+        names |= {p.value for p in bare}
+        if len(bare) < len([p for p in parts if not (isinstance(p, cst.Name) and p.value == "None")]):
+            out.append(r)
+    assigns = []
+    for n in iter_nodes(fn):
+        if isinstance(n, cst.Assign):
+            tgts = [t.target for t in n.targets]
+        elif isinstance(n, cst.AugAssign):
+            tgts = [n.target]
+        else:
+            continue
+        heads = {head(dotted(t.value if isinstance(t, cst.Subscript) else t) or "") for t in tgts}
+        if heads & names:
+            assigns.append(n)
+    return out, assigns
+
+
 #: comparison operators of a bound (``iter_num > max_iters``), not of a flag (``iter_num == 0``)
 _ORDERING = (cst.GreaterThan, cst.GreaterThanEqual, cst.LessThan, cst.LessThanEqual)
 
@@ -63,6 +125,7 @@ class Finisher:
         self._loop_roles()
         self._feeds_and_targets()
         self._functions()
+        self._autograd_functions()
         self._models()
 
     def _mark_closures(self) -> None:
@@ -339,6 +402,28 @@ class Finisher:
                 for nid in top:
                     if nid in g:
                         g.add_edge(fid, nid, "contains")
+
+    def _autograd_functions(self) -> None:
+        """A ``torch.autograd.Function`` subclass of the program (a custom ReLU, a Legendre
+        polynomial with its derivative written by hand): a ``function`` node (role
+        ``autograd_function``) with the spans of the statements in its ``backward`` that build
+        the returned gradient (``gradient_spans``: a computed return value first, then the
+        assignments to the returned names, the last first), where a wrong derivative is."""
+        b = self.b
+        for fi in b.files.values():
+            for ci in fi.all_classes:
+                quals = {getattr(b.qualify(fi, dotted(base)), "qualname", None) for base in ci.bases}
+                if not quals & _AUTOGRAD_FUNCTION_BASES:
+                    continue
+                bw = ci.methods.get("backward")
+                rets, assigns = _gradient_statements(bw.node) if bw is not None else ([], [])
+                spans = sorted((b.span(fi, st).to_dict() for st in rets), key=lambda d: d["line"]) + \
+                    sorted((b.span(fi, st).to_dict() for st in assigns), key=lambda d: -d["line"])
+                fw = ci.methods.get("forward")
+                b.add("function", ci.qualname, fi, ci.node, ci.scope.parent or fi.module_scope, qualname=ci.qualname,
+                      role="autograd_function", function=ci.qualname, gradient_spans=spans,
+                      surrogate=fw is not None and _surrogate_forward(fw.node),
+                      backward_span=b.span(fi, bw.node).to_dict() if bw is not None else None)
 
     def _function_role(self, sc: Scope, top: list[str], mains: set) -> str | None:
         name = sc.qualname.split(".")[-1]

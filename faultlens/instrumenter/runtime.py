@@ -179,6 +179,7 @@ class RunState:
         self._scalar_row = self.writer.scalar_row
         self.graph = graph
         self.program = program
+        self.functions_seen: set[type] = set()   # autograd Function classes applied so far
         self.max_steps = max_steps
         self.max_seconds = max_seconds
         self.early_stop = early_stop
@@ -587,10 +588,39 @@ def _patch(S: RunState, obj: Any, name: str, make: Callable[[Any], Any]) -> None
     S.patches.append((obj, name, orig if own else _INHERITED))
 
 
+def _install_function_check(S: RunState) -> None:
+    """Wrap ``torch.autograd.Function.apply``: the first application of each custom Function the
+    program defines (a graph ``function`` node of role ``autograd_function``) goes to the
+    probes' ``on_function_apply`` hook (the hand-written backward is checked there)."""
+    raw = torch.autograd.Function.__dict__.get("apply")
+    if not isinstance(raw, classmethod):  # pragma: no cover - another torch layout
+        return
+    fn = raw.__func__
+    nodes = {}
+    g = S.graph
+    if g is not None and hasattr(g, "nodes"):
+        nodes = {n.get("qualname"): n.id for n in g.nodes("function") if n.get("role") == "autograd_function"}
+    if not nodes:
+        return
+
+    def apply(cls, *args, **kwargs):
+        s = _S
+        if s is not None and not s.suspended and cls not in s.functions_seen:
+            s.functions_seen.add(cls)
+            node = nodes.get(getattr(cls, "__qualname__", None))
+            if node is not None:
+                s.run_probes("on_function_apply", node, functools.partial(fn, cls), args, kwargs)
+        return fn(cls, *args, **kwargs)
+
+    torch.autograd.Function.apply = classmethod(apply)
+    S.patches.append((torch.autograd.Function, "apply", raw))
+
+
 def _install_global_hooks(S: RunState) -> None:
     from torch.optim.optimizer import (register_optimizer_step_post_hook,
                                        register_optimizer_step_pre_hook)
 
+    _install_function_check(S)
     S.handles.append(register_optimizer_step_pre_hook(_opt_pre_hook))
     S.handles.append(register_optimizer_step_post_hook(_opt_post_hook))
 

@@ -95,9 +95,14 @@ AMP_METRICS = (  # node: the optimizer id; one row per scaler.step(optimizer) (m
     "amp_skipped",        # 1 when the scaler skipped the step (inf/NaN gradients), else 0
 )
 
+FUNCTION_METRICS = (  # node: the program's torch.autograd.Function subclass (function node); once per run
+    "function_grad_error",   # |analytic - numerical| / max(|.|) of a directional derivative of its backward
+    "function_elementwise",  # 1 when its output has its (first) input's shape, else 0
+)
+
 ALL_METRICS = (
     LOSS_METRICS + ACTIVATION_METRICS + PARAM_METRICS + OPTIMIZER_METRICS
-    + BATCH_METRICS + CURVATURE_METRICS + GLOBAL_METRICS + AMP_METRICS
+    + BATCH_METRICS + CURVATURE_METRICS + GLOBAL_METRICS + AMP_METRICS + FUNCTION_METRICS
 )
 
 # --- events -------------------------------------------------------------------------------

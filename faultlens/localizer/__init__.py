@@ -154,11 +154,12 @@ def _hp_definitions(g: Any, consumer: str, arg: str) -> list[Any]:
 
 def localize(fault: Any, graph: Any, *, nodes: list[str] | None = None, crash: dict[str, Any] | None = None,
              detections: list[Any] | None = None, cwd: str | None = None, program: str | None = None,
-             errors: list[str] | None = None) -> list[Location]:
+             errors: list[str] | None = None, crash_statement: bool = True) -> list[Location]:
     """Rank the statements responsible for ``fault`` (a FaultCandidate or a fault-type string).
 
     ``nodes``: evidence graph nodes (default: ``fault.nodes``); ``crash``: the trace's crash
-    record (its statement comes first, role ``crash``); ``program``: the entry file as the
+    record (its statement comes first, role ``crash``, unless ``crash_statement`` is false: the
+    report's later faults, whose handlers still read the crash); ``program``: the entry file as the
     user gave it (used for crash paths when the graph is missing). An unknown fault type raises
     ``KeyError`` (when there is a graph to search). A handler that fails part-way (a partial
     graph) keeps the statements found so far; ``errors``, when given, gets one line naming the
@@ -168,7 +169,8 @@ def localize(fault: Any, graph: Any, *, nodes: list[str] | None = None, crash: d
     nodes = list(nodes if nodes is not None else getattr(fault, "nodes", []) or [])
     detections = list(detections if detections is not None else getattr(fault, "detections", []) or [])
     c = Collector(graph, cwd, nodes, detections, crash)
-    CRASH.locate(c, program)
+    if crash_statement:
+        CRASH.locate(c, program)
     if graph is None:
         return c.out
     handler = handler_for(ftype)

@@ -40,6 +40,7 @@ from faultlens.models.symptoms.loss import cut_by_budget, settled_early
 from faultlens.taxonomy import ADAPTIVE_OPTIMIZERS as _ADAPTIVE
 from faultlens.taxonomy import CLOSURE_REEVALUATING_OPTIMIZERS
 from faultlens.taxonomy import CRASH_CATEGORIES, FAULT_TYPES, FREED_GRAPH_MESSAGE, MIN_STEPS, VERDICTS  # noqa: F401 (re-exported)
+from faultlens.taxonomy import OPTIMIZER_DEFAULT_LR
 from faultlens.taxonomy import REFERENCE_LR as _REFERENCE_LR
 from faultlens.taxonomy import REGRESSION_LOSSES as _REGRESSION_LOSSES
 
@@ -314,6 +315,8 @@ def _graph_scores(gf: GraphFacts, fired: set[str], det: list[Detection], tv: Tra
                          "loss_spike"}
     stuck = fired & {"loss_not_decreasing", "slow_convergence", "unchanged_weights", "no_better_than_baseline"}
     opt, lr = gf.optimizer_lr()
+    if opt is not None and lr is None:
+        lr = _recorded_peak_lr(tv)  # set where the analyzer cannot follow (a config file exec'd)
     if opt is not None and lr is not None:
         otype = opt.get("optimizer_type") or ""
         momentum = (opt.get("args") or {}).get("momentum") or 0
@@ -322,10 +325,18 @@ def _graph_scores(gf: GraphFacts, fired: set[str], det: list[Detection], tv: Tra
         high = lr > (0.01 if adaptive else (0.5 if momentum else 1.0))
         # plain steps: also a hundredth of the optimizer's reference rate, which for a
         # quasi-Newton or line-search method (LBFGS, default 1; torch.optim docs) is far above SGD's
-        low = lr < (1e-5 if adaptive else max(1e-4, 1e-2 * _REFERENCE_LR.get(otype, 0.0)))
+        # a loss summed over n elements (``reduction='sum'``) scales every gradient by n: the
+        # step a plain optimizer takes is lr * n in mean-loss units (adaptive ones normalise it)
+        plain_lr = lr * (_summed_elements(gf, tv) if not adaptive else 1.0)
+        low = (lr < 1e-5) if adaptive else plain_lr < max(1e-4, 1e-2 * _REFERENCE_LR.get(otype, 0.0))
         if explosive and high:
             add("learning_rate", 2.0, opt.id)
         if stuck and low:
+            add("learning_rate", 2.0, opt.id)
+        if stuck and adaptive and lr >= 100 * OPTIMIZER_DEFAULT_LR.get(otype, 1e-3):
+            # an adaptive method moves every weight by about lr per step whatever its gradient
+            # (Adam's normalised update, Kingma & Ba 2015, sec. 2.1): at a hundred times its
+            # documented default it cannot settle, and the loss stays at the baseline
             add("learning_rate", 2.0, opt.id)
         if stuck and lr == 0:
             add("learning_rate", 3.0, opt.id)
@@ -421,7 +432,8 @@ def _graph_scores(gf: GraphFacts, fired: set[str], det: list[Detection], tv: Tra
                                                       "regularization", "epochs", "batch_size", "activation"))
     defects = fired & {"output_range_mismatch", "negative_loss", "accumulating_gradients", "missing_update",
                        "eval_mode_missing", "train_mode_missing", "input_out_of_range", "target_out_of_range",
-                       "vanishing_gradient", "dead_relu", "saturated_activation", "still_improving"}
+                       "vanishing_gradient", "dead_relu", "saturated_activation", "still_improving",
+                       "shrinking_weights", "preprocessing_mismatch", "custom_gradient_mismatch"}
     if not_fitting and normal_updates and not explosive and not structural and not defects:
         add("data", 0.0)
         sc["__data_residual__"] = 2.0
@@ -431,6 +443,24 @@ def _graph_scores(gf: GraphFacts, fired: set[str], det: list[Detection], tv: Tra
         for last in gf.last_forward_items():
             add("activation", 0.0, last.id)
     return sc, nodes
+
+
+def _summed_elements(gf: GraphFacts, tv: TraceView) -> float:
+    """How many elements a sum-reduced loss adds up per step (the median ``target_numel``
+    recorded), 1 for a mean-reduced loss or when nothing was recorded."""
+    if not any((n.get("args") or {}).get("reduction") == "sum" for n in gf.losses):
+        return 1.0
+    _, v = tv.series("target_numel")
+    vals = sorted(float(x) for x in v if math.isfinite(float(x)) and x > 0)
+    return vals[len(vals) // 2] if vals else 1.0
+
+
+def _recorded_peak_lr(tv: TraceView) -> float | None:
+    """The largest learning rate the run recorded (its first param group's, for the optimizer
+    with most records; a warmup or decay schedule peaks there), None when none was recorded."""
+    _, v = tv.series("lr")
+    vals = [float(x) for x in v if math.isfinite(float(x))]
+    return max(vals) if vals else None
 
 
 def _opt_arg(gf: GraphFacts, o: Any, name: str) -> Any:
@@ -481,6 +511,8 @@ def _explainers(dets: list[Detection], gf: GraphFacts) -> set[str]:
             ex.add(d.symptom)
         if d.symptom == "abnormal_activation_scale" and d.details.get("direction") == "high":
             ex.add(d.symptom)
+        if d.symptom in ("custom_gradient_mismatch", "preprocessing_mismatch"):
+            ex.add(d.symptom)  # wrong gradients blow training up whatever the learning rate
         if d.symptom == "missing_update":
             # a model whose loss is computed but that no optimizer steps: in a program that
             # trains several models against each other (a GAN) its adversary wins and the
@@ -689,6 +721,8 @@ def diagnose(trace: Any, graph: Any = None, lint: list[Any] | None = None, *, us
             table = dict(CLOSURE_ONCE)
         if d.symptom == "capacity_limit":
             table = dict(CAPACITY[d.details.get("problem", "narrow")])
+        if d.symptom == "custom_gradient_mismatch" and not d.details.get("elementwise"):
+            table = {"architecture": 3.0, "activation": 0.5}  # a layer-like Function, not an activation
         if d.symptom == "amp_scale_collapse" and d.details.get("loss_nonfinite"):
             table = dict(AMP_AFTER_NONFINITE)
         if d.symptom == "output_range_mismatch" and d.details.get("problem") in OUTPUT_MISMATCH:
@@ -700,6 +734,11 @@ def diagnose(trace: Any, graph: Any = None, lint: list[Any] | None = None, *, us
         if d.symptom in SLOW_PROGRESS and explainers & {"input_out_of_range", "target_out_of_range"}:
             # badly scaled data also explains slow progress (an ill-conditioned problem)
             table = {t: (w if t == "data_preprocessing" else w * 0.5) for t, w in table.items()}
+        if d.symptom in SLOW_PROGRESS | {"too_few_steps"} and "preprocessing_mismatch" in explainers:
+            # training inputs scaled unlike the evaluation's, a defect measured directly: when
+            # the training side lost its normalisation, its slower progress is that fault's
+            # consequence, and the loss trends that suggest more epochs are read weakly
+            table = {t: (w if t == "data_preprocessing" else w * 0.3) for t, w in table.items()}
         if d.symptom == "abnormal_activation_scale" and d.details.get("direction") == "high":
             table = {"weight_initialization": 1.0, "data_preprocessing": 1.0}
         for t, w in table.items():

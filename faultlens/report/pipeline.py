@@ -258,9 +258,10 @@ def localize_faults(diagnosis: Any, graph: Any, trace: Any, *, program: str, cwd
 
     faults, notes = [], []
     for i, f in enumerate(diagnosis.faults):
-        crash = diagnosis.crash if i == 0 else None
         try:
-            locs = localize(f, graph, crash=crash, cwd=cwd, program=program, errors=notes)
+            # the crash statement heads the first fault only; every handler reads the crash
+            locs = localize(f, graph, crash=diagnosis.crash, cwd=cwd, program=program, errors=notes,
+                            crash_statement=i == 0)
         except Exception as exc:  # noqa: BLE001 - the fault is still reported, without statements
             locs = []
             notes.append(failure_note("localization", exc, f.type))

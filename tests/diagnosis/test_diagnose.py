@@ -107,3 +107,49 @@ def test_full_batch_training_points_at_batch_size(tmp_path):
     tb.loop_events(40)
     d = _diag(tmp_path, tb, name="fb.sqlite")
     assert d.verdict == "faulty" and d.faults[0].type == "batch_size"
+
+
+def test_an_unresolved_learning_rate_is_read_from_the_run(tmp_path):
+    """The graph's optimizer has no literal rate (a config file set it): the structural
+    learning-rate rules read the rate the run recorded. AdamW at 0.5 -- 500x its default --
+    with a loss that stays where it started is a learning-rate fault; at 1e-3 it is not."""
+    from faultlens.models.diagnosis import _graph_scores
+    from faultlens.models.symptoms import TraceView, detect_all
+    from faultlens.models.symptoms.graph_facts import GraphFacts
+
+    got = {}
+    for lr in (1e-3, 0.5):
+        tb = healthy()
+        tb.scalars.pop(("loss", LOSS), None)
+        tb.series("loss", LOSS, 2.3 + np.random.default_rng(0).normal(0, 0.01, 120))
+        tb.scalars.pop(("lr", OPT + "#g0"), None)
+        tb.series("lr", OPT + "#g0", np.full(120, lr))
+        tv = TraceView.of(str(tb.write(tmp_path / f"lr{lr}.sqlite")))
+        gf = GraphFacts.of(graph(otype="AdamW", lr=None))
+        dets = detect_all(tv, gf)
+        sc, _ = _graph_scores(gf, {d.symptom for d in dets}, dets, tv)
+        got[lr] = sc.get("learning_rate", 0.0)
+    assert got[1e-3] == 0.0 and got[0.5] >= 2.0
+
+
+def test_a_summed_loss_scales_the_plain_step_when_the_rate_is_judged_low(tmp_path):
+    """SGD at lr 1e-6 on a loss summed over 2000 elements steps like lr 2e-3 on their mean
+    (the tutorials' polynomial fits): not a low rate. The same rate on a mean loss is low."""
+    from faultlens.models.diagnosis import _graph_scores
+    from faultlens.models.symptoms import TraceView, detect_all
+    from faultlens.models.symptoms.graph_facts import GraphFacts
+
+    got = {}
+    for reduction in ("sum", "mean"):
+        tb = healthy()
+        tb.scalars.pop(("loss", LOSS), None)
+        tb.series("loss", LOSS, 2.3 + np.random.default_rng(0).normal(0, 0.01, 120))
+        tb.series("target_numel", MODEL, np.full(120, 2000.0))
+        tv = TraceView.of(str(tb.write(tmp_path / f"{reduction}.sqlite")))
+        g = graph(lr=1e-6)
+        g.store.nodes[LOSS]["attrs"]["args"] = {"reduction": reduction}
+        gf = GraphFacts.of(g)
+        dets = detect_all(tv, gf)
+        sc, _ = _graph_scores(gf, {d.symptom for d in dets}, dets, tv)
+        got[reduction] = sc.get("learning_rate", 0.0)
+    assert got["sum"] == 0.0 and got["mean"] >= 2.0

@@ -1204,3 +1204,105 @@ def test_a_zero_initialised_output_layer_of_a_sub_network_is_no_symmetry_fault(t
     assert not gf.output_layer_init(init) and gf.symmetric_init(init)
     rep = _run(tmp_path, "gated", ZERO_HEAD.replace("EPOCHS", "3"))
     assert "weight_initialization" not in [f.type for f in rep.faults]
+
+
+CONFIG_LM = """
+import json
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+torch.manual_seed(0)
+cfg = json.load(open(CFG))
+text = "the quick brown fox jumps over the lazy dog and the cat sat on the mat " * 60
+chars = sorted(set(text))
+data = torch.tensor([chars.index(c) for c in text])
+V, T = len(chars), 16
+
+
+class TinyLM(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.emb = nn.Embedding(V, 64)
+        self.pos = nn.Embedding(T, 64)
+        self.mix = nn.Linear(64, 64)
+        self.ln = nn.LayerNorm(64)
+        self.head = nn.Linear(64, V)
+
+    def forward(self, idx):
+        h = self.emb(idx) + self.pos(torch.arange(idx.shape[1]))
+        h = h + torch.relu(self.mix(h)).cumsum(1) / torch.arange(1, idx.shape[1] + 1).view(1, -1, 1)
+        return self.head(self.ln(h))
+
+
+model = TinyLM()
+optimizer = torch.optim.AdamW(model.parameters(), lr=cfg["lr"], weight_decay=0.1)
+sched = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda it: min(1.0, (it + 1) / 50))
+for it in range(600):
+    ix = torch.randint(0, len(data) - T - 1, (32,))
+    xb = torch.stack([data[i:i + T] for i in ix])
+    yb = torch.stack([data[i + 1:i + T + 1] for i in ix])
+    loss = F.cross_entropy(model(xb).view(-1, V), yb.view(-1))
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    optimizer.step()
+    sched.step()
+"""
+
+
+@pytest.mark.parametrize("lr, verdict", [(1e-3, "healthy"), (0.5, "learning_rate")])
+def test_a_learning_rate_read_from_a_config_file_is_judged_as_recorded(tmp_path, lr, verdict):
+    """The rate comes from a JSON file (as nanoGPT-style configs exec'd at start do): the
+    analyzer cannot resolve it, so the rules that compare it with the optimizer's usual range
+    read the rate the run recorded (its peak under a warmup). AdamW at 0.5 with clipping and
+    weight decay stalls without a blow-up: a learning-rate fault, not the weight decay's."""
+    cfg = tmp_path / "config.json"
+    cfg.write_text(f'{{"lr": {lr}}}')
+    rep = _run(tmp_path, "cfg_lm", CONFIG_LM.replace("CFG", repr(str(cfg))))
+    if verdict == "healthy":
+        assert rep.verdict == "healthy"
+    else:
+        assert rep.verdict == "faulty" and rep.faults[0].type == verdict, [(f.type, f.summary) for f in rep.faults]
+
+
+PREP_ONCE = """
+import torch
+import torch.nn as nn
+from sklearn.datasets import load_digits
+torch.manual_seed(0)
+d = load_digits()
+x = torch.tensor(d.data, dtype=torch.float32)
+y = torch.tensor(d.target)
+x_train, y_train, x_test, y_test = x[:1400], y[:1400], x[1400:], y[1400:]
+mean, std = x_train.mean(), x_train.std()
+x_train = TRAIN
+x_test = (x_test - mean) / std
+model = nn.Sequential(nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 10))
+opt = torch.optim.SGD(model.parameters(), lr=0.01)
+crit = nn.CrossEntropyLoss()
+DEMO
+for epoch in range(2):
+    for i in range(0, len(x_train), 32):
+        opt.zero_grad()
+        loss = crit(model(x_train[i:i + 32]), y_train[i:i + 32])
+        loss.backward()
+        opt.step()
+model.eval()
+with torch.no_grad():
+    acc = (model(x_test).argmax(1) == y_test).float().mean().item()
+print(acc)
+"""
+
+
+def test_one_evaluation_after_training_shows_the_preprocessing_mismatch(tmp_path):
+    """The test set is evaluated once, after training (one evaluation record), and the
+    training set lost its normalisation: the mismatch is a defect measured directly, and the
+    short run's still-falling loss (its consequence) does not make it an epochs fault. The demo
+    forward on a raw-scale random tensor before training is no evaluation of the data."""
+    demo = "with torch.no_grad():\n    model(torch.rand(1, 64) * 16)   # a demo forward on raw-scale input"
+    ok = _run(tmp_path, "once_ok", PREP_ONCE.replace("TRAIN", "(x_train - mean) / std").replace("DEMO", demo))
+    assert "preprocessing_mismatch" not in {s["symptom"] for s in ok.symptoms}
+    bad = _run(tmp_path, "once_bad", PREP_ONCE.replace("TRAIN", "x_train").replace("DEMO", ""))
+    assert "preprocessing_mismatch" in {s["symptom"] for s in bad.symptoms}
+    assert bad.verdict == "faulty" and bad.faults[0].type == "data_preprocessing", \
+        [(f.type, f.confidence) for f in bad.faults]

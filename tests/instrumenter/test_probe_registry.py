@@ -7,7 +7,7 @@ import pytest
 
 from faultlens.instrumenter.probes import REGISTRY, Probe, register, select
 
-DEFAULT = ["loss", "accuracy", "batch", "activations", "gradients", "weights", "optimizer"]
+DEFAULT = ["loss", "accuracy", "batch", "activations", "gradients", "weights", "optimizer", "custom_gradient"]
 
 
 def test_default_and_opt_in_selection_in_order():

@@ -261,3 +261,32 @@ def test_hand_written_updates_that_never_clear_gradients_get_them_cleared_after_
     assert lines[i + 2] == "        w1.grad = None; w2.grad = None", lines[i:i + 3]
     assert "zero_grad" not in p.new_source
     check_applies(work, p)
+
+
+def test_preprocessing_is_located_where_the_datasets_are_built(tmp_path):
+    """The loader and the loop live in a worker module, the datasets and their transforms in
+    the entry file (the Hogwild layout): a preprocessing fault is located at the entry file's
+    transforms, the training set's ``transform=`` among them."""
+    (tmp_path / "worker.py").write_text(
+        "import torch\n"
+        "def train(model, dataset):\n"
+        "    loader = torch.utils.data.DataLoader(dataset, batch_size=32, shuffle=True)\n"
+        "    opt = torch.optim.SGD(model.parameters(), lr=0.01)\n"
+        "    for x, y in loader:\n"
+        "        opt.zero_grad()\n"
+        "        loss = torch.nn.functional.cross_entropy(model(x), y)\n"
+        "        loss.backward()\n"
+        "        opt.step()\n")
+    (tmp_path / "main.py").write_text(
+        "import torch\n"
+        "from torchvision import datasets, transforms\n"
+        "from worker import train\n"
+        "norm = transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.1,), (0.3,))])\n"
+        "train_set = datasets.MNIST('data', train=True,\n"
+        "                           transform=transforms.ToTensor())\n"
+        "test_set = datasets.MNIST('data', train=False, transform=norm)\n"
+        "model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 10))\n"
+        "train(model, train_set)\n")
+    g = build_graph(str(tmp_path / "main.py"))
+    locs = localize(FaultCandidate("data_preprocessing", 0.9, 0.9, "", [], [], []), g, cwd=str(tmp_path))
+    assert ("main.py", 6) in [(l.path, l.line) for l in locs]

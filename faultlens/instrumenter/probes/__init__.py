@@ -12,6 +12,8 @@ implements some of these hooks, called by :mod:`faultlens.instrumenter.runtime`:
 ``on_eval_forward_pre(mw, args, kwargs)`` an evaluation forward (grad disabled), once per step
 ``on_loss(lw, out, args, kwargs, val)``   every loss computation (``val``: grad disabled / eval)
 ``on_opt_pre(ow)`` / ``on_opt_post(ow)``  every optimizer step (before / after the update)
+``on_function_apply(node, apply, args, kwargs)`` the first application of each custom
+                                          ``torch.autograd.Function`` the program defines
 
 (``mw``/``ow``/``lw``: the :mod:`~faultlens.instrumenter.watchers` records, read only.)
 

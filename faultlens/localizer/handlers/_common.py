@@ -90,6 +90,22 @@ def is_activation(n: Any) -> bool:
         (n.kind == "op" and n.get("op") in LOCALIZER_ACTIVATION_OPS)
 
 
+def locate_custom_backward(c: Collector) -> None:
+    """The statements of a custom ``torch.autograd.Function``'s backward that build the gradient
+    which disagreed with its forward (``custom_gradient_mismatch``; the analyzer's
+    ``gradient_spans``, else the whole ``backward``), at most two."""
+    if not any(d.symptom == "custom_gradient_mismatch" for d in c.detections):
+        return
+    ids = [d.node for d in c.detections if d.symptom == "custom_gradient_mismatch"] + list(c.nodes)
+    for n in (c.node(x) for x in dict.fromkeys(ids) if x):
+        if n is None or n.get("role") != "autograd_function":
+            continue
+        spans = list(n.get("gradient_spans") or []) or [n.get("backward_span")]
+        for sp in spans[:2]:
+            c.add_span(sp, n.id, "backward")
+        return
+
+
 def locate_activation(c: Collector, nodes: list[str]) -> None:
     """The activations among ``nodes`` (else the layers/ops given, else every activation of
     the graph): at most two, each construction with its call in ``forward``."""
@@ -133,9 +149,13 @@ def locate_data(c: Collector, preprocessing: bool) -> None:
     if entry_abs is None and g.entry:
         entry_abs = resolve_path(g, g.entry)
     if preprocessing and entry_abs:
-        # the transforms themselves, at their own lines, before the statements that build the data
-        for p in src.transform_sites(entry_abs)[:4]:
-            c.add_pos(entry_abs, p, None, "data")
+        # the transforms themselves, at their own lines, before the statements that build the
+        # data: in the file of the loader, then in the program's entry file where the datasets
+        # are built elsewhere (a loader made in a worker function of another module)
+        prog = resolve_path(g, g.entry) if g.entry else None
+        for ab in dict.fromkeys(p for p in (entry_abs, prog) if p):
+            for p in src.transform_sites(ab)[:4]:
+                c.add_pos(ab, p, None, "data")
     if entry_abs and names:
         for p in src.data_sources(entry_abs, names, depth=6)[:5]:
             c.add_pos(entry_abs, p, None, "data")

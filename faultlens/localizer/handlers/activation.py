@@ -3,7 +3,8 @@
 Located: the activations among the evidence nodes (else the layers/ops given, else the
 graph's), at most two, each with its call in ``forward``; the loss too when the output/loss
 contract is broken (``output_range_mismatch``); first the model's last layer and its call when
-BCELoss was given values outside [0, 1] (the sigmoid is missing there). Patched as ``loss_function``: a softmax/sigmoid
+BCELoss was given values outside [0, 1] (the sigmoid is missing there); first of all the
+gradient statements of a custom autograd Function whose backward disagrees with its forward. Patched as ``loss_function``: a softmax/sigmoid
 before a logits loss removed (an op call replaced by its input, an ``nn.Softmax`` element of a
 Sequential dropped), or the loss swapped.
 """
@@ -11,7 +12,8 @@ from __future__ import annotations
 
 from faultlens.localizer import Collector
 from faultlens.localizer.handlers._base import EditPlan, Example, FaultHandler
-from faultlens.localizer.handlers._common import is_activation, layer_with_call, locate_activation, locate_loss
+from faultlens.localizer.handlers._common import (is_activation, layer_with_call, locate_activation,
+                                                  locate_custom_backward, locate_loss)
 from faultlens.localizer.handlers._output import output_pairing
 from faultlens.localizer.patches import CommandLine
 
@@ -174,9 +176,36 @@ class Activation(FaultHandler):
             crash={"kind": "other", "path": "example.py", "line": 17, "column": 5, "end_line": 17, "end_column": 36,
                    "message": "all elements of input should be between 0 and 1"},
             note="BCELoss given a Linear output: the last layer and its call, where the sigmoid belongs"),
+        Example("""
+            import torch
+            class MyReLU(torch.autograd.Function):
+                @staticmethod
+                def forward(ctx, x):
+                    ctx.save_for_backward(x)
+                    return x.clamp(min=0)
+                @staticmethod
+                def backward(ctx, grad_output):
+                    x, = ctx.saved_tensors
+                    grad_x = grad_output.clone()
+                    grad_x[x > 0] = 0
+                    return grad_x
+            w = torch.randn(10, 1, requires_grad=True)
+            x, y = torch.randn(32, 10), torch.randn(32, 1)
+            for t in range(20):
+                loss = (MyReLU.apply(x @ w) - y).pow(2).sum()
+                loss.backward()
+                with torch.no_grad():
+                    w -= 1e-3 * w.grad
+                    w.grad.zero_()
+            """,
+            lines=(("backward", 11), ("backward", 10)),
+            detections=(("custom_gradient_mismatch", {"elementwise": True}),),
+            nodes=("function:example.py:2:MyReLU",),
+            note="a custom ReLU whose backward masks the wrong side: its gradient statements, the mask first"),
     ]
 
     def locate(self, c: Collector) -> None:
+        locate_custom_backward(c)
         if _probabilities_missing(c):
             # BCELoss given values outside [0, 1]: the squashing activation is missing after the
             # model's last layer, so that layer and its call in forward are where it belongs

@@ -1,6 +1,7 @@
 """architecture: the layers to change and where their sizes are set; no automatic patch.
 
-Located: the layer whose forward raised (crashed runs), the output layer when class targets
+Located: the gradient statements of a custom autograd Function whose backward disagrees with
+its forward, the layer whose forward raised (crashed runs), the output layer when class targets
 exceed its width (an out-of-bounds crash), the evidence layers (else the graph's), at most two
 constructions; then where the given layers' size arguments are set (a hyperparameter's
 definition, or the model construction call's argument that a constructor parameter gets).
@@ -13,6 +14,7 @@ from typing import Any
 from faultlens.localizer import Collector, _hp_definitions, resolve_path
 from faultlens.localizer import source as src
 from faultlens.localizer.handlers._base import Example, FaultHandler
+from faultlens.localizer.handlers._common import locate_custom_backward
 
 
 class Architecture(FaultHandler):
@@ -67,6 +69,7 @@ class Architecture(FaultHandler):
     ]
 
     def locate(self, c: Collector) -> None:
+        locate_custom_backward(c)
         crash = c.crash
         g = c.graph
         given = [n for n in (c.node(x) for x in c.nodes) if n is not None and n.kind in ("layer", "op")]

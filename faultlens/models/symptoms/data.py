@@ -210,10 +210,10 @@ class BeyondStability(Symptom):
 class PreprocessingMismatch(Symptom):
     """Training and evaluation inputs are preprocessed differently: the same model sees inputs
     on another scale when it is evaluated (a Normalize applied to the training set only, or to
-    the test set only). Rule (faultlens): for a model with >= 2 records of both, the median
-    input std of training and evaluation forwards differs by >= 2x, or their medians of the
-    input mean differ by >= 1 (larger) std. Random augmentation (crops, flips) moves neither
-    that far."""
+    the test set only). Rule (faultlens): for a model with >= 2 training records and >= 1
+    evaluation record after training began, the median input std of training and evaluation
+    forwards differs by >= 2x, or their medians of the input mean differ by >= 1 (larger) std.
+    Random augmentation (crops, flips) moves neither that far."""
 
     name = "preprocessing_mismatch"
     category = "defect"
@@ -222,11 +222,17 @@ class PreprocessingMismatch(Symptom):
 
     def detect(self, tv, gf):
         for node in tv.nodes("val_input_std"):
-            _, ts = finite(*tv.series("input_std", node))
+            st, ts = finite(*tv.series("input_std", node))
             _, tm = finite(*tv.series("input_mean", node))
-            _, vs = finite(*tv.series("val_input_std", node))
+            if min(len(ts), len(tm)) < 2:
+                continue
+            # evaluations once training has begun: a demo forward on a random tensor before
+            # the first step is no evaluation of the data; one evaluation after training (a
+            # whole test set in one step) is enough, its batch holds thousands of values
+            sv, vs = finite(*tv.series("val_input_std", node))
             s, vm = finite(*tv.series("val_input_mean", node))
-            if min(len(ts), len(tm), len(vs), len(vm)) < 2:
+            vs, vm, s = vs[sv > st[0]], vm[s > st[0]], s[s > st[0]]
+            if min(len(vs), len(vm)) < 1:
                 continue
             a, b = float(np.median(ts)), float(np.median(vs))
             ma, mb = float(np.median(tm)), float(np.median(vm))

@@ -348,3 +348,44 @@ class ShrinkingWeights(Symptom):
                                  "during training: the weights started out of scale",
                                  min(1.0, math.log10(float(w[0]) / max(end, 1e-30)) / 2), initial=float(w[0]), end=end)]
         return []
+
+
+#: relative difference between a custom Function's backward and central differences of its
+#: forward above which the backward is wrong (float64 central differences agree to ~1e-8 on
+#: smooth functions; a kink crossed by the step moves a projection by far less than this)
+CUSTOM_GRADIENT_TOLERANCE = 0.1
+
+
+@register
+class CustomGradientMismatch(Symptom):
+    """The hand-written ``backward`` of a ``torch.autograd.Function`` the program defines does
+    not match its ``forward``: a random projection of its gradient differs from central
+    differences by more than ``CUSTOM_GRADIENT_TOLERANCE`` (the probe's ``function_grad_error``,
+    the fast mode of ``torch.autograd.gradcheck``). A defect whatever the loss does: wrong
+    gradients train the model towards something else. Not judged for a Function whose backward
+    differs on purpose (the analyzer's ``surrogate``: a straight-through estimator over a step
+    function, a gradient-reversal layer over the identity)."""
+
+    name = "custom_gradient_mismatch"
+    category = "defect"
+    reliability = 0.9
+    evidence = {"activation": 3.0, "architecture": 0.5}
+
+    def detect(self, tv, gf):
+        out = []
+        surrogate = set()
+        if gf.graph is not None:
+            surrogate = {n.id for n in gf.graph.nodes("function") if n.get("surrogate")}
+        for node in tv.nodes("function_grad_error"):
+            if node in surrogate:
+                continue
+            s, v = finite(*tv.series("function_grad_error", node))
+            if not len(v) or float(np.max(v)) <= CUSTOM_GRADIENT_TOLERANCE:
+                continue
+            _, el = finite(*tv.series("function_elementwise", node))
+            err = float(np.max(v))
+            out.append(self.hit(int(s[0]), node, err,
+                                f"the backward of {node.rsplit(':', 1)[-1]} differs from its forward's derivative "
+                                f"by {err:.0%} (random projection, float64 central differences)",
+                                min(1.0, err / 0.5), elementwise=bool(len(el) and el[-1] > 0.5)))
+        return out
