@@ -331,6 +331,10 @@ def _graph_scores(gf: GraphFacts, fired: set[str], det: list[Detection], tv: Tra
         low = (lr < 1e-5) if adaptive else plain_lr < max(1e-4, 1e-2 * _REFERENCE_LR.get(otype, 0.0))
         if explosive and high:
             add("learning_rate", 2.0, opt.id)
+            if adaptive and lr >= SGD_SIZED_LR:
+                # a rate of SGD's customary size given to an adaptive method (an optimizer
+                # swapped, the old rate kept): the optimizer is the other reading of the blow-up
+                add("optimizer", 1.0, opt.id)
         if stuck and low:
             add("learning_rate", 2.0, opt.id)
         if stuck and adaptive and lr >= 100 * OPTIMIZER_DEFAULT_LR.get(otype, 1e-3):
@@ -338,10 +342,14 @@ def _graph_scores(gf: GraphFacts, fired: set[str], det: list[Detection], tv: Tra
             # (Adam's normalised update, Kingma & Ba 2015, sec. 2.1): at a hundred times its
             # documented default it cannot settle, and the loss stays at the baseline
             add("learning_rate", 2.0, opt.id)
+            if lr >= SGD_SIZED_LR:
+                add("optimizer", 2.0, opt.id)  # SGD's rate kept after a swap to this method
         if stuck and lr == 0:
             add("learning_rate", 3.0, opt.id)
         if stuck and not adaptive and not momentum and not low and "slow_convergence" in fired:
-            add("optimizer", 0.4, opt.id)
+            # plain SGD at a rate of an adaptive method's size (1e-3: Adam's default) learns
+            # slowly: a swap from Adam that kept its rate reads so as much as a low rate does
+            add("optimizer", 1.0 if plain_lr <= ADAPTIVE_SIZED_LR else 0.4, opt.id)
         if stuck and opt.get("params_kind") in {"subset", "other_model"}:
             add("optimizer", 3.0, opt.id)
     failing = any(d.category == "failure" for d in det)
@@ -443,6 +451,12 @@ def _graph_scores(gf: GraphFacts, fired: set[str], det: list[Detection], tv: Tra
         for last in gf.last_forward_items():
             add("activation", 0.0, last.id)
     return sc, nodes
+
+
+#: rates of the size customary for SGD (0.01-0.1) and for adaptive methods (1e-4-3e-3, Adam's
+#: default 1e-3): an optimizer given the other family's rate reads as a swap that kept the rate
+SGD_SIZED_LR = 0.05
+ADAPTIVE_SIZED_LR = 3e-3
 
 
 def _summed_elements(gf: GraphFacts, tv: TraceView) -> float:

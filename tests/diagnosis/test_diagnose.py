@@ -153,3 +153,31 @@ def test_a_summed_loss_scales_the_plain_step_when_the_rate_is_judged_low(tmp_pat
         sc, _ = _graph_scores(gf, {d.symptom for d in dets}, dets, tv)
         got[reduction] = sc.get("learning_rate", 0.0)
     assert got["sum"] == 0.0 and got["mean"] >= 2.0
+
+
+def test_a_rate_of_the_other_optimizer_family_also_reads_as_an_optimizer_swap(tmp_path):
+    """Adam at 0.1 (SGD's customary size) or plain SGD at 1e-3 (Adam's default) with a loss
+    that does not fall: a swapped optimizer that kept the old rate is as likely as a wrong
+    rate, so the optimizer gets weight beside the learning rate; SGD at 0.02 does not."""
+    from faultlens.models.diagnosis import _graph_scores
+    from faultlens.models.symptoms import TraceView, detect_all
+    from faultlens.models.symptoms.graph_facts import GraphFacts
+
+    def scores(otype, lr, name):
+        tb = healthy()
+        tb.scalars.pop(("loss", LOSS), None)
+        tb.series("loss", LOSS, 2.3 - 0.002 * np.arange(120) + np.random.default_rng(0).normal(0, 0.005, 120))
+        tb.scalars.pop(("lr", OPT + "#g0"), None)
+        tb.series("lr", OPT + "#g0", np.full(120, lr))
+        tv = TraceView.of(str(tb.write(tmp_path / f"{name}.sqlite")))
+        gf = GraphFacts.of(graph(otype=otype, lr=lr))
+        dets = detect_all(tv, gf)
+        fired = {d.symptom for d in dets}
+        assert fired & {"slow_convergence", "loss_not_decreasing", "no_better_than_baseline"}, fired
+        sc, _ = _graph_scores(gf, fired, dets, tv)
+        return sc.get("optimizer", 0.0), sc.get("learning_rate", 0.0)
+
+    opt, lr = scores("Adam", 0.1, "adam")
+    assert opt >= 2.0 and lr >= 2.0
+    assert scores("SGD", 1e-3, "sgd_small")[0] >= 1.0
+    assert scores("SGD", 0.02, "sgd_usual")[0] < 1.0
