@@ -289,6 +289,21 @@ def test_below_target_needs_enough_examples_behind_the_accuracy(tmp_path, batch,
     assert (got is not None and got.details["rule"] == "below_target") is fires
 
 
+@pytest.mark.parametrize("tau, fires", [(400.0, True), (60.0, False)])
+def test_the_loss_rule_reads_a_slowly_decelerating_descent_as_slow(tmp_path, tau, fires):
+    """A loss that fell a quarter over the run along a slowly bending curve (its last third
+    still gave 16% of the drop, as with a rate a thousand times too small) is slow; one that fell
+    as far and then levelled off (its last third gave almost nothing) has converged."""
+    t = np.arange(500)
+    loss = 1.5 + np.exp(-t / tau)     # tau 400: 25% down, the last third 16% of it
+    tb = healthy(n=500)
+    replace(tb, "loss", LOSS, loss)
+    for m in ("accuracy", "val_accuracy"):
+        tb.scalars.pop((m, LOSS), None)
+    d = fired(tb, tmp_path, name=f"decel{int(tau)}.sqlite").get("slow_convergence")
+    assert (d is not None and d.details.get("rule") == "loss") is fires
+
+
 def test_degenerate_step_numbering(tmp_path):
     """A run whose step counter never advanced (functional model): records are numbered."""
     tb = TraceBuilder()

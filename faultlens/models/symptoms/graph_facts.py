@@ -234,6 +234,21 @@ class GraphFacts:
     def loss_types(self) -> list[str]:
         return [n.get("loss_type") for n in self.losses if n.get("loss_type")]
 
+    def mixed_targets(self) -> bool:
+        """The program computes one loss from one prediction against two target sets
+        (``lam * crit(pred, y_a) + (1 - lam) * crit(pred, y_b)``: mixup, CutMix; within three
+        lines): the training accuracy against either set is no measure of the fit."""
+        if self.graph is None:
+            return False
+        seen: dict[tuple, list[tuple[int, str]]] = {}
+        for c in self.graph.nodes("call"):
+            ins = c.get("inputs") or []
+            if c.get("method") == "loss" and len(ins) >= 2:
+                seen.setdefault((c.get("loss") or c.get("target"), c.span.path, ins[0]), []).append(
+                    (c.span.line, ins[1]))
+        return any(a[1] != b[1] and abs(a[0] - b[0]) <= 3
+                   for calls in seen.values() for i, a in enumerate(calls) for b in calls[i + 1:])
+
     def main_loss(self) -> Any:
         return self.losses[0] if self.losses else None
 

@@ -132,6 +132,11 @@ class LossNotDecreasing(Symptom):
         return []
 
 
+#: the loss rule of ``slow_convergence``: the last third of a run whose loss fell by under half
+#: still gave at least this share of the drop (first third of the last third vs its last third)
+SLOW_LATE_SHARE = 0.12
+
+
 @register
 class SlowConvergence(Symptom):
     """Training progresses too slowly.
@@ -143,8 +148,10 @@ class SlowConvergence(Symptom):
     i.e. the run ends far from fitting the training data.
     Loss rule (faultlens, for runs without accuracy or where the accuracy still moves): the
     loss fell by 1%-50% only (last 20% vs first 10%) and is still falling at the end (the last
-    third of the run holds >= 20% of the total drop), i.e. neither converged nor stuck.
-    Both accuracy rules need the accuracy records to cover >= ``MIN_ACCURACY_EXAMPLES`` targets.
+    third of the run holds >= SLOW_LATE_SHARE (12%) of the total drop), i.e. neither converged
+    nor stuck.
+    Both accuracy rules need the accuracy records to cover >= ``MIN_ACCURACY_EXAMPLES`` targets,
+    and are not read for a loss against two mixed target sets (``GraphFacts.mixed_targets``).
     Neither end-of-run rule fires when the classification accuracy reached the task's target
     (``reached_target``); neither accuracy rule fires for a language model that converged on its
     stochastic targets (``_converged_language_model``)."""
@@ -158,9 +165,10 @@ class SlowConvergence(Symptom):
     def detect(self, tv, gf):
         out = []
         s, a = finite(*tv.series("accuracy"))
-        if accuracy_examples(tv, s) < MIN_ACCURACY_EXAMPLES:
-            # a handful of sampled batches of one or two examples: their accuracy says nothing
-            # about how well the model fits; the loss rule below still judges the run
+        if accuracy_examples(tv, s) < MIN_ACCURACY_EXAMPLES or gf.mixed_targets():
+            # a handful of sampled batches of one or two examples, or a loss against two mixed
+            # target sets (mixup): their accuracy says nothing about how well the model fits;
+            # the loss rule below still judges the run
             s, a = s[:0], a[:0]
         lm_converged = functools.cache(lambda: _converged_language_model(tv, gf))  # both accuracy rules
         if len(a) >= MIN_STEPS:
@@ -202,7 +210,7 @@ class SlowConvergence(Symptom):
                 third = v[-max(3, len(v) // 3):]
                 late = float(np.mean(third[: max(1, len(third) // 3)]) - np.mean(third[-max(1, len(third) // 3):]))
                 total = head - tail
-                if 0.01 <= drop < 0.5 and total > 0 and late >= 0.2 * total:
+                if 0.01 <= drop < 0.5 and total > 0 and late >= SLOW_LATE_SHARE * total:
                     out.append(self.hit(int(s[-1]), tv.nodes("loss")[0], drop,
                                         f"loss fell only {drop:.1%} ({fmt(head)} -> {fmt(tail)}) and is still falling",
                                         min(1.0, (0.5 - drop) / 0.5 + 0.3), rule="loss", late_share=late / total))
