@@ -88,9 +88,10 @@ PROBE_BUDGET = 0.01
 TIER1_BUDGET = 0.02
 #: ... except within the run's first this many seconds of probe time: a small model's steps
 #: take tens of microseconds, so 2% of its training time buys a handful of records (three
-#: batch-1 accuracy records in a 460-step run), too few to judge anything, while a tenth of a
-#: second is nothing beside the run's start (importing torch alone takes ~2 s)
-TIER1_FLOOR_SECONDS = 0.1
+#: batch-1 accuracy records in a 460-step run), too few to judge anything. 0.04 s buys a few
+#: hundred tier-1 steps; on benchmarks/overhead.py's sub-second programs it raised the probes'
+#: own share of training from 2.0% to 4.4-6.5% (0.1 s: 6-9%)
+TIER1_FLOOR_SECONDS = 0.04
 
 #: Reasons (``meta.stop_reason``) that map to status ``cut_short``.
 #: ``settled``: the early stop (default on, ``--no-early-stop`` turns it off) ended a run whose
