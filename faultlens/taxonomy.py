@@ -54,6 +54,11 @@ MIN_STEPS: int = 10
 #: localizer (faultlens/localizer/carried.py).
 FREED_GRAPH_MESSAGE = "backward through the graph a second time"
 
+#: BCELoss's range check on its input ("all elements of input should be between 0 and 1"):
+#: typed loss_function/activation by the diagnosis, located at the model's last layer (the
+#: missing sigmoid) by the localizer's activation handler.
+BCE_RANGE_MESSAGE = "between 0 and 1"
+
 #: How the instrumenter classifies an exception (instrumenter/runner.py), recorded as the
 #: trace's crash ``kind``. ``index_range``: IndexError / "out of bounds" (e.g. a label >= the
 #: number of classes). The order is the order of the ``event.crash_kind_*`` features.

@@ -308,9 +308,10 @@ class Finisher:
         def visit(stmts) -> None:
             for st in stmts:
                 if isinstance(st, cst.If):
-                    if any(isinstance(sm, cst.Break) for line in body_of(st) if isinstance(line, cst.SimpleStatementLine)
-                           for sm in line.body) or (isinstance(st.body, cst.SimpleStatementSuite)
-                                                    and any(isinstance(sm, cst.Break) for sm in st.body.body)):
+                    # ``if t: break`` on one line (a suite of small statements) or in a block
+                    small = [sm for line in body_of(st)
+                             for sm in (line.body if isinstance(line, cst.SimpleStatementLine) else [line])]
+                    if any(isinstance(sm, cst.Break) for sm in small):
                         # a test of a counter the loop increments (``iter_num > max_iters``)
                         # bounds it; others (``eval_only``, ``loss < tol``) come after
                         counts = any(isinstance(part.operator, _ORDERING) and names_in(cmp) & counters

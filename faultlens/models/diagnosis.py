@@ -33,14 +33,17 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from faultlens.models.symptoms import REGISTRY, Detection, GraphFacts, TraceView, detect_all
 from faultlens.models.symptoms.base import adversarial_training, fmt  # noqa: F401 (re-exported)
+from faultlens.models.symptoms.base import finite
 from faultlens.models.symptoms.amp import amp_note, amp_summary
 from faultlens.models.symptoms.loss import cut_by_budget, settled_early
 from faultlens.taxonomy import ADAPTIVE_OPTIMIZERS as _ADAPTIVE
 from faultlens.taxonomy import CLOSURE_REEVALUATING_OPTIMIZERS
 from faultlens.taxonomy import CRASH_CATEGORIES, FAULT_TYPES, FREED_GRAPH_MESSAGE, MIN_STEPS, VERDICTS  # noqa: F401 (re-exported)
-from faultlens.taxonomy import OPTIMIZER_DEFAULT_LR
+from faultlens.taxonomy import BCE_RANGE_MESSAGE, OPTIMIZER_DEFAULT_LR
 from faultlens.taxonomy import REFERENCE_LR as _REFERENCE_LR
 from faultlens.taxonomy import REGRESSION_LOSSES as _REGRESSION_LOSSES
 
@@ -185,7 +188,7 @@ def crash_scores(crash: dict[str, Any], gf: GraphFacts | None = None) -> dict[st
     if m:
         return {"data": 3.0, "data_preprocessing": 0.5} if int(m.group(1)) < 0 else \
             {"architecture": 2.5, "data": 1.0, "loss_function": 0.5}
-    if "between 0 and 1" in msg:
+    if BCE_RANGE_MESSAGE in msg:
         return {"loss_function": 3.0, "activation": 1.5}
     if "expected scalar type" in msg or "dtype" in msg.lower():
         return CRASH_EVIDENCE["dtype"]
@@ -462,19 +465,18 @@ ADAPTIVE_SIZED_LR = 3e-3
 def _summed_elements(gf: GraphFacts, tv: TraceView) -> float:
     """How many elements a sum-reduced loss adds up per step (the median ``target_numel``
     recorded), 1 for a mean-reduced loss or when nothing was recorded."""
-    if not any((n.get("args") or {}).get("reduction") == "sum" for n in gf.losses):
+    if not gf.sum_reduced():
         return 1.0
-    _, v = tv.series("target_numel")
-    vals = sorted(float(x) for x in v if math.isfinite(float(x)) and x > 0)
-    return vals[len(vals) // 2] if vals else 1.0
+    _, v = finite(*tv.series("target_numel"))
+    v = v[v > 0]
+    return float(np.sort(v)[len(v) // 2]) if len(v) else 1.0
 
 
 def _recorded_peak_lr(tv: TraceView) -> float | None:
     """The largest learning rate the run recorded (its first param group's, for the optimizer
     with most records; a warmup or decay schedule peaks there), None when none was recorded."""
-    _, v = tv.series("lr")
-    vals = [float(x) for x in v if math.isfinite(float(x))]
-    return max(vals) if vals else None
+    _, v = finite(*tv.series("lr"))
+    return float(np.max(v)) if len(v) else None
 
 
 def _opt_arg(gf: GraphFacts, o: Any, name: str) -> Any:
@@ -526,7 +528,9 @@ def _explainers(dets: list[Detection], gf: GraphFacts) -> set[str]:
         if d.symptom == "abnormal_activation_scale" and d.details.get("direction") == "high":
             ex.add(d.symptom)
         if d.symptom in ("custom_gradient_mismatch", "preprocessing_mismatch"):
-            ex.add(d.symptom)  # wrong gradients blow training up whatever the learning rate
+            # measured defects: wrong gradients, or training inputs scaled unlike the
+            # evaluation's, explain a blow-up or slow progress whatever the learning rate
+            ex.add(d.symptom)
         if d.symptom == "missing_update":
             # a model whose loss is computed but that no optimizer steps: in a program that
             # trains several models against each other (a GAN) its adversary wins and the

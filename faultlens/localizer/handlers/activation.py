@@ -1,12 +1,12 @@
 """activation: the activation's construction and its call in ``forward``; its removal.
 
-Located: the activations among the evidence nodes (else the layers/ops given, else the
-graph's), at most two, each with its call in ``forward``; the loss too when the output/loss
-contract is broken (``output_range_mismatch``); first the model's last layer and its call when
-BCELoss was given values outside [0, 1] (the sigmoid is missing there); first of all the
-gradient statements of a custom autograd Function whose backward disagrees with its forward. Patched as ``loss_function``: a softmax/sigmoid
-before a logits loss removed (an op call replaced by its input, an ``nn.Softmax`` element of a
-Sequential dropped), or the loss swapped.
+Located, in order: the gradient statements of a custom autograd Function whose backward
+disagrees with its forward; the model's last layer and its call when BCELoss was given values
+outside [0, 1] (the sigmoid is missing there); the activations among the evidence nodes (else
+the layers/ops given, else the graph's), at most two, each with its call in ``forward``; the
+loss too when the output/loss contract is broken (``output_range_mismatch``). Patched as
+``loss_function``: a softmax/sigmoid before a logits loss removed (an op call replaced by its
+input, an ``nn.Softmax`` element of a Sequential dropped), or the loss swapped.
 """
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from faultlens.localizer.handlers._common import (is_activation, layer_with_call
                                                   locate_custom_backward, locate_loss)
 from faultlens.localizer.handlers._output import output_pairing
 from faultlens.localizer.patches import CommandLine
+from faultlens.taxonomy import BCE_RANGE_MESSAGE
 
 
 class Activation(FaultHandler):
@@ -224,7 +225,7 @@ class Activation(FaultHandler):
 def _probabilities_missing(c: Collector) -> bool:
     """A probability loss (BCELoss) was given values outside [0, 1]: torch's range check raised
     ("all elements of input should be between 0 and 1"), or the run saw logits fed to it."""
-    if c.crash and "between 0 and 1" in str(c.crash.get("message") or ""):
+    if c.crash and BCE_RANGE_MESSAGE in str(c.crash.get("message") or ""):
         return True
     return any(d.symptom == "output_range_mismatch" and (d.details or {}).get("problem") == "logits_into_bce"
                for d in c.detections)

@@ -177,7 +177,7 @@ class Epochs(FaultHandler):
 
     def locate(self, c: Collector) -> None:
         g = c.graph
-        loops = [lp for lp in g.nodes("loop", role="epoch") if not lp.get("break_spans")]
+        loops = _epoch_loops(g)
         if loops:
             add_hp(c, loops[0], "range", "epochs")
             if not any(l.role == "use" for l in c.out):
@@ -195,12 +195,17 @@ class Epochs(FaultHandler):
             c.add_span(h.get("value_span") or h.span, h.id, "definition")
 
     def patch(self, fault, g, tv, locations) -> EditPlan | CommandLine | None:
-        loops = [lp for lp in g.nodes("loop", role="epoch") if not lp.get("break_spans")]
+        loops = _epoch_loops(g)
         if not loops:
             ended = _break_bounded(g)
             if ended is not None and _hp_definitions(g, ended.id, "range"):
                 return replace_value(g, ended, "range", "epochs", lambda v: v * 3, "iterations")
         return replace_value(g, loops[0] if loops else None, "range", "epochs", lambda v: v * 3, "epochs")
+
+
+def _epoch_loops(g):
+    """The epoch loops with a bound of their own (a ``range``, not a break that ends them)."""
+    return [lp for lp in g.nodes("loop", role="epoch") if not lp.get("break_spans")]
 
 
 def _break_bounded(g):

@@ -234,6 +234,10 @@ class GraphFacts:
     def loss_types(self) -> list[str]:
         return [n.get("loss_type") for n in self.losses if n.get("loss_type")]
 
+    def sum_reduced(self) -> bool:
+        """A loss of the program is built with ``reduction='sum'`` (its value scales with the batch)."""
+        return any((n.get("args") or {}).get("reduction") == "sum" for n in self.losses)
+
     def mixed_targets(self) -> bool:
         """The program computes one loss from one prediction against two target sets
         (``lam * crit(pred, y_a) + (1 - lam) * crit(pred, y_b)``: mixup, CutMix; within three

@@ -80,11 +80,6 @@ def _loss(tv: TraceView) -> tuple[np.ndarray, np.ndarray]:
 BUDGET_STOPS = ("max_seconds", "max_seconds_hard", "max_steps")
 
 
-def _sum_reduced(gf: GraphFacts) -> bool:
-    """A loss of the program is built with ``reduction='sum'`` (its value scales with the batch)."""
-    return any((n.get("args") or {}).get("reduction") == "sum" for n in gf.losses)
-
-
 #: stop reasons of the settled early stop (``nonfinite_loss``: its name in older traces)
 SETTLED_STOPS = ("settled", "nonfinite_loss")
 
@@ -400,7 +395,7 @@ class NoBetterThanBaseline(Symptom):
         if len(v) < 2 * MIN_STEPS or not len(tsd):
             return []
         var = float(np.median(tsd)) ** 2
-        if _sum_reduced(gf):
+        if gf.sum_reduced():
             _, numel = finite(*tv.series("target_numel"))
             if not len(numel):
                 return []
@@ -412,7 +407,7 @@ class NoBetterThanBaseline(Symptom):
         return []
 
     def _classification(self, tv, gf):
-        if _sum_reduced(gf) or cut_by_budget(tv):
+        if gf.sum_reduced() or cut_by_budget(tv):
             return []
         s, v = _loss(tv)
         _, h = finite(*tv.series("target_entropy"))
@@ -653,7 +648,7 @@ def fitted_cross_entropy(tv: TraceView, gf: GraphFacts) -> str | None:
     that record no accuracy (language models, tutorials that print only the loss). The graph's
     loss types, when known, must be of the cross-entropy family and not sum-reduced."""
     lts = set(gf.loss_types())
-    if (lts and not lts <= _CE_LOSSES) or _sum_reduced(gf):
+    if (lts and not lts <= _CE_LOSSES) or gf.sum_reduced():
         return None
     c = classes_seen(tv)
     if c is None or not integer_targets(tv):
@@ -673,7 +668,7 @@ def good_regression(tv: TraceView, gf: GraphFacts) -> str | None:
     Absolute-error losses (L1, smooth L1, Huber) are in the targets' units, hence the std."""
     lts = set(gf.loss_types())
     mse = lts == {"MSELoss"}
-    if not (mse or (lts and lts <= _ABS_LOSSES)) or _sum_reduced(gf):
+    if not (mse or (lts and lts <= _ABS_LOSSES)) or gf.sum_reduced():
         return None
     _, v = _loss(tv)
     _, tsd = finite(*tv.series("target_std"))
