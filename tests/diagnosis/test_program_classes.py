@@ -463,7 +463,8 @@ def test_one_output_fed_undetached_to_two_losses_is_located_at_the_first_use(tmp
     assert "netD(fake.detach())" in rep.faults[0].patch.new_source
 
 
-PREP = """
+#: digits split into a training and a test set, with the training set's statistics
+DIGITS_SPLIT = """
 import torch
 import torch.nn as nn
 from sklearn.datasets import load_digits
@@ -473,7 +474,9 @@ x = torch.tensor(d.data, dtype=torch.float32)
 y = torch.tensor(d.target)
 x_train, y_train, x_test, y_test = x[:1400], y[:1400], x[1400:], y[1400:]
 mean, std = x_train.mean(), x_train.std()
-x_train = (x_train - mean) / std
+"""
+
+PREP = DIGITS_SPLIT + """x_train = (x_train - mean) / std
 x_test = TEST
 model = nn.Sequential(nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 10))
 opt = torch.optim.Adam(model.parameters(), lr=1e-3)
@@ -1265,17 +1268,7 @@ def test_a_learning_rate_read_from_a_config_file_is_judged_as_recorded(tmp_path,
         assert rep.verdict == "faulty" and rep.faults[0].type == verdict, [(f.type, f.summary) for f in rep.faults]
 
 
-PREP_ONCE = """
-import torch
-import torch.nn as nn
-from sklearn.datasets import load_digits
-torch.manual_seed(0)
-d = load_digits()
-x = torch.tensor(d.data, dtype=torch.float32)
-y = torch.tensor(d.target)
-x_train, y_train, x_test, y_test = x[:1400], y[:1400], x[1400:], y[1400:]
-mean, std = x_train.mean(), x_train.std()
-x_train = TRAIN
+PREP_ONCE = DIGITS_SPLIT + """x_train = TRAIN
 x_test = (x_test - mean) / std
 model = nn.Sequential(nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 10))
 opt = torch.optim.SGD(model.parameters(), lr=0.01)
